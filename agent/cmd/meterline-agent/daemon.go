@@ -1,0 +1,250 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/meterline/meterline/agent/internal/config"
+	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/outbox"
+	"github.com/meterline/meterline/agent/internal/poll"
+	"github.com/meterline/meterline/agent/internal/uplink"
+	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/topic"
+	"github.com/meterline/meterline/shared/wire"
+)
+
+// shutdownTimeout bounds the goodbye to the broker on a clean stop.
+const shutdownTimeout = 10 * time.Second
+
+// daemon is "meterline-agent run": poll the configured targets and the
+// printers discovered in the configured ranges every poll_interval, store
+// each round's reads in the outbox and publish them until the collector
+// acknowledges them, until ctx is cancelled.
+func (a *app) daemon(ctx context.Context, args []string) error {
+	fs := a.flagSet("run", "--config FILE [flags]")
+	path := fs.String("config", "", "the agent's TOML configuration file")
+	levelName := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	if help, err := parse(fs, args); help || err != nil {
+		return err
+	}
+	if *path == "" {
+		fmt.Fprintln(a.stderr, "run: --config is required (meterline-agent -sample-config prints an example)")
+		fs.Usage()
+		return errUsage
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*levelName)); err != nil {
+		return fmt.Errorf("--log-level: %q is not debug, info, warn or error", *levelName)
+	}
+	cfg, err := config.Load(*path, a.env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(a.stderr, level).With("agent_id", cfg.AgentID)
+	version := buildinfo.Get().Version
+	log.Info("meterline agent starting", "version", version, "config", *path,
+		"targets", len(cfg.Targets), "ranges", len(cfg.Ranges), "credentials", len(cfg.SNMPCredentials()), "poll_interval", cfg.PollInterval.String(), "broker", uplink.RedactURL(cfg.MQTT.URL))
+
+	box, err := openOutbox(cfg, a.now, log)
+	if err != nil {
+		return err
+	}
+	defer box.Close()
+	sender := uplink.NewSender(box, uplink.SenderOptions{
+		AgentID:    cfg.AgentID,
+		AckTimeout: cfg.Outbox.AckTimeout.Duration,
+		Now:        a.now,
+	}, log.With("task", "uplink"))
+	pub, err := uplink.Start(ctx, uplink.MQTTOptions{
+		URL:      cfg.MQTT.URL,
+		Username: cfg.MQTT.Username,
+		Password: cfg.MQTT.Password.Reveal(),
+		ClientID: cfg.MQTT.ClientID,
+		AgentID:  cfg.AgentID,
+		Version:  version,
+		TLS: uplink.TLSOptions{
+			CAFile:             cfg.MQTT.CAFile,
+			CertFile:           cfg.MQTT.CertFile,
+			KeyFile:            cfg.MQTT.KeyFile,
+			InsecureSkipVerify: cfg.MQTT.InsecureSkipVerify,
+		},
+		KeepAlive:            cfg.MQTT.KeepAlive.Duration,
+		MaxReconnectInterval: cfg.MQTT.MaxReconnectInterval.Duration,
+		Report:               sender.Report,
+		Now:                  a.now,
+	}, log)
+	if err != nil {
+		return fmt.Errorf("mqtt: %w", err)
+	}
+	pub.Subscribe(topic.Acks, sender.HandleAck)
+	pub.OnConnect(sender.Reconnected)
+
+	// The poll loop hands each round to the outbox and goes on; the sender
+	// publishes from it, whatever the broker does.
+	sendCtx, stopSending := context.WithCancel(ctx)
+	var sending sync.WaitGroup
+	sending.Go(func() { sender.Run(sendCtx, pub) })
+	runErr := a.serve(ctx, cfg, sender, log)
+	stopSending()
+	sending.Wait()
+
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := pub.Close(closeCtx); err != nil {
+		log.Warn("say offline to the broker", "error", err.Error())
+	}
+	if st := sender.Stats(); st.Depth > 0 {
+		log.Info("read batches wait in the outbox for the next start", "batches", st.Depth, "bytes", st.Bytes)
+	}
+	log.Info("meterline agent stopped")
+	return runErr
+}
+
+// outboxFile is the outbox's name in the state directory.
+const outboxFile = "outbox.db"
+
+// openOutbox opens the outbox in the state directory. Its sequence numbers
+// start past those of the legacy sequence file and the clock (see
+// uplink.SeqFloor).
+func openOutbox(cfg config.Config, now func() time.Time, log *slog.Logger) (*outbox.Outbox, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o750); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	floor, err := uplink.SeqFloor(cfg.StateDir, now())
+	if err != nil {
+		return nil, err
+	}
+	return outbox.Open(filepath.Join(cfg.StateDir, outboxFile), outbox.Options{
+		MaxBytes: cfg.Outbox.MaxBytes,
+		MaxAge:   cfg.Outbox.MaxAge.Duration,
+		SeqFloor: floor,
+		Now:      now,
+		Logger:   log.With("task", "outbox"),
+	})
+}
+
+// serve polls the targets and the printers discovered in the ranges until
+// ctx is cancelled, handing each round's reads to sink. Discovery runs
+// beside polling, never in its way: at start, then every
+// discovery_interval.
+func (a *app) serve(ctx context.Context, cfg config.Config, sink poll.Sink, log *slog.Logger) error {
+	pr, err := printerReader(cfg.ProfilesFile)
+	if err != nil {
+		return err
+	}
+	reader := poll.NewCredentialReader(a.dial, cfg.SNMPCredentials(), a.now)
+	reader.Printer = pr
+	inventory := discover.NewInventory()
+	read := func(ctx context.Context, target string) (wire.DeviceRead, error) {
+		r, err := reader.Read(ctx, target)
+		if err == nil {
+			inventory.MarkRead(target, a.now())
+		}
+		return r, err
+	}
+	poller := poll.New(read, poll.Options{DeviceTimeout: cfg.DeviceTimeout.Duration, Concurrency: cfg.Concurrency}, log)
+	wake := make(chan struct{}, 1)
+	if len(cfg.Ranges) > 0 {
+		ranges, err := discover.ParseRanges(cfg.Ranges, cfg.Exclude)
+		if err != nil {
+			return fmt.Errorf("ranges: %w", err)
+		}
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		wg.Go(func() { a.discoverLoop(ctx, cfg, ranges, inventory, reader, wake, log.With("task", "discovery")) })
+	}
+	targets := func() []string { return pollTargets(cfg.Targets, inventory.Devices()) }
+	return poller.RunDynamic(ctx, targets, cfg.PollInterval.Duration, wake, sink)
+}
+
+// discoverLoop sweeps the ranges at once and then every
+// discovery_interval (once only when it is 0), updates the inventory, and
+// wakes the poller when new printers appear so that they are read without
+// waiting for the next round.
+func (a *app) discoverLoop(ctx context.Context, cfg config.Config, ranges discover.Ranges, inv *discover.Inventory,
+	reader *poll.CredentialReader, wake chan<- struct{}, log *slog.Logger) {
+	opts := discover.Options{
+		Port:        uint16(cfg.DiscoveryPort),
+		Concurrency: cfg.DiscoveryConcurrency,
+		Credentials: cfg.DiscoveryCredentials(),
+		ReadTimeout: cfg.DeviceTimeout.Duration,
+		Now:         a.now,
+		Printer:     reader.Printer,
+	}
+	for {
+		started := a.now()
+		log.Info("discovery sweep starting", "ranges", ranges.String(), "addresses", ranges.Len())
+		res, err := discover.Sweep(ctx, a.dial, ranges.All(), opts, log)
+		if err != nil || ctx.Err() != nil {
+			return // only cancellation stops a sweep
+		}
+		added, dropped := inv.Update(res, started)
+		for _, d := range inv.Devices() {
+			reader.Use(d.Address, d.Credential)
+		}
+		for _, d := range added {
+			log.Info("printer discovered", "target", d.Address, "credential", d.Credential, "serial", d.Serial, "model", d.Model)
+		}
+		for _, d := range dropped {
+			log.Info("printer no longer polled: not found by discovery and not read for a whole discovery cycle",
+				"target", d.Address, "serial", d.Serial)
+		}
+		log.Info("discovery sweep done", "summary", res.Summary(), "printers_polled", len(inv.Devices()),
+			"duration_seconds", time.Since(started).Seconds())
+		if len(added) > 0 {
+			select {
+			case wake <- struct{}{}:
+			default: // a wake-up is already pending
+			}
+		}
+		if cfg.DiscoveryInterval.Duration == 0 {
+			return
+		}
+		timer := time.NewTimer(cfg.DiscoveryInterval.Duration)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-timer.C:
+		}
+	}
+}
+
+// pollTargets is the static targets, then the discovered printers that
+// are not among them.
+func pollTargets(static []string, discovered []discover.Device) []string {
+	out := slices.Clone(static)
+	for _, d := range discovered {
+		if !slices.Contains(out, d.Address) {
+			out = append(out, d.Address)
+		}
+	}
+	return out
+}
+
+// newLogger logs text for a person at a terminal, JSON for a journal or a
+// log shipper.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,117 @@
+package discover
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParseRanges(t *testing.T) {
+	tests := []struct {
+		name             string
+		include, exclude []string
+		wantLen          int
+		wantString       string
+		first, last      string // first and last address yielded
+	}{
+		{"cidr /24 skips network and broadcast", []string{"10.1.0.0/24"}, nil, 254, "10.1.0.1-10.1.0.254", "10.1.0.1", "10.1.0.254"},
+		{"cidr /22", []string{"10.1.0.0/22"}, nil, 1022, "10.1.0.1-10.1.3.254", "10.1.0.1", "10.1.3.254"},
+		{"cidr /16 is the largest", []string{"10.1.0.0/16"}, nil, 65534, "10.1.0.1-10.1.255.254", "10.1.0.1", "10.1.255.254"},
+		{"cidr /31 has no network address", []string{"10.1.0.0/31"}, nil, 2, "10.1.0.0-10.1.0.1", "10.1.0.0", "10.1.0.1"},
+		{"cidr /32", []string{"10.1.0.7/32"}, nil, 1, "10.1.0.7", "10.1.0.7", "10.1.0.7"},
+		{"a-b", []string{"10.1.4.10-10.1.4.50"}, nil, 41, "10.1.4.10-10.1.4.50", "10.1.4.10", "10.1.4.50"},
+		{"a-b across octets", []string{"10.1.4.250-10.1.5.3"}, nil, 10, "10.1.4.250-10.1.5.3", "10.1.4.250", "10.1.5.3"},
+		{"a-b short form", []string{"10.1.4.10-20"}, nil, 11, "10.1.4.10-10.1.4.20", "10.1.4.10", "10.1.4.20"},
+		{"single address", []string{"192.0.2.9"}, nil, 1, "192.0.2.9", "192.0.2.9", "192.0.2.9"},
+		{"comma and space lists, overlaps merged", []string{"192.0.2.1, 192.0.2.2 192.0.2.3", "192.0.2.2-192.0.2.5,192.0.2.9"}, nil,
+			6, "192.0.2.1-192.0.2.5, 192.0.2.9", "192.0.2.1", "192.0.2.9"},
+		{"exclusions cut holes", []string{"10.1.0.0/24"}, []string{"10.1.0.1-10.1.0.9, 10.1.0.100", "10.1.0.250/31"},
+			242, "10.1.0.10-10.1.0.99, 10.1.0.101-10.1.0.249, 10.1.0.252-10.1.0.254", "10.1.0.10", "10.1.0.254"},
+		{"everything excluded", []string{"10.1.0.5"}, []string{"10.1.0.0/24"}, 0, "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseRanges(tt.include, tt.exclude)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var all []netip.Addr
+			for a := range r.All() {
+				all = append(all, a)
+			}
+			if r.Len() != tt.wantLen || len(all) != tt.wantLen || r.String() != tt.wantString {
+				t.Fatalf("Len %d, yielded %d, String %q; want %d, %q", r.Len(), len(all), r, tt.wantLen, tt.wantString)
+			}
+			for i := 1; i < len(all); i++ {
+				if all[i].Compare(all[i-1]) <= 0 {
+					t.Fatalf("%s after %s: not strictly ascending", all[i], all[i-1])
+				}
+			}
+			if len(all) > 0 && (all[0].String() != tt.first || all[len(all)-1].String() != tt.last) {
+				t.Errorf("first %s, last %s; want %s, %s", all[0], all[len(all)-1], tt.first, tt.last)
+			}
+			for _, a := range all {
+				if !r.Contains(a) {
+					t.Errorf("Contains(%s) = false for a yielded address", a)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRangesErrors(t *testing.T) {
+	tests := []struct {
+		name             string
+		include, exclude []string
+		want             []string
+	}{
+		{"/15 refused", []string{"10.0.0.0/15"}, nil, []string{`"10.0.0.0/15" is larger than a /16 (131072 addresses)`}},
+		{"/8 refused", []string{"10.0.0.0/8"}, nil, []string{`"10.0.0.0/8" is larger than a /16`}},
+		{"a-b too large", []string{"10.0.0.0-10.1.0.0"}, nil, []string{`"10.0.0.0-10.1.0.0" holds 65537 addresses`}},
+		{"host bits", []string{"10.1.0.5/24"}, nil, []string{`"10.1.0.5/24" has host bits set: did you mean 10.1.0.0/24?`}},
+		{"backwards", []string{"10.1.0.9-10.1.0.1"}, nil, []string{`"10.1.0.9-10.1.0.1" ends before it starts`}},
+		{"not an address", []string{"printer.local"}, nil, []string{`"printer.local" is not an IPv4 address`}},
+		{"bad cidr", []string{"10.1.0.0/33"}, nil, []string{`"10.1.0.0/33" is not a CIDR block`}},
+		{"ipv6", []string{"2001:db8::/120"}, nil, []string{"only IPv4"}},
+		{"ipv6 address", []string{"2001:db8::1"}, nil, []string{"only IPv4"}},
+		{"empty", []string{" , "}, nil, []string{"holds no address"}},
+		{"bad exclusion", []string{"10.1.0.0/24"}, []string{"10.1.0.300"}, []string{`exclude: "10.1.0.300"`}},
+		{"all problems at once", []string{"10.0.0.0/8, 10.1.0.x"}, nil, []string{"larger than a /16", `"10.1.0.x"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseRanges(tt.include, tt.exclude)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+// TestAllStopsEarly checks that the iterator honours a consumer that stops,
+// and yields a /16 without building it.
+func TestAllStopsEarly(t *testing.T) {
+	r := MustParseRanges("10.9.0.0/16")
+	n := 0
+	for range r.All() {
+		n++
+		if n == 3 {
+			break
+		}
+	}
+	if n != 3 {
+		t.Errorf("yielded %d", n)
+	}
+	allocs := testing.AllocsPerRun(1, func() {
+		for range r.All() {
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("%v allocations to yield a /16", allocs)
+	}
+}

@@ -1,0 +1,262 @@
+package printer
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/meterline/meterline/agent/internal/profile"
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/wire"
+)
+
+// counters decodes the page meters of a device, one per kind: the vendor
+// profile's counters first (the vendor's billing meters), then the PWG
+// counter MIB, then prtMarkerLifeCount as the total, then the profile's
+// fallback counters. A kind none of them gives is absent; nothing is
+// derived from other meters.
+func counters(s Snapshot, index int, prof *profile.Profile) []wire.Counter {
+	mr := meterReader{s: s, index: index}
+	found := make(map[domain.CounterKind]wire.Counter, 4)
+	add := func(c wire.Counter) {
+		if _, ok := found[c.Kind]; !ok {
+			found[c.Kind] = c
+		}
+	}
+	fromProfile := func(fallback bool) {
+		if prof == nil {
+			return
+		}
+		for _, pc := range prof.Counters {
+			if pc.Fallback != fallback {
+				continue
+			}
+			if _, ok := found[pc.Kind]; ok {
+				continue
+			}
+			if v, ok := mr.value(pc); ok {
+				add(wire.Counter{Kind: pc.Kind, Value: v, Unit: pc.Unit, Source: pc.Source})
+			}
+		}
+	}
+	fromProfile(false)
+	for _, c := range pwgCounters(s) {
+		add(c)
+	}
+	if c, ok := lifeCounter(s, index); ok {
+		add(c)
+	}
+	fromProfile(true)
+
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]wire.Counter, 0, len(found))
+	for _, kind := range profile.Kinds {
+		if c, ok := found[kind]; ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// meterValue reads a page meter: an integer type, not negative. A string
+// where a number belongs, or a negative count, is no meter.
+func meterValue(s Snapshot, oid string) (int64, bool) {
+	v, ok := s.int(oid)
+	if !ok || v < 0 {
+		return 0, false
+	}
+	return v, true
+}
+
+// meterReader resolves profile counters against a snapshot. It indexes a
+// counter table's name and code columns once, however many counters
+// look rows up in them.
+type meterReader struct {
+	s     Snapshot
+	index int
+	names map[string]map[string][]string // name column → lower-case name → rows
+	codes map[string]map[int64][]string  // code column → code → rows
+}
+
+// value resolves one profile counter.
+func (mr *meterReader) value(c profile.Counter) (int64, bool) {
+	s, index := mr.s, mr.index
+	switch {
+	case c.Decoder == profile.DecodeBrotherCounters:
+		b, ok := s.bytes(c.OID)
+		if !ok {
+			return 0, false
+		}
+		return brotherCounter(b, byte(*c.Item))
+	case strings.Contains(c.OID, profile.Wildcard):
+		return wildcardValue(s, index, c.OID)
+	case c.OID != "":
+		return meterValue(s, c.OID)
+	case len(c.Sum) > 0:
+		// The meter is defined as the sum: every part must be there.
+		var total int64
+		for _, oid := range c.Sum {
+			v, ok := meterValue(s, oid)
+			if !ok {
+				return 0, false
+			}
+			total += v
+		}
+		return total, true
+	case c.Table != nil:
+		return mr.tableValue(*c.Table)
+	}
+	return 0, false
+}
+
+// wildcardValue resolves an OID with one "*" arc that stands for an
+// hrDeviceIndex (Xerox xcmHrDevDetail): the printer's own index when the
+// device has that row, else the lowest index that has it.
+func wildcardValue(s Snapshot, index int, oid string) (int64, bool) {
+	prefix, suffix, _ := strings.Cut(oid, "."+profile.Wildcard)
+	if v, ok := meterValue(s, prefix+"."+strconv.Itoa(index)+suffix); ok {
+		return v, true
+	}
+	for _, c := range s.column(prefix) {
+		arc, rest, _ := strings.Cut(c.index, ".")
+		if "."+rest != suffix || arc == strconv.Itoa(index) {
+			continue
+		}
+		if v, ok := c.pdu.Int(); ok && v >= 0 {
+			return v, true
+		}
+		return 0, false
+	}
+	return 0, false
+}
+
+// tableValue finds the one row of a counter table whose name or type code
+// is listed, and reads its value. No row, or more than one (a table with
+// duplicate names), gives no value: picking one would be a guess.
+func (mr *meterReader) tableValue(t profile.Table) (int64, bool) {
+	row := ""
+	match := func(rows []string) bool {
+		for _, r := range rows {
+			if row != "" && row != r {
+				return false
+			}
+			row = r
+		}
+		return true
+	}
+	if t.Name != "" {
+		byName := mr.nameIndex(t.Name)
+		for _, want := range t.Names {
+			if !match(byName[strings.ToLower(want)]) {
+				return 0, false
+			}
+		}
+	}
+	if t.Code != "" {
+		byCode := mr.codeIndex(t.Code)
+		for _, want := range t.Codes {
+			if !match(byCode[want]) {
+				return 0, false
+			}
+		}
+	}
+	if row == "" {
+		return 0, false
+	}
+	return meterValue(mr.s, t.Value+"."+row)
+}
+
+func (mr *meterReader) nameIndex(col string) map[string][]string {
+	if idx, ok := mr.names[col]; ok {
+		return idx
+	}
+	idx := map[string][]string{}
+	for _, c := range mr.s.column(col) {
+		if b, ok := c.pdu.Bytes(); ok {
+			name := strings.ToLower(cleanText(b))
+			idx[name] = append(idx[name], c.index)
+		}
+	}
+	if mr.names == nil {
+		mr.names = map[string]map[string][]string{}
+	}
+	mr.names[col] = idx
+	return idx
+}
+
+func (mr *meterReader) codeIndex(col string) map[int64][]string {
+	if idx, ok := mr.codes[col]; ok {
+		return idx
+	}
+	idx := map[int64][]string{}
+	for _, c := range mr.s.column(col) {
+		if v, ok := c.pdu.Int(); ok {
+			idx[v] = append(idx[v], c.index)
+		}
+	}
+	if mr.codes == nil {
+		mr.codes = map[string]map[int64][]string{}
+	}
+	mr.codes[col] = idx
+	return idx
+}
+
+// brotherCounter reads one meter from Brother's counter blob: words of a
+// kind byte, a type byte (01), a length byte and a big-endian value of that
+// length, closed by an FF checksum byte (bieniu/brother). The value of kind
+// item is returned when it occurs exactly once in a well-formed blob.
+func brotherCounter(b []byte, item byte) (int64, bool) {
+	var value int64
+	seen := 0
+	for i := 0; i < len(b); {
+		if b[i] == 0xff && i == len(b)-1 {
+			break
+		}
+		if i+3 > len(b) {
+			return 0, false
+		}
+		kind, length := b[i], int(b[i+2])
+		start := i + 3
+		if length == 0 || length > 4 || start+length > len(b) {
+			return 0, false
+		}
+		if kind == item {
+			var v int64
+			for _, c := range b[start : start+length] {
+				v = v<<8 | int64(c)
+			}
+			value = v
+			seen++
+		}
+		i = start + length
+	}
+	if seen != 1 {
+		return 0, false
+	}
+	return value, true
+}
+
+// pwgCounters reads the lifetime system totals of the PWG Imaging System
+// Counter MIB: the icKeyTable row of service type systemTotals gives the
+// key; icImpressionTable at key.workTotals.lifetime gives the meters.
+func pwgCounters(s Snapshot) []wire.Counter {
+	key := ""
+	for _, c := range s.column(oidICKeyServiceType) {
+		if v, ok := c.pdu.Int(); ok && v == pwgServiceSystemTotals {
+			key = c.index
+			break
+		}
+	}
+	if key == "" {
+		return nil
+	}
+	row := key + "." + strconv.Itoa(pwgWorkTotals) + "." + strconv.Itoa(pwgLifetime)
+	var out []wire.Counter
+	for _, col := range pwgImpressionColumns {
+		if v, ok := meterValue(s, oidICImpressionEntry+"."+col.column+"."+row); ok {
+			out = append(out, wire.Counter{Kind: col.kind, Value: v, Unit: domain.UnitImpressions, Source: "pwg:" + col.name})
+		}
+	}
+	return out
+}

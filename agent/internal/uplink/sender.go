@@ -1,0 +1,488 @@
+package uplink
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/meterline/meterline/agent/internal/outbox"
+	"github.com/meterline/meterline/shared/wire"
+)
+
+// BatchPublisher is what the Sender needs from the broker connection. MQTT
+// is the implementation.
+type BatchPublisher interface {
+	// PublishReads hands one encoded read batch to the connection at QoS 1
+	// and returns at once, so that batches leave in the order they are
+	// handed over; the returned function waits for the broker's PUBACK,
+	// never longer than the publish timeout.
+	PublishReads(payload []byte) (await func(context.Context) error)
+	// IsConnected reports whether the connection is up now.
+	IsConnected() bool
+}
+
+// Sender defaults.
+const (
+	DefaultAckTimeout  = 60 * time.Second
+	DefaultMaxBackoff  = 10 * time.Minute
+	DefaultMaxInFlight = 16
+	// memoryQueueLimit bounds the batches kept in memory only, when the
+	// outbox cannot write: each is published once, then forgotten.
+	memoryQueueLimit = 64
+	// recheckInterval is the longest Run sleeps without looking.
+	recheckInterval = 5 * time.Second
+)
+
+// SenderOptions tune the Sender. Zero fields take the defaults.
+type SenderOptions struct {
+	AgentID string
+	// AckTimeout is how long a published batch waits for the collector's
+	// acknowledgement before it is sent again; each further wait doubles,
+	// up to MaxBackoff.
+	AckTimeout time.Duration
+	MaxBackoff time.Duration
+	// MaxInFlight bounds the batches published and still waiting for the
+	// broker's PUBACK.
+	MaxInFlight int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Jitter spreads a re-send delay so that agents and batches do not
+	// move in lockstep; nil means a random delay in [d, 1.25d).
+	Jitter func(d time.Duration) time.Duration
+}
+
+func (o SenderOptions) withDefaults() SenderOptions {
+	if o.AckTimeout <= 0 {
+		o.AckTimeout = DefaultAckTimeout
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = DefaultMaxBackoff
+	}
+	o.MaxBackoff = max(o.MaxBackoff, o.AckTimeout)
+	if o.MaxInFlight <= 0 {
+		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Jitter == nil {
+		o.Jitter = func(d time.Duration) time.Duration { return d + rand.N(d/4+1) }
+	}
+	return o
+}
+
+// Sender is the poll.Sink that stores each round's reads in the outbox as
+// numbered read batches, and the loop (Run) that publishes them until the
+// collector acknowledges them: oldest first, a bounded number in flight,
+// again after AckTimeout with backoff, across reconnects and restarts.
+// Polling never waits on the broker: Deliver only writes to disk.
+type Sender struct {
+	box  *outbox.Outbox
+	opts SenderOptions
+	log  *slog.Logger
+
+	wake chan struct{} // a nudge for Run: new batch, ack, reconnect, slot free
+
+	mu         sync.Mutex
+	deliveries map[uint64]*delivery // seq → send state, for every batch the outbox holds
+	due        dueQueue
+	memory     []memoryBatch
+	inFlight   int
+
+	devicesPolled atomic.Int64
+	acked         atomic.Uint64
+	acksGarbage   atomic.Uint64
+	acksForeign   atomic.Uint64
+	memoryLost    atomic.Uint64
+}
+
+// delivery is the send state of one stored batch. It lives in memory only:
+// after a restart every stored batch is due at once.
+type delivery struct {
+	attempts int       // publishes tried
+	due      time.Time // zero: as soon as possible
+	inFlight bool
+	failed   bool // the last publish did not reach the broker
+}
+
+// memoryBatch is a batch the outbox could not store.
+type memoryBatch struct {
+	seq     uint64
+	payload []byte
+}
+
+// NewSender returns a Sender over box; everything box holds is due at once.
+func NewSender(box *outbox.Outbox, opts SenderOptions, log *slog.Logger) *Sender {
+	s := &Sender{
+		box:        box,
+		opts:       opts.withDefaults(),
+		log:        log,
+		wake:       make(chan struct{}, 1),
+		deliveries: map[uint64]*delivery{},
+	}
+	for _, seq := range box.Seqs() {
+		s.track(seq)
+	}
+	if n := len(s.deliveries); n > 0 {
+		log.Info("outbox holds unacknowledged read batches; sending them again", "batches", n, "bytes", box.Stats().Bytes)
+	}
+	return s
+}
+
+// track adds a stored batch, due at once. The caller holds s.mu (or owns s).
+func (s *Sender) track(seq uint64) {
+	s.deliveries[seq] = &delivery{}
+	heap.Push(&s.due, dueItem{seq: seq})
+}
+
+// nudge wakes Run without ever blocking.
+func (s *Sender) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default: // a nudge is pending already
+	}
+}
+
+// Deliver implements poll.Sink: it writes the round's reads to the outbox
+// as one or more read batches (each under wire.MaxPayloadBytes) and
+// returns; Run publishes them. When the outbox cannot write, the batch is
+// kept in memory and published once, and one error line says so.
+func (s *Sender) Deliver(_ context.Context, reads []wire.DeviceRead) error {
+	s.devicesPolled.Store(int64(len(reads)))
+	var memoryOnly int
+	err := s.store(reads, &memoryOnly)
+	if memoryOnly > 0 {
+		s.log.Error("outbox: write failed (disk full?): reads of this round are kept in memory only",
+			"reads", memoryOnly, "error", err.Error())
+		return nil
+	}
+	return err
+}
+
+// store appends reads as batches, splitting what is too large for one
+// payload; it counts in memoryOnly the reads the outbox could not take.
+func (s *Sender) store(reads []wire.DeviceRead, memoryOnly *int) error {
+	now := s.opts.Now()
+	b := wire.ReadBatch{
+		Schema:  wire.SchemaVersion,
+		AgentID: s.opts.AgentID,
+		SentAt:  now.UTC().Truncate(time.Second),
+		Reads:   reads,
+	}
+	// Refuse here what the collector would refuse there, before using up a
+	// sequence number. Sequence 1 stands in for the real one.
+	b.Sequence = 1
+	payload, err := wire.Encode(b)
+	if err != nil {
+		return fmt.Errorf("encode read batch: %w", err)
+	}
+	if len(payload) > wire.MaxPayloadBytes && len(reads) > 1 {
+		half := len(reads) / 2
+		return errors.Join(s.store(reads[:half], memoryOnly), s.store(reads[half:], memoryOnly))
+	}
+	if err := b.Validate(now); err != nil {
+		return fmt.Errorf("read batch is not valid: %w", err)
+	}
+	seq, err := s.box.Append(func(seq uint64) ([]byte, error) {
+		b.Sequence = seq
+		return wire.Encode(b)
+	})
+	if err != nil {
+		b.Sequence = s.box.Reserve()
+		payload, encErr := wire.Encode(b)
+		if encErr != nil {
+			return fmt.Errorf("encode read batch: %w", encErr)
+		}
+		s.keepInMemory(memoryBatch{seq: b.Sequence, payload: payload})
+		*memoryOnly += len(reads)
+		return err
+	}
+	s.mu.Lock()
+	s.track(seq)
+	s.mu.Unlock()
+	s.nudge()
+	s.log.Debug("read batch stored", "seq", seq, "reads", len(reads))
+	return nil
+}
+
+func (s *Sender) keepInMemory(m memoryBatch) {
+	s.mu.Lock()
+	if len(s.memory) >= memoryQueueLimit {
+		s.memory = s.memory[1:]
+		s.memoryLost.Add(1)
+	}
+	s.memory = append(s.memory, m)
+	s.mu.Unlock()
+	s.nudge()
+}
+
+// HandleAck takes a payload from the acks topic and deletes the batches it
+// acknowledges. Garbage and acks addressed to another agent are counted and
+// ignored; unknown numbers (acknowledged already, or dropped) too.
+func (s *Sender) HandleAck(payload []byte) {
+	ack, err := wire.DecodeAck(payload)
+	if err != nil {
+		s.acksGarbage.Add(1)
+		s.log.Warn("ignored an unreadable ack", "bytes", len(payload), "error", err.Error())
+		return
+	}
+	if ack.AgentID != s.opts.AgentID {
+		s.acksForeign.Add(1)
+		s.log.Warn("ignored an ack for another agent", "ack_agent_id", ack.AgentID)
+		return
+	}
+	n, err := s.box.Ack(ack.Sequences...)
+	if err != nil {
+		s.log.Error("outbox: delete acknowledged batches", "seqs", len(ack.Sequences), "error", err.Error())
+		return
+	}
+	s.acked.Add(uint64(n))
+	s.mu.Lock()
+	for _, seq := range ack.Sequences {
+		delete(s.deliveries, seq) // its queue entry is skipped when it comes up
+	}
+	s.mu.Unlock()
+	s.log.Debug("read batches acknowledged", "seqs", ack.Sequences, "deleted", n)
+	s.nudge()
+}
+
+// Reconnected makes every batch whose last publish failed due at once: the
+// connection that failed it is gone. Call it on every (re)connection.
+func (s *Sender) Reconnected() {
+	s.mu.Lock()
+	for seq, d := range s.deliveries {
+		if d.failed && !d.inFlight {
+			d.failed, d.due = false, time.Time{}
+			heap.Push(&s.due, dueItem{seq: seq})
+		}
+	}
+	s.mu.Unlock()
+	s.nudge()
+}
+
+// SenderStats are the sender's figures, for the status and for logs.
+type SenderStats struct {
+	outbox.Stats
+	DevicesPolled int    // devices read in the last round
+	Acked         uint64 // batches acknowledged since start
+	AcksGarbage   uint64 // ack payloads that could not be read
+	AcksForeign   uint64 // acks for another agent id
+	MemoryLost    uint64 // memory-only batches dropped before being sent
+	InFlight      int    // batches waiting for the broker's PUBACK
+}
+
+// Stats returns the current figures.
+func (s *Sender) Stats() SenderStats {
+	s.mu.Lock()
+	inFlight := s.inFlight
+	s.mu.Unlock()
+	return SenderStats{
+		Stats:         s.box.Stats(),
+		DevicesPolled: int(s.devicesPolled.Load()),
+		Acked:         s.acked.Load(),
+		AcksGarbage:   s.acksGarbage.Load(),
+		AcksForeign:   s.acksForeign.Load(),
+		MemoryLost:    s.memoryLost.Load(),
+		InFlight:      inFlight,
+	}
+}
+
+// Report is the part of the agent status the sender knows, for
+// MQTTOptions.Report.
+func (s *Sender) Report() StatusReport {
+	st := s.box.Stats()
+	return StatusReport{DevicesPolled: int(s.devicesPolled.Load()), OutboxDepth: st.Depth, OutboxDropped: st.Dropped}
+}
+
+// Run publishes what is due until ctx ends. While pub is disconnected it
+// waits; Reconnected and new batches wake it.
+func (s *Sender) Run(ctx context.Context, pub BatchPublisher) {
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
+	for {
+		next := s.dispatch(ctx, pub, &inFlight)
+		// Without a batch falling due, look again now and then all the
+		// same: a missed nudge must not stall the uplink.
+		wait := recheckInterval
+		if !next.IsZero() {
+			wait = min(max(next.Sub(s.opts.Now()), 0), recheckInterval)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-s.wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dispatch publishes what is due, as long as the connection is up and
+// in-flight slots are free, and returns when the next stored batch falls
+// due (zero when it waits for an event rather than a time). Each batch is
+// handed to pub here, one after the other in sequence order, never under
+// s.mu (a slow broker must not hold up Deliver); its PUBACK is awaited in
+// a goroutine tracked by wg.
+func (s *Sender) dispatch(ctx context.Context, pub BatchPublisher, wg *sync.WaitGroup) time.Time {
+	for {
+		if ctx.Err() != nil || !pub.IsConnected() {
+			return time.Time{}
+		}
+		s.mu.Lock()
+		if s.inFlight >= s.opts.MaxInFlight {
+			s.mu.Unlock()
+			return time.Time{}
+		}
+		// Memory-only batches first: nothing else holds them.
+		if len(s.memory) > 0 {
+			m := s.memory[0]
+			s.memory = s.memory[1:]
+			s.inFlight++
+			s.mu.Unlock()
+			await := pub.PublishReads(m.payload)
+			wg.Go(func() { s.awaitMemory(ctx, m.seq, await) })
+			continue
+		}
+		seq, attempts, next := s.popDue(s.opts.Now())
+		if seq == 0 {
+			s.mu.Unlock()
+			return next
+		}
+		s.mu.Unlock()
+
+		e, found, err := s.box.Get(seq)
+		if err != nil || !found {
+			s.mu.Lock()
+			s.inFlight--
+			if d, live := s.deliveries[seq]; live && err != nil {
+				s.log.Error("outbox: read a batch to send", "seq", seq, "error", err.Error())
+				d.inFlight, d.due = false, s.opts.Now().Add(s.backoff(attempts))
+				heap.Push(&s.due, dueItem{seq: seq, due: d.due})
+			} else {
+				delete(s.deliveries, seq) // dropped by the outbox bounds
+			}
+			s.mu.Unlock()
+			continue
+		}
+		if attempts > 1 {
+			s.log.Info("read batch not acknowledged; sending it again", "seq", seq, "attempt", attempts,
+				"waiting_seconds", int(s.opts.Now().Sub(e.Enqueued).Seconds()))
+		}
+		await := pub.PublishReads(e.Payload)
+		wg.Go(func() { s.awaitStored(ctx, pub, seq, len(e.Payload), await) })
+	}
+}
+
+// popDue takes the first batch due at now off the queue and marks it in
+// flight, returning its number and attempt; or 0 and the time the next
+// one falls due (zero if none waits). The caller holds s.mu.
+func (s *Sender) popDue(now time.Time) (seq uint64, attempts int, next time.Time) {
+	for s.due.Len() > 0 {
+		top := s.due[0]
+		d, live := s.deliveries[top.seq]
+		if !live || d.inFlight || d.failed || !d.due.Equal(top.due) {
+			heap.Pop(&s.due) // acknowledged, dropped or rescheduled since
+			continue
+		}
+		if top.due.After(now) {
+			return 0, 0, top.due
+		}
+		heap.Pop(&s.due)
+		d.inFlight = true
+		d.attempts++
+		s.inFlight++
+		return top.seq, d.attempts, time.Time{}
+	}
+	return 0, 0, time.Time{}
+}
+
+// awaitStored waits for a stored batch's PUBACK and schedules what follows:
+// the re-send if no ack comes within the ack timeout (doubling per
+// attempt), or a retry once the connection is back.
+func (s *Sender) awaitStored(ctx context.Context, pub BatchPublisher, seq uint64, size int, await func(context.Context) error) {
+	err := await(ctx)
+	s.mu.Lock()
+	s.inFlight--
+	d, live := s.deliveries[seq]
+	if live {
+		d.inFlight = false
+		switch {
+		case err == nil:
+			d.due = s.opts.Now().Add(s.backoff(d.attempts))
+		case errors.Is(err, ErrNotConnected) || !pub.IsConnected() || ctx.Err() != nil:
+			// Gone with the connection: due again on the next one.
+			d.failed, d.due = true, time.Time{}
+		default:
+			// The broker is there but slow: back off as for a lost ack.
+			d.due = s.opts.Now().Add(s.backoff(d.attempts))
+		}
+		if !d.failed {
+			heap.Push(&s.due, dueItem{seq: seq, due: d.due})
+		}
+	}
+	s.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("publish read batch", "seq", seq, "error", err.Error())
+	} else if err == nil {
+		s.log.Info("read batch published", "seq", seq, "bytes", size)
+	}
+	s.nudge()
+}
+
+// awaitMemory waits for a memory-only batch's PUBACK; it is not sent again.
+func (s *Sender) awaitMemory(ctx context.Context, seq uint64, await func(context.Context) error) {
+	err := await(ctx)
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	if err != nil {
+		s.memoryLost.Add(1)
+		s.log.Error("publish a read batch kept in memory only: its reads are lost", "seq", seq, "error", err.Error())
+	} else {
+		s.log.Warn("read batch published from memory only: it is not sent again", "seq", seq)
+	}
+	s.nudge()
+}
+
+// backoff is the wait for an ack after the given attempt: AckTimeout,
+// doubling per attempt, capped, with jitter.
+func (s *Sender) backoff(attempts int) time.Duration {
+	d := s.opts.AckTimeout
+	for i := 1; i < attempts && d < s.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	return s.opts.Jitter(min(d, s.opts.MaxBackoff))
+}
+
+// dueItem is a batch in the send queue: earliest due first, then lowest
+// sequence number, so that what is due together leaves in order.
+type dueItem struct {
+	seq uint64
+	due time.Time
+}
+
+type dueQueue []dueItem
+
+func (q dueQueue) Len() int { return len(q) }
+func (q dueQueue) Less(i, j int) bool {
+	if !q[i].due.Equal(q[j].due) {
+		return q[i].due.Before(q[j].due)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q dueQueue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *dueQueue) Push(x any)   { *q = append(*q, x.(dueItem)) }
+func (q *dueQueue) Pop() any {
+	old := *q
+	it := old[len(old)-1]
+	*q = old[:len(old)-1]
+	return it
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/meterline/meterline/collector/internal/mqtttest"
+	"github.com/meterline/meterline/collector/internal/store"
+	"github.com/meterline/meterline/collector/internal/store/storetest"
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/topic"
+	"github.com/meterline/meterline/shared/wire"
+)
+
+// noEnv keeps the tests' environment out of run: everything is a flag.
+func noEnv(string) string { return "" }
+
+// logRecords is the collector's stderr, decoded: run logs JSON lines, and
+// tests wait for the ones that say something happened.
+type logRecords struct {
+	mu      sync.Mutex
+	partial []byte
+	records []map[string]any
+	changed chan struct{}
+}
+
+func newLogRecords() *logRecords { return &logRecords{changed: make(chan struct{}, 1)} }
+
+func (l *logRecords) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.partial = append(l.partial, p...)
+	for {
+		line, rest, ok := bytes.Cut(l.partial, []byte("\n"))
+		if !ok {
+			break
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			rec = map[string]any{"msg": string(line)}
+		}
+		l.records = append(l.records, rec)
+		l.partial = rest
+	}
+	select {
+	case l.changed <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+// matching returns the records with the message whose attributes include
+// attrs.
+func (l *logRecords) matching(msg string, attrs map[string]string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, r := range l.records {
+		if r["msg"] != msg {
+			continue
+		}
+		ok := true
+		for k, v := range attrs {
+			if fmt.Sprint(r[k]) != v {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func (l *logRecords) dump() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var b strings.Builder
+	for _, r := range l.records {
+		j, _ := json.Marshal(r)
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// collector is a run in progress.
+type collector struct {
+	logs     *logRecords
+	done     chan error
+	cancel   context.CancelFunc
+	stopOnce sync.Once
+	stopErr  error
+	// brokerAddr is the embedded broker's bound address, if any.
+	brokerAddr string
+}
+
+// startCollector runs the collector with the flags, logging JSON at debug
+// level, and returns once it logged "collector started".
+func startCollector(t *testing.T, args ...string) *collector {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &collector{logs: newLogRecords(), done: make(chan error, 1), cancel: cancel}
+	args = append([]string{"-log-format", "json", "-log-level", "debug"}, args...)
+	go func() { c.done <- run(ctx, args, noEnv, io.Discard, c.logs) }()
+	t.Cleanup(func() {
+		c.stop(t)
+		if t.Failed() {
+			t.Logf("collector log:\n%s", c.logs.dump())
+		}
+	})
+
+	c.waitLogs(t, 1, "collector started", nil)
+	if recs := c.logs.matching("broker listening", nil); len(recs) > 0 {
+		c.brokerAddr = fmt.Sprint(recs[0]["addr"])
+	}
+	return c
+}
+
+// waitLogs waits until n records with the message and attributes were
+// logged, failing if the collector exits first.
+func (c *collector) waitLogs(t *testing.T, n int, msg string, attrs map[string]string) {
+	t.Helper()
+	timeout := time.After(mqtttest.Wait)
+	for len(c.logs.matching(msg, attrs)) < n {
+		select {
+		case <-c.logs.changed:
+		case err := <-c.done:
+			c.done <- err // for stop
+			t.Fatalf("collector exited (%v) before logging %q %d times", err, msg, n)
+		case <-timeout:
+			t.Fatalf("collector logged %q %d times, want %d", msg, len(c.logs.matching(msg, attrs)), n)
+		}
+	}
+}
+
+// stop cancels the run and returns its error.
+func (c *collector) stop(t *testing.T) error {
+	t.Helper()
+	c.stopOnce.Do(func() {
+		c.cancel()
+		select {
+		case c.stopErr = <-c.done:
+		case <-time.After(mqtttest.Wait):
+			t.Fatal("collector did not stop")
+		}
+	})
+	return c.stopErr
+}
+
+func TestRunVersionAndConfigDump(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-version"}, "meterline-collector "},
+		{[]string{"-config-dump", "-mqtt-username", "u", "-mqtt-password", "hunter2"}, "METERLINE_MQTT_PASSWORD=<redacted>\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args[0], func(t *testing.T) {
+			var out bytes.Buffer
+			if err := run(context.Background(), tt.args, noEnv, &out, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tt.want) || strings.Contains(out.String(), "hunter2") {
+				t.Errorf("output %q, want it to contain %q and no secret", out.String(), tt.want)
+			}
+		})
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	err := run(context.Background(), []string{"-log-format", "xml"}, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-log-format") {
+		t.Errorf("run = %v, want a -log-format error", err)
+	}
+}
+
+func TestRunMigrateSQLite(t *testing.T) {
+	dbURL := storetest.SQLiteURL(t)
+	if err := run(context.Background(), []string{"-database", dbURL, "-migrate"}, noEnv, io.Discard, io.Discard); err != nil {
+		t.Fatalf("run -migrate: %v", err)
+	}
+	checkSchema(t, dbURL)
+}
+
+func checkSchema(t *testing.T, dbURL string) {
+	t.Helper()
+	st, err := store.Open(context.Background(), dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CheckSchema(context.Background()); err != nil {
+		t.Errorf("CheckSchema after -migrate: %v", err)
+	}
+}
+
+// TestCollectorEmbeddedBrokerSQLite is the single-box setup: no broker
+// configured, so the collector embeds one (on 127.0.0.1:0 here), and a
+// fresh SQLite file that it migrates on its own.
+func TestCollectorEmbeddedBrokerSQLite(t *testing.T) {
+	dbURL := storetest.SQLiteURL(t)
+	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-test")
+	if c.brokerAddr == "" || strings.HasSuffix(c.brokerAddr, ":0") {
+		t.Fatalf("broker address logged = %q, want the bound port", c.brokerAddr)
+	}
+	exercise(t, c, "tcp://"+c.brokerAddr, dbURL, "agent-1")
+}
+
+// TestCollectorMosquittoPostgres is the datacenter setup: an external
+// broker and PostgreSQL, each test with its own agent, share group and
+// schema so that tests running beside it do not interfere.
+func TestCollectorMosquittoPostgres(t *testing.T) {
+	mqttURL := mqtttest.ExternalURL(t)
+	dbURL := storetest.PostgresURL(t)
+	agentID := storetest.UniqueName(t, "agent-")
+	clientID := storetest.UniqueName(t, "collector-test-")
+	args := []string{"-database", dbURL, "-mqtt", mqttURL,
+		"-share-group", storetest.UniqueName(t, "collectors-"), "-client-id", clientID}
+
+	err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-migrate") {
+		t.Fatalf("run on an unmigrated PostgreSQL schema = %v, want a refusal that says to run -migrate", err)
+	}
+	if err := run(context.Background(), append(args, "-migrate"), noEnv, io.Discard, io.Discard); err != nil {
+		t.Fatalf("run -migrate: %v", err)
+	}
+	checkSchema(t, dbURL)
+
+	// The collector's session is persistent; end it with the test, or the
+	// broker keeps queueing every agent's reads for it.
+	t.Cleanup(func() { mqtttest.Connect(t, mqttURL, clientID) })
+	c := startCollector(t, args...)
+	exercise(t, c, mqttURL, dbURL, agentID)
+}
+
+var day = time.Date(2025, 3, 31, 0, 0, 0, 0, time.UTC)
+
+// exercise plays an agent against a running collector: good batches with
+// bad payloads between them and a duplicate, a status and an event; then
+// stops the collector and checks what the database holds.
+func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
+	t.Helper()
+	agent := mqtttest.Connect(t, brokerURL, agentID+"-test")
+	acks := mqtttest.Subscribe(t, agent, topic.For(agentID, topic.Acks))
+	readsTopic := topic.For(agentID, topic.Reads)
+
+	serial := "SN-" + strings.ToUpper(agentID)
+	mac := fmt.Sprintf("02:00:00:%s", agentID[len(agentID)-2:])
+	colour := func(at time.Time, total, black, colour int64) wire.DeviceRead {
+		return wire.DeviceRead{Serial: serial, Vendor: "Xerox", Model: "VersaLink C405", Address: "192.0.2.10", ReadAt: at,
+			Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: total}, {Kind: domain.CounterBlack, Value: black}, {Kind: domain.CounterColour, Value: colour}}}
+	}
+	// No serial: keyed by MAC. Only a total counter: black and colour stay NULL.
+	mono := wire.DeviceRead{MAC: mac, Vendor: "Brother", Address: "192.0.2.11", ReadAt: day.Add(8 * time.Hour),
+		Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 5000}}}
+	batch := func(seq uint64, reads ...wire.DeviceRead) []byte {
+		b, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: agentID, Sequence: seq, SentAt: day, Reads: reads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	oversized := []byte(`{"schema":1,"agent_id":"` + agentID + `","seq":99,"pad":"` + strings.Repeat("x", wire.MaxPayloadBytes) + `"}`)
+	first := batch(1, colour(day.Add(8*time.Hour), 1000, 600, 400), mono)
+
+	for _, payload := range [][]byte{
+		first,
+		[]byte("garbage, not JSON"),
+		batch(2, colour(day.Add(12*time.Hour), 1100, 650, 450), mono), // mono re-sent: stored once
+		[]byte(`{"schema":2,"agent_id":"` + agentID + `","seq":5,"reads":[]}`),
+		oversized,
+		batch(3, colour(day.Add(16*time.Hour), 1250, 700, 550)),
+		first, // the agent missed the ack and re-sends
+	} {
+		mqtttest.Publish(t, agent, readsTopic, payload)
+	}
+	status, _ := wire.Encode(wire.AgentStatus{Schema: wire.SchemaVersion, AgentID: agentID, State: domain.AgentOnline, Version: "0.1.0"})
+	mqtttest.Publish(t, agent, topic.For(agentID, topic.Status), status)
+	event, _ := wire.Encode(wire.Event{Schema: wire.SchemaVersion, AgentID: agentID, ID: "ev-1", At: day, Kind: domain.EventTonerLow, Serial: serial})
+	mqtttest.Publish(t, agent, topic.For(agentID, topic.Events), event)
+
+	// Every good batch is acknowledged, the duplicate too.
+	got := map[uint64]int{}
+	for range 4 {
+		ack, err := wire.DecodeAck(mqtttest.Receive(t, acks).Payload())
+		if err != nil {
+			t.Fatalf("decode ack: %v", err)
+		}
+		if ack.AgentID != agentID {
+			t.Errorf("ack for agent %q, want %q", ack.AgentID, agentID)
+		}
+		for _, seq := range ack.Sequences {
+			got[seq]++
+		}
+	}
+	if want := map[uint64]int{1: 2, 2: 1, 3: 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("acks = %v, want %v", got, want)
+	}
+	c.waitLogs(t, 3, "message refused and dead-lettered", map[string]string{"topic": readsTopic})
+	c.waitLogs(t, 1, "status stored", map[string]string{"agent_id": agentID})
+	c.waitLogs(t, 1, "event stored", map[string]string{"agent_id": agentID})
+	if err := c.stop(t); err != nil {
+		t.Fatalf("collector stopped with %v", err)
+	}
+
+	checkStored(t, dbURL, agentID, readsTopic, serial, mac)
+}
+
+// checkStored checks the database after exercise. It looks only at what
+// belongs to the agent: other tests' agents may share the broker.
+func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	src, err := schema.ParseSource(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqlx.Open(src.Driver, src.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(query string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := db.GetContext(ctx, &n, db.Rebind(query), args...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+		return n
+	}
+	if n := count(`SELECT COUNT(*) FROM read_batches WHERE agent_id = ?`, agentID); n != 3 {
+		t.Errorf("read batches = %d, want 3 (the duplicate stored once)", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM meter_reads WHERE agent_id = ?`, agentID); n != 4 {
+		t.Errorf("meter reads = %d, want 4 (3 of the colour device, 1 of the mono one re-sent)", n)
+	}
+	if n := count(`SELECT COUNT(*) FROM events WHERE agent_id = ?`, agentID); n != 1 {
+		t.Errorf("events = %d, want 1", n)
+	}
+
+	latest := map[string]store.LatestRead{}
+	reads, err := st.LatestReads(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reads {
+		latest[r.DeviceKey] = r
+	}
+	if r, ok := latest["sn:"+serial]; !ok || *r.Total != 1250 || *r.Black != 700 || *r.Colour != 550 || !r.ReadAt.Equal(day.Add(16*time.Hour)) {
+		t.Errorf("latest read of %s = %+v, want 1250/700/550 at 16:00", serial, r)
+	}
+	if r, ok := latest["mac:"+mac]; !ok || *r.Total != 5000 || r.Black != nil || r.Colour != nil {
+		t.Errorf("latest read of %s = %+v, want total 5000 and no black or colour", mac, r)
+	}
+
+	agent, err := st.Agent(ctx, agentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !agent.Online || agent.Version != "0.1.0" {
+		t.Errorf("agent = %+v, want online, version 0.1.0", agent)
+	}
+
+	letters, err := st.DeadLetters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, l := range letters {
+		if l.Topic != readsTopic {
+			continue
+		}
+		reasons = append(reasons, l.Reason)
+		if len(l.Payload) > store.MaxDeadLetterBytes {
+			t.Errorf("dead letter payload of %d bytes, want at most %d", len(l.Payload), store.MaxDeadLetterBytes)
+		}
+	}
+	want := []string{domain.EINVALID + ": not a JSON object", domain.ESCHEMA + ": schema version 2", domain.ETOOLARGE + ": payload of"}
+	if len(reasons) != len(want) {
+		t.Fatalf("dead letters = %q, want %d", reasons, len(want))
+	}
+	for _, w := range want {
+		found := false
+		for _, r := range reasons {
+			found = found || strings.HasPrefix(r, w)
+		}
+		if !found {
+			t.Errorf("dead letters = %q, want one starting %q", reasons, w)
+		}
+	}
+}

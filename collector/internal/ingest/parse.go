@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"time"
+
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/topic"
+	"github.com/meterline/meterline/shared/wire"
+)
+
+// decoded is a message whose payload was decoded, validated and matched to
+// its topic. Only the field of its kind is set.
+type decoded struct {
+	agentID string
+	kind    topic.Kind
+	batch   wire.ReadBatch
+	status  wire.AgentStatus
+	event   wire.Event
+}
+
+// decode reads a message from an agent. Every error is a *domain.Error
+// whose code says why the message cannot be stored, whatever the retries.
+func decode(topicName string, payload []byte, now time.Time) (decoded, error) {
+	agentID, kind, err := topic.Parse(topicName)
+	if err != nil {
+		return decoded{}, domain.Errorf(domain.EINVALID, "%v", err)
+	}
+	d := decoded{agentID: agentID, kind: kind}
+	var payloadAgent string
+	switch kind {
+	case topic.Reads:
+		d.batch, err = wire.DecodeReadBatch(payload, now)
+		payloadAgent = d.batch.AgentID
+	case topic.Status:
+		d.status, err = wire.DecodeAgentStatus(payload)
+		payloadAgent = d.status.AgentID
+	case topic.Events:
+		d.event, err = wire.DecodeEvent(payload)
+		payloadAgent = d.event.AgentID
+	default:
+		return decoded{}, domain.Errorf(domain.EINVALID, "topic %q: the collector takes no %s messages", topicName, kind)
+	}
+	if err != nil {
+		return decoded{}, err
+	}
+	// An agent may publish only under its own topic (the broker's ACLs see
+	// to it); a payload naming another agent is forged or broken.
+	if payloadAgent != agentID {
+		return decoded{}, domain.Errorf(domain.EINVALID, "agent id %q in the payload is not %q of the topic", payloadAgent, agentID)
+	}
+	return d, nil
+}

@@ -1,0 +1,113 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/meterline/meterline/shared/domain"
+)
+
+// LatestRead is a device with its newest meter read.
+type LatestRead struct {
+	DeviceKey string    `db:"device_key"`
+	Serial    string    `db:"serial"`
+	Vendor    string    `db:"vendor"`
+	Model     string    `db:"model"`
+	Total     *int64    `db:"total"`
+	Black     *int64    `db:"black"`
+	Colour    *int64    `db:"colour"`
+	ReadAt    time.Time `db:"read_at"`
+}
+
+const selectLatestReads = `SELECT d.device_key, d.serial, d.vendor, d.model, m.total, m.black, m.colour, m.read_at
+FROM devices d
+JOIN meter_reads m ON m.device_id = d.id AND m.read_at = d.last_read_at
+ORDER BY d.device_key`
+
+// LatestReads returns every device that has a read, with its newest read,
+// ordered by device key.
+func (s *Store) LatestReads(ctx context.Context) ([]LatestRead, error) {
+	var reads []LatestRead
+	if err := s.db.SelectContext(ctx, &reads, selectLatestReads); err != nil {
+		return nil, fmt.Errorf("store: latest reads: %w", err)
+	}
+	for i := range reads {
+		reads[i].ReadAt = reads[i].ReadAt.UTC()
+	}
+	return reads, nil
+}
+
+// Counts is how many rows each table holds.
+type Counts struct {
+	Agents      int
+	Devices     int
+	Batches     int
+	Reads       int
+	Events      int
+	DeadLetters int
+}
+
+// Counts counts the rows of each table.
+func (s *Store) Counts(ctx context.Context) (Counts, error) {
+	var c Counts
+	for _, t := range []struct {
+		table string
+		n     *int
+	}{
+		{"agents", &c.Agents},
+		{"devices", &c.Devices},
+		{"read_batches", &c.Batches},
+		{"meter_reads", &c.Reads},
+		{"events", &c.Events},
+		{"dead_letters", &c.DeadLetters},
+	} {
+		if err := s.db.GetContext(ctx, t.n, `SELECT COUNT(*) FROM `+t.table); err != nil {
+			return Counts{}, fmt.Errorf("store: count %s: %w", t.table, err)
+		}
+	}
+	return c, nil
+}
+
+// DeadLetter is a message the collector refused.
+type DeadLetter struct {
+	ID         int64     `db:"id"`
+	ReceivedAt time.Time `db:"received_at"`
+	Topic      string    `db:"topic"`
+	Reason     string    `db:"reason"`
+	Payload    []byte    `db:"payload"`
+}
+
+// DeadLetters returns the refused messages, oldest first.
+func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+	var letters []DeadLetter
+	if err := s.db.SelectContext(ctx, &letters, `SELECT id, received_at, topic, reason, payload FROM dead_letters ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("store: dead letters: %w", err)
+	}
+	return letters, nil
+}
+
+// Agent is what the collector knows of an agent.
+type Agent struct {
+	ID        string         `db:"id"`
+	Version   string         `db:"version"`
+	Online    bool           `db:"online"`
+	FirstSeen time.Time      `db:"first_seen"`
+	LastSeen  time.Time      `db:"last_seen"`
+	Status    sql.NullString `db:"status"`
+}
+
+// Agent returns the agent with the id, or an ENOTFOUND error.
+func (s *Store) Agent(ctx context.Context, id string) (Agent, error) {
+	var a Agent
+	err := s.db.GetContext(ctx, &a, s.db.Rebind(`SELECT id, version, online, first_seen, last_seen, status FROM agents WHERE id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Agent{}, domain.Errorf(domain.ENOTFOUND, "no agent %q", id)
+	}
+	if err != nil {
+		return Agent{}, fmt.Errorf("store: agent %s: %w", id, err)
+	}
+	return a, nil
+}

@@ -1,0 +1,172 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bin is where TestMain built the binaries.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "meterline-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator),
+		"github.com/meterline/meterline/agent/cmd/meterline-agent",
+		"github.com/meterline/meterline/collector/cmd/meterline-collector",
+		"github.com/meterline/meterline/printersim/cmd/meterline-printersim",
+	)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build binaries:", err)
+		return 1
+	}
+	bin = dir
+	return m.Run()
+}
+
+// process is a binary started by a test, stopped when the test ends.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func (p *process) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *process) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// start runs bin/name with args; its output is shown when the test fails.
+func start(t *testing.T, name string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, done: make(chan struct{})}
+	p.cmd = exec.Command(filepath.Join(bin, name), args...)
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() { p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.stop(t)
+		if t.Failed() {
+			t.Logf("---- output of %s %s ----\n%s", name, strings.Join(args, " "), p.output())
+		}
+	})
+	return p
+}
+
+// stop asks the process to stop (SIGTERM) and kills it after a grace time.
+func (p *process) stop(t *testing.T) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Errorf("%s did not stop within 10s of SIGTERM; killed", p.name)
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// runCmd runs bin/name to completion and returns its stdout.
+func runCmd(t *testing.T, name string, args ...string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.Bytes()
+}
+
+// freeTCPAddr returns a loopback address nothing listens on right now.
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitFor polls cond until it returns true or the time is up.
+func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s: not reached within %s (last error: %v)", what, limit, lastErr)
+}
+
+// postgresDB creates a throwaway database on the test server and returns
+// its URL; it is dropped when the test ends.
+func postgresDB(t *testing.T) string {
+	t.Helper()
+	base := os.Getenv("METERLINE_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("METERLINE_TEST_POSTGRES_URL is not set: skipping the PostgreSQL end-to-end test (.ci/run sets it)")
+	}
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("e2e_%d_%d", time.Now().UnixNano(), os.Getpid())
+	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("METERLINE_TEST_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}

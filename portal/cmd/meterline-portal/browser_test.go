@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/store/storetest"
+)
+
+// EnvChromium names the Chromium binary the browser test drives, e.g.
+// /usr/bin/chromium (Debian package "chromium").
+const EnvChromium = "METERLINE_TEST_CHROMIUM"
+
+var screenshotOut = flag.String("screenshot", "", "also write the browser test's screenshot to this PNG file")
+
+// chromium runs headless Chromium on url with extra flags and returns what
+// it prints. Each run has its own profile and stays off the network except
+// for the page it loads.
+func chromium(t *testing.T, bin, url string, extra ...string) []byte {
+	t.Helper()
+	args := []string{
+		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-default-apps", "--disable-extensions", "--no-default-browser-check",
+		"--user-data-dir=" + t.TempDir(),
+	}
+	args = append(append(args, extra...), url)
+	// A guard against a browser that never exits, not an assertion on time.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", bin, strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// TestBrowser loads the device list in a real browser, from a portal
+// started by run on a seeded SQLite database, and checks what it renders.
+func TestBrowser(t *testing.T) {
+	bin := os.Getenv(EnvChromium)
+	if bin == "" {
+		t.Skipf("%s is not set: skipping the real-browser test (set it to a Chromium binary, e.g. /usr/bin/chromium)", EnvChromium)
+	}
+	db := storetest.SQLite(t)
+	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	base := startPortal(t, "-database", db)
+
+	tests := []struct {
+		lang string
+		want []string
+	}{
+		{"fr", []string{
+			`<html lang="fr">`, "Appareils", "6 appareils",
+			"3TB241507", "PHBBK12345", "E78123H9N456", "3100R512345", "VCF9204711", "mac:00:1b:a9:4c:21:7e",
+			"128\u202f450", "90\u202f210", "38\u202f240", "48\u202f210", "20\u202f510", "310\u202f400", "9\u202f876\u202f543",
+			"reste du toner", "plein à 30\u202f%", "il y a 3 min", "Toner bas", "Bourrage papier", "English",
+		}},
+		{"en", []string{
+			`<html lang="en">`, "Devices", "6 devices",
+			"3TB241507", "PHBBK12345", "E78123H9N456", "3100R512345", "VCF9204711", "mac:00:1b:a9:4c:21:7e",
+			"128,450", "90,210", "38,240", "48,210", "20,510", "310,400", "9,876,543",
+			"some remaining", "30% full", "3 min ago", "Low toner", "Paper jam", "Français",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			dom := string(chromium(t, bin, base+"/devices?lang="+tt.lang, "--dump-dom"))
+			for _, want := range tt.want {
+				if !strings.Contains(dom, want) {
+					t.Errorf("the rendered page lacks %q", want)
+				}
+			}
+			if t.Failed() {
+				t.Logf("DOM:\n%s", dom)
+			}
+		})
+	}
+
+	t.Run("screenshot", func(t *testing.T) {
+		file := filepath.Join(t.TempDir(), "devices.png")
+		chromium(t, bin, base+"/devices?lang=fr", "--screenshot="+file, "--window-size=1280,900", "--hide-scrollbars")
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("no screenshot: %v", err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("the screenshot is not a PNG: %v", err)
+		}
+		if size := img.Bounds().Size(); size.X != 1280 || size.Y != 900 {
+			t.Errorf("screenshot is %v, want 1280x900", size)
+		}
+		if *screenshotOut != "" {
+			if err := os.WriteFile(*screenshotOut, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}

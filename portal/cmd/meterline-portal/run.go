@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/config"
+	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/web"
+	"github.com/meterline/meterline/shared/buildinfo"
+)
+
+// shutdownTimeout bounds how long requests in flight may take to finish
+// once the portal is asked to stop.
+const shutdownTimeout = 5 * time.Second
+
+// run is the whole portal: it reads the configuration, opens the database,
+// serves the web site until ctx is cancelled, then shuts down in order.
+// Once the socket is bound it prints "portal listening on http://ADDR" to
+// stdout; tests and scripts wait for that line.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := config.Parse(args, os.Getenv, stderr)
+	if errors.Is(err, config.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	info := buildinfo.Get()
+	if cfg.Version {
+		fmt.Fprintf(stdout, "meterline-portal %s\n", info)
+		return nil
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger.Info("starting meterline-portal", "version", info.String())
+
+	st, err := store.Open(ctx, cfg.Database, logger)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	site, err := web.New(web.Options{Store: st, Logger: logger, Version: info.Version})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           site,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(stdout, "portal listening on http://%s\n", ln.Addr())
+	logger.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down the web server: %w", err)
+	}
+	return nil
+}

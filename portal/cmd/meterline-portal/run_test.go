@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/store/storetest"
+)
+
+// syncBuffer collects what run logs; it is written from run's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startPortal runs the portal with args and the address 127.0.0.1:0, waits
+// for its "portal listening on" line and returns its base URL. The portal
+// is stopped, and must return no error, when the test ends.
+func startPortal(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdoutR, stdoutW := io.Pipe()
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), stdoutW, logs)
+		stdoutW.Close()
+		done <- err
+	}()
+	lines := bufio.NewScanner(stdoutR)
+	var base string
+	for lines.Scan() {
+		if u, ok := strings.CutPrefix(lines.Text(), "portal listening on "); ok {
+			base = u
+			break
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("the portal stopped before listening: %v\nlogs:\n%s", <-done, logs)
+	}
+	go io.Copy(io.Discard, stdoutR)
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run returned %v after shutdown\nlogs:\n%s", err, logs)
+		}
+	})
+	return base
+}
+
+func get(t *testing.T, url string, header ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+func TestRunServesSeededDatabase(t *testing.T) {
+	db := storetest.SQLite(t)
+	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	base := startPortal(t, "-database", db)
+
+	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
+		t.Errorf("GET /healthz = %d %q", code, body)
+	}
+	code, body := get(t, base+"/devices", "Accept-Language", "en-GB,en;q=0.9")
+	if code != http.StatusOK {
+		t.Fatalf("GET /devices = %d", code)
+	}
+	for _, want := range []string{"3TB241507", "PHBBK12345", "128,450", "9,876,543", `lang="en"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the device page lacks %q", want)
+		}
+	}
+}
+
+func TestRunFirstStartCreatesSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "meterline.db")
+	base := startPortal(t, "-database", "sqlite:"+path)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the database file was not created: %v", err)
+	}
+	code, body := get(t, base+"/devices")
+	if code != http.StatusOK || !strings.Contains(body, "Aucun appareil pour l&#39;instant") {
+		t.Errorf("GET /devices on a new database = %d, want the French empty state:\n%s", code, body)
+	}
+}
+
+func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
+	db := storetest.Postgres(t) // a fresh schema, never migrated
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-database", db}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "meterline-collector -migrate") {
+		t.Fatalf("run on an unmigrated PostgreSQL database: %v; want a refusal telling to run meterline-collector -migrate", err)
+	}
+}
+
+func TestRunServesPostgres(t *testing.T) {
+	db := storetest.Postgres(t)
+	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	base := startPortal(t, "-database", db)
+	code, body := get(t, base+"/devices?lang=fr")
+	if code != http.StatusOK || !strings.Contains(body, "3TB241507") || !strings.Contains(body, "128\u202f450") {
+		t.Errorf("GET /devices = %d, want the Xerox and its total in French", code)
+	}
+}
+
+func TestRunVersionAndHelp(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-version"}, &out, io.Discard); err != nil {
+		t.Fatalf("run -version: %v", err)
+	}
+	if !strings.HasPrefix(out.String(), "meterline-portal ") {
+		t.Errorf("run -version printed %q", out.String())
+	}
+	var usage bytes.Buffer
+	if err := run(context.Background(), []string{"-h"}, io.Discard, &usage); err != nil {
+		t.Errorf("run -h: %v", err)
+	}
+	if !strings.Contains(usage.String(), "-database") {
+		t.Errorf("run -h printed %q", usage.String())
+	}
+	if err := run(context.Background(), []string{"-log-level", "loud"}, io.Discard, io.Discard); err == nil {
+		t.Error("run -log-level loud succeeded")
+	}
+}
+
+func TestRunListenError(t *testing.T) {
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:-1", "-database", storetest.SQLite(t)}, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "listen on") {
+		t.Errorf("run on a bad address: %v", err)
+	}
+}

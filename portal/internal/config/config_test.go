@@ -1,0 +1,93 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want Config
+	}{
+		{
+			name: "defaults",
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo},
+		},
+		{
+			name: "environment",
+			env: map[string]string{
+				EnvListen:   "0.0.0.0:9000",
+				EnvDatabase: "postgres://db/meterline",
+				EnvLogLevel: "debug",
+			},
+			want: Config{Listen: "0.0.0.0:9000", Database: "postgres://db/meterline", LogLevel: slog.LevelDebug},
+		},
+		{
+			name: "flags override environment",
+			args: []string{"-listen", "127.0.0.1:0", "-database", "sqlite:/tmp/x.db", "-log-level", "WARN"},
+			env: map[string]string{
+				EnvListen:   "0.0.0.0:9000",
+				EnvDatabase: "postgres://db/meterline",
+				EnvLogLevel: "debug",
+			},
+			want: Config{Listen: "127.0.0.1:0", Database: "sqlite:/tmp/x.db", LogLevel: slog.LevelWarn},
+		},
+		{
+			name: "version",
+			args: []string{"-version"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, Version: true},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got != tt.want {
+				t.Errorf("Parse = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad level", []string{"-log-level", "loud"}, `log level "loud"`},
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"stray argument", []string{"serve"}, "unexpected arguments: serve"},
+		{"empty listen", []string{"-listen", ""}, "listen address is empty"},
+		{"empty database", []string{"-database", " "}, "database URL is empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(tt.args, func(string) string { return "" }, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseHelp(t *testing.T) {
+	var out strings.Builder
+	_, err := Parse([]string{"-h"}, func(string) string { return "" }, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("Parse(-h) error = %v, want ErrHelp", err)
+	}
+	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-log-level", "-version"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,132 @@
+// Package store is the portal's access to the Meterline database: it opens
+// PostgreSQL or the embedded SQLite file, makes sure the schema is the one
+// this binary expects, and holds the queries the portal runs, each next to
+// the code that reads its rows. Nothing here knows about HTTP.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // registers the "postgres" driver
+	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
+
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema"
+)
+
+func init() {
+	// sqlx knows "sqlite3" (cgo) but not the pure-Go driver's name; without
+	// this, Rebind would leave "?" alone on SQLite only by accident.
+	sqlx.BindDriver(schema.DriverSQLite, sqlx.QUESTION)
+}
+
+// Connection pool bounds.
+const (
+	maxOpenConns = 10
+	maxIdleConns = 4
+)
+
+// Store reads and writes the portal's data.
+type Store struct {
+	db      *sqlx.DB
+	dialect schema.Dialect
+}
+
+// Open connects to the database rawURL names (see schema.ParseSource) and
+// checks its schema.
+//
+// On PostgreSQL the schema belongs to the collector: when it is behind,
+// Open fails with an error wrapping schema.ErrBehind that says to run
+// `meterline-collector -migrate`. On the embedded SQLite default, a single
+// box's first run must just work, so Open creates the file and its folder
+// and applies the migrations itself (they are idempotent; the collector
+// does the same). Migrations applied are logged to logger.
+func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, error) {
+	src, err := schema.ParseSource(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if src.Dialect == schema.SQLite {
+		if err := makeFolder(src.Path); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sqlx.Open(src.Driver, src.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s database: %w", src.Dialect, err)
+	}
+	// A portal serves pages, not batch jobs: a few connections suffice, and
+	// idle ones are given back so the collector keeps its share.
+	db.SetMaxOpenConns(maxOpenConns)
+	db.SetMaxIdleConns(maxIdleConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, dialect: src.Dialect}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to %s database: %w", src.Dialect, err)
+	}
+	if err := s.ensureSchema(ctx, logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// makeFolder creates the folder of the SQLite file, so that the default
+// ./data/meterline.db works on a fresh machine.
+func makeFolder(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("store: create database folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ensureSchema applies the migrations on SQLite and checks the version on
+// PostgreSQL.
+func (s *Store) ensureSchema(ctx context.Context, logger *slog.Logger) error {
+	if s.dialect == schema.SQLite {
+		applied, err := schema.Migrate(ctx, s.db.DB, schema.SQLite)
+		if err != nil {
+			return fmt.Errorf("store: migrate the SQLite database: %w", err)
+		}
+		for _, name := range applied {
+			logger.Info("applied database migration", "migration", name)
+		}
+	}
+	if err := schema.Check(ctx, s.db.DB, s.dialect); err != nil {
+		if errors.Is(err, schema.ErrBehind) {
+			return fmt.Errorf("store: the database schema is older than this portal; "+
+				"run `meterline-collector -migrate` against the same database, then start the portal again: %w", err)
+		}
+		return fmt.Errorf("store: check the database schema: %w", err)
+	}
+	return nil
+}
+
+// Dialect says which database the store talks to.
+func (s *Store) Dialect() schema.Dialect { return s.dialect }
+
+// Ping checks that the database answers; its error has the code
+// domain.EUNAVAILABLE.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w: %w", domain.Errorf(domain.EUNAVAILABLE, "the database does not answer"), err)
+	}
+	return nil
+}
+
+// Close closes the database connections.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,116 @@
+package web
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io"
+	"io/fs"
+	"net/url"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/meterline/meterline/portal/internal/i18n"
+)
+
+// renderer is the echo Renderer of the site: each view is parsed with the
+// common layout into its own template set, and rendered inside the layout
+// with the page data every page shares.
+type renderer struct {
+	views   map[string]*template.Template
+	cssURL  string
+	version string
+}
+
+// page is what the layout is rendered with; the view's own data is Data.
+type page struct {
+	L    *i18n.Printer
+	Lang i18n.Lang
+	// Nav is the section of the site the page belongs to, for the menu.
+	Nav string
+	// SwitchURL shows the same page in SwitchLang.
+	SwitchURL  string
+	SwitchLang i18n.Lang
+	CSSURL     string
+	Version    string
+	Data       any
+}
+
+// newRenderer parses the layout and every view of fsys: templates/layout/*.html
+// and templates/views/NAME.html, a view being known by NAME. Each view must
+// define the "title" and "content" templates the layout calls.
+func newRenderer(fsys fs.FS, version string) (*renderer, error) {
+	layout, err := template.ParseFS(fsys, "templates/layout/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: parse layout: %w", err)
+	}
+	files, err := fs.Glob(fsys, "templates/views/*.html")
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("web: no views in templates/views: %v", err)
+	}
+	r := &renderer{views: map[string]*template.Template{}, version: version}
+	for _, f := range files {
+		name := strings.TrimSuffix(path.Base(f), ".html")
+		t, err := template.Must(layout.Clone()).ParseFS(fsys, f)
+		if err != nil {
+			return nil, fmt.Errorf("web: parse view %s: %w", name, err)
+		}
+		for _, want := range []string{"layout", "title", "content"} {
+			if t.Lookup(want) == nil {
+				return nil, fmt.Errorf("web: view %s: no template %q", name, want)
+			}
+		}
+		r.views[name] = t
+	}
+	css, err := fs.ReadFile(fsys, "static/style.css")
+	if err != nil {
+		return nil, fmt.Errorf("web: read stylesheet: %w", err)
+	}
+	sum := sha256.Sum256(css)
+	// The stylesheet's URL changes with its content, so browsers may cache it.
+	r.cssURL = "/static/style.css?v=" + hex.EncodeToString(sum[:6])
+	return r, nil
+}
+
+// Render implements echo.Renderer: it renders the view name with data
+// inside the layout, in the request's language.
+func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
+	t, ok := r.views[name]
+	if !ok {
+		return fmt.Errorf("web: no view %q", name)
+	}
+	p := printer(c)
+	other := i18n.EN
+	if p.Lang() == i18n.EN {
+		other = i18n.FR
+	}
+	pg := page{
+		L:          p,
+		Lang:       p.Lang(),
+		Nav:        strings.Trim(c.Path(), "/"),
+		SwitchURL:  withQuery(c.Request().URL, "lang", string(other)),
+		SwitchLang: other,
+		CSSURL:     r.cssURL,
+		Version:    r.version,
+		Data:       data,
+	}
+	if err := t.ExecuteTemplate(w, "layout", pg); err != nil {
+		return fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return nil
+}
+
+// withQuery returns u's path and query with key set to value. A path that
+// a browser would read as another host ("//host") becomes "/".
+func withQuery(u *url.URL, key, value string) string {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+		p = "/"
+	}
+	q := u.Query()
+	q.Set(key, value)
+	return p + "?" + q.Encode()
+}

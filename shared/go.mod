@@ -1,0 +1,3 @@
+module github.com/meterline/meterline/shared
+
+go 1.26.8

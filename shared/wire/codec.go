@@ -1,0 +1,179 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/topic"
+)
+
+// Encode marshals a payload, stamping nothing: the caller sets Schema (the
+// New… constructors do).
+func Encode(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", v, err)
+	}
+	return b, nil
+}
+
+// decode checks the size and schema version of a payload and unmarshals it.
+// Unknown fields are ignored: a newer agent may add some.
+func decode(b []byte, v any) error {
+	if len(b) > MaxPayloadBytes {
+		return domain.Errorf(domain.ETOOLARGE, "payload of %d bytes is over the %d byte limit", len(b), MaxPayloadBytes)
+	}
+	var head struct {
+		Schema *int `json:"schema"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
+		return domain.Errorf(domain.EINVALID, "not a JSON object: %v", err)
+	}
+	if head.Schema == nil {
+		return domain.Errorf(domain.ESCHEMA, "no schema version")
+	}
+	if *head.Schema != SchemaVersion {
+		return domain.Errorf(domain.ESCHEMA, "schema version %d is not supported (want %d)", *head.Schema, SchemaVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := dec.Decode(v); err != nil {
+		return domain.Errorf(domain.EINVALID, "malformed payload: %v", err)
+	}
+	return nil
+}
+
+// DecodeReadBatch decodes and validates a read batch. now bounds read times
+// from above (see MaxFutureSkew). Every error is a *domain.Error whose code
+// says why the payload was refused.
+func DecodeReadBatch(b []byte, now time.Time) (ReadBatch, error) {
+	var rb ReadBatch
+	if err := decode(b, &rb); err != nil {
+		return ReadBatch{}, err
+	}
+	if err := rb.Validate(now); err != nil {
+		return ReadBatch{}, err
+	}
+	return rb, nil
+}
+
+// Validate checks the rules every stored batch must meet.
+func (rb ReadBatch) Validate(now time.Time) error {
+	if !topic.ValidAgentID(rb.AgentID) {
+		return domain.Errorf(domain.EINVALID, "agent id %q is not valid", rb.AgentID)
+	}
+	if rb.Sequence == 0 {
+		return domain.Errorf(domain.EINVALID, "sequence number missing")
+	}
+	for i, r := range rb.Reads {
+		if err := r.validate(now); err != nil {
+			return domain.Errorf(domain.EINVALID, "read %d: %s", i, domain.ErrorMessage(err))
+		}
+	}
+	return nil
+}
+
+func (r DeviceRead) validate(now time.Time) error {
+	switch {
+	case r.Address == "":
+		return domain.Errorf(domain.EINVALID, "address missing")
+	case r.ReadAt.IsZero():
+		return domain.Errorf(domain.EINVALID, "read time missing")
+	case r.ReadAt.After(now.Add(MaxFutureSkew)):
+		return domain.Errorf(domain.EINVALID, "read time %s is in the future", r.ReadAt.Format(time.RFC3339))
+	case r.ReadAt.Year() < 2000:
+		return domain.Errorf(domain.EINVALID, "read time %s is before 2000", r.ReadAt.Format(time.RFC3339))
+	}
+	for _, c := range r.Counters {
+		if c.Kind == "" {
+			return domain.Errorf(domain.EINVALID, "counter without a kind")
+		}
+		if c.Value < 0 {
+			return domain.Errorf(domain.EINVALID, "counter %s is negative (%d)", c.Kind, c.Value)
+		}
+	}
+	for _, s := range r.Supplies {
+		if bad := outOfPercent(s.Percent) || outOfPercent(s.FullPercent); bad {
+			return domain.Errorf(domain.EINVALID, "supply %d has a percent outside 0..100", s.Index)
+		}
+	}
+	return nil
+}
+
+func outOfPercent(p *int) bool { return p != nil && (*p < 0 || *p > 100) }
+
+// DecodeAgentStatus decodes and validates an agent status.
+func DecodeAgentStatus(b []byte) (AgentStatus, error) {
+	var s AgentStatus
+	if err := decode(b, &s); err != nil {
+		return AgentStatus{}, err
+	}
+	if !topic.ValidAgentID(s.AgentID) {
+		return AgentStatus{}, domain.Errorf(domain.EINVALID, "agent id %q is not valid", s.AgentID)
+	}
+	if s.State != domain.AgentOnline && s.State != domain.AgentOffline {
+		return AgentStatus{}, domain.Errorf(domain.EINVALID, "agent state %q is not online or offline", s.State)
+	}
+	return s, nil
+}
+
+// DecodeEvent decodes and validates an event.
+func DecodeEvent(b []byte) (Event, error) {
+	var e Event
+	if err := decode(b, &e); err != nil {
+		return Event{}, err
+	}
+	switch {
+	case !topic.ValidAgentID(e.AgentID):
+		return Event{}, domain.Errorf(domain.EINVALID, "agent id %q is not valid", e.AgentID)
+	case e.ID == "":
+		return Event{}, domain.Errorf(domain.EINVALID, "event id missing")
+	case e.Kind == "":
+		return Event{}, domain.Errorf(domain.EINVALID, "event kind missing")
+	case e.At.IsZero():
+		return Event{}, domain.Errorf(domain.EINVALID, "event time missing")
+	}
+	return e, nil
+}
+
+// DecodeAck decodes an acknowledgement.
+func DecodeAck(b []byte) (Ack, error) {
+	var a Ack
+	if err := decode(b, &a); err != nil {
+		return Ack{}, err
+	}
+	return a, nil
+}
+
+// DecodeAgentConfig decodes a configuration pushed to an agent.
+func DecodeAgentConfig(b []byte) (AgentConfig, error) {
+	var c AgentConfig
+	if err := decode(b, &c); err != nil {
+		return AgentConfig{}, err
+	}
+	for _, d := range []string{c.PollInterval, c.DiscoveryInterval} {
+		if d == "" {
+			continue
+		}
+		if v, err := time.ParseDuration(d); err != nil || v <= 0 {
+			return AgentConfig{}, domain.Errorf(domain.EINVALID, "interval %q is not a positive duration", d)
+		}
+	}
+	return c, nil
+}
+
+// DecodeCommand decodes a command to an agent.
+func DecodeCommand(b []byte) (Command, error) {
+	var c Command
+	if err := decode(b, &c); err != nil {
+		return Command{}, err
+	}
+	switch c.Name {
+	case domain.CommandPollNow, domain.CommandDiscoverNow:
+		return c, nil
+	default:
+		return Command{}, domain.Errorf(domain.EINVALID, "unknown command %q", c.Name)
+	}
+}
