@@ -420,12 +420,18 @@ func retainedStatus(brokerAddr, agentID string) (st wire.AgentStatus, ok bool, e
 // publishRetained publishes payload retained at QoS 1.
 func publishRetained(t *testing.T, brokerAddr, topicName string, payload []byte) {
 	t.Helper()
+	publish(t, brokerAddr, topicName, payload, true)
+}
+
+// publish publishes payload at QoS 1.
+func publish(t *testing.T, brokerAddr, topicName string, payload []byte, retained bool) {
+	t.Helper()
 	c, err := mqttDial(brokerAddr, fmt.Sprintf("e2e-pub-%d", time.Now().UnixNano()), 5*time.Second)
 	if err != nil {
 		t.Fatalf("connect to %s to publish on %s: %v", brokerAddr, topicName, err)
 	}
 	defer c.close()
-	if err := c.publish(topicName, payload, true, 5*time.Second); err != nil {
+	if err := c.publish(topicName, payload, retained, 5*time.Second); err != nil {
 		t.Fatalf("publish on %s: %v", topicName, err)
 	}
 }

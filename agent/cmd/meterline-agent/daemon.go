@@ -15,6 +15,8 @@ import (
 	"github.com/meterline/meterline/agent/internal/discover"
 	"github.com/meterline/meterline/agent/internal/outbox"
 	"github.com/meterline/meterline/agent/internal/poll"
+	"github.com/meterline/meterline/agent/internal/remote"
+	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/topic"
@@ -87,12 +89,29 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 	pub.Subscribe(topic.Acks, sender.HandleAck)
 	pub.OnConnect(sender.Reconnected)
 
+	// The collector may change what is polled and how often (a retained
+	// config) and ask for a round or a sweep now (commands).
+	pollNow, discoverNow := make(chan struct{}, 1), make(chan struct{}, 1)
+	rc := remote.New(remote.Options{
+		Local:       remote.LocalSettings(cfg),
+		StateDir:    cfg.StateDir,
+		PollNow:     pollNow,
+		DiscoverNow: discoverNow,
+		Log:         log,
+	})
+	rc.Attach(pub)
+
+	events := newEventQueue(pub, log.With("task", "events"))
+	pub.OnConnect(events.poke)
+	sink := newAlertingSink(sender, cfg.AgentID, cfg.StateDir, events, a.now, log.With("task", "alerts"))
+
 	// The poll loop hands each round to the outbox and goes on; the sender
 	// publishes from it, whatever the broker does.
 	sendCtx, stopSending := context.WithCancel(ctx)
 	var sending sync.WaitGroup
 	sending.Go(func() { sender.Run(sendCtx, pub) })
-	runErr := a.serve(ctx, cfg, sender, log)
+	sending.Go(func() { events.run(sendCtx) })
+	runErr := a.serve(ctx, cfg, rc, schedule{pollNow: pollNow, discoverNow: discoverNow}, sink, log)
 	stopSending()
 	sending.Wait()
 
@@ -131,16 +150,25 @@ func openOutbox(cfg config.Config, now func() time.Time, log *slog.Logger) (*out
 	})
 }
 
+// schedule carries the requests for a poll round or a discovery sweep
+// out of turn (commands, new printers found, changed settings).
+type schedule struct {
+	pollNow     chan struct{}
+	discoverNow chan struct{}
+}
+
 // serve polls the targets and the printers discovered in the ranges until
-// ctx is cancelled, handing each round's reads to sink. Discovery runs
-// beside polling, never in its way: at start, then every
-// discovery_interval.
-func (a *app) serve(ctx context.Context, cfg config.Config, sink poll.Sink, log *slog.Logger) error {
+// ctx is cancelled, handing each round's reads to sink. What is polled,
+// swept and how often comes from rc, the local file's settings with the
+// collector's remote configuration over them, read again at every round
+// and sweep. Discovery runs beside polling, never in its way.
+func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controller, sched schedule, sink poll.Sink, log *slog.Logger) error {
 	pr, err := printerReader(cfg.ProfilesFile)
 	if err != nil {
 		return err
 	}
-	reader := poll.NewCredentialReader(a.dial, cfg.SNMPCredentials(), a.now)
+	all := cfg.SNMPCredentials()
+	reader := poll.NewCredentialReader(a.dial, remote.SelectCredentials(all, rc.Settings().Credentials), a.now)
 	reader.Printer = pr
 	inventory := discover.NewInventory()
 	read := func(ctx context.Context, target string) (wire.DeviceRead, error) {
@@ -151,69 +179,111 @@ func (a *app) serve(ctx context.Context, cfg config.Config, sink poll.Sink, log 
 		return r, err
 	}
 	poller := poll.New(read, poll.Options{DeviceTimeout: cfg.DeviceTimeout.Duration, Concurrency: cfg.Concurrency}, log)
-	wake := make(chan struct{}, 1)
-	if len(cfg.Ranges) > 0 {
-		ranges, err := discover.ParseRanges(cfg.Ranges, cfg.Exclude)
-		if err != nil {
-			return fmt.Errorf("ranges: %w", err)
-		}
-		var wg sync.WaitGroup
-		defer wg.Wait()
-		wg.Go(func() { a.discoverLoop(ctx, cfg, ranges, inventory, reader, wake, log.With("task", "discovery")) })
-	}
-	targets := func() []string { return pollTargets(cfg.Targets, inventory.Devices()) }
-	return poller.RunDynamic(ctx, targets, cfg.PollInterval.Duration, wake, sink)
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	discoveryChanges := rc.Changes()
+	wg.Go(func() {
+		a.discoverLoop(ctx, cfg, rc, inventory, reader, sched, discoveryChanges, log.With("task", "discovery"))
+	})
+	return poller.RunSchedule(ctx, poll.Schedule{
+		Targets: func() []string {
+			s := rc.Settings()
+			// The collector may have picked other credentials since the
+			// last round.
+			reader.SetCredentials(remote.SelectCredentials(all, s.Credentials))
+			return pollTargets(s.Targets, inventory.Devices())
+		},
+		Interval: func() time.Duration { return rc.Settings().PollInterval },
+		Wake:     sched.pollNow,
+		Changed:  rc.Changes(),
+	}, sink)
 }
 
-// discoverLoop sweeps the ranges at once and then every
-// discovery_interval (once only when it is 0), updates the inventory, and
-// wakes the poller when new printers appear so that they are read without
-// waiting for the next round.
-func (a *app) discoverLoop(ctx context.Context, cfg config.Config, ranges discover.Ranges, inv *discover.Inventory,
-	reader *poll.CredentialReader, wake chan<- struct{}, log *slog.Logger) {
+// discoverLoop sweeps the ranges at once and then every discovery
+// interval (once only when it is 0), and again on a discover_now command
+// or when the ranges change; it updates the inventory and wakes the poller
+// when new printers appear so that they are read without waiting for the
+// next round. With no ranges it only waits for some to come.
+func (a *app) discoverLoop(ctx context.Context, cfg config.Config, rc *remote.Controller, inv *discover.Inventory,
+	reader *poll.CredentialReader, sched schedule, changes <-chan struct{}, log *slog.Logger) {
+	all := cfg.DiscoveryCredentials()
+	for {
+		s := rc.Settings()
+		ranges, err := discover.ParseRanges(s.Ranges, cfg.Exclude)
+		if err != nil {
+			// Local ranges are checked at load, remote ones when applied;
+			// this is a safety net.
+			log.Error("ranges not swept", "error", err.Error())
+		} else if ranges.Len() > 0 {
+			a.sweep(ctx, cfg, ranges, remote.SelectCredentials(all, s.Credentials), inv, reader, sched.pollNow, log)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		var next <-chan time.Time
+		var timer *time.Timer
+		if s.DiscoveryInterval > 0 && ranges.Len() > 0 {
+			timer = time.NewTimer(s.DiscoveryInterval)
+			next = timer.C
+		}
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-next:
+				break wait
+			case <-sched.discoverNow:
+				break wait
+			case <-changes:
+				// A new range list comes with a discover_now of its own; a
+				// new interval is planned from now.
+				if now := rc.Settings(); now.DiscoveryInterval != s.DiscoveryInterval {
+					break wait
+				}
+			}
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// sweep runs one discovery sweep of ranges and updates the inventory.
+func (a *app) sweep(ctx context.Context, cfg config.Config, ranges discover.Ranges, credentials []snmp.Credential,
+	inv *discover.Inventory, reader *poll.CredentialReader, pollNow chan<- struct{}, log *slog.Logger) {
 	opts := discover.Options{
 		Port:        uint16(cfg.DiscoveryPort),
 		Concurrency: cfg.DiscoveryConcurrency,
-		Credentials: cfg.DiscoveryCredentials(),
+		Credentials: credentials,
 		ReadTimeout: cfg.DeviceTimeout.Duration,
 		Now:         a.now,
 		Printer:     reader.Printer,
 	}
-	for {
-		started := a.now()
-		log.Info("discovery sweep starting", "ranges", ranges.String(), "addresses", ranges.Len())
-		res, err := discover.Sweep(ctx, a.dial, ranges.All(), opts, log)
-		if err != nil || ctx.Err() != nil {
-			return // only cancellation stops a sweep
-		}
-		added, dropped := inv.Update(res, started)
-		for _, d := range inv.Devices() {
-			reader.Use(d.Address, d.Credential)
-		}
-		for _, d := range added {
-			log.Info("printer discovered", "target", d.Address, "credential", d.Credential, "serial", d.Serial, "model", d.Model)
-		}
-		for _, d := range dropped {
-			log.Info("printer no longer polled: not found by discovery and not read for a whole discovery cycle",
-				"target", d.Address, "serial", d.Serial)
-		}
-		log.Info("discovery sweep done", "summary", res.Summary(), "printers_polled", len(inv.Devices()),
-			"duration_seconds", time.Since(started).Seconds())
-		if len(added) > 0 {
-			select {
-			case wake <- struct{}{}:
-			default: // a wake-up is already pending
-			}
-		}
-		if cfg.DiscoveryInterval.Duration == 0 {
-			return
-		}
-		timer := time.NewTimer(cfg.DiscoveryInterval.Duration)
+	started := a.now()
+	log.Info("discovery sweep starting", "ranges", ranges.String(), "addresses", ranges.Len())
+	res, err := discover.Sweep(ctx, a.dial, ranges.All(), opts, log)
+	if err != nil || ctx.Err() != nil {
+		return // only cancellation stops a sweep
+	}
+	added, dropped := inv.Update(res, started)
+	for _, d := range inv.Devices() {
+		reader.Use(d.Address, d.Credential)
+	}
+	for _, d := range added {
+		log.Info("printer discovered", "target", d.Address, "credential", d.Credential, "serial", d.Serial, "model", d.Model)
+	}
+	for _, d := range dropped {
+		log.Info("printer no longer polled: not found by discovery and not read for a whole discovery cycle",
+			"target", d.Address, "serial", d.Serial)
+	}
+	log.Info("discovery sweep done", "summary", res.Summary(), "printers_polled", len(inv.Devices()),
+		"duration_seconds", time.Since(started).Seconds())
+	if len(added) > 0 {
 		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
+		case pollNow <- struct{}{}:
+		default: // a wake-up is already pending
 		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
 	"github.com/meterline/meterline/agent/internal/fixtures"
+	"github.com/meterline/meterline/agent/internal/remote"
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/printersim/sim"
 	"github.com/meterline/meterline/printersim/snmprec"
@@ -269,7 +270,9 @@ func TestServeRediscovers(t *testing.T) {
 	logs := &syncBuffer{}
 	go func() {
 		a := &app{stdout: logs, stderr: logs, dial: snmp.Dial, now: time.Now}
-		done <- a.serve(ctx, cfg, sink, newLogger(logs, -4))
+		rc := remote.New(remote.Options{Local: remote.LocalSettings(cfg)})
+		sched := schedule{pollNow: make(chan struct{}, 1), discoverNow: make(chan struct{}, 1)}
+		done <- a.serve(ctx, cfg, rc, sched, sink, newLogger(logs, -4))
 	}()
 
 	first := []string{devs[0].Serial, devs[1].Serial, private.Devices()[0].Serial}

@@ -109,6 +109,14 @@ type Sink interface {
 	Deliver(ctx context.Context, reads []wire.DeviceRead) error
 }
 
+// FailureSink is a Sink that also wants to know which targets failed a
+// round (to report a device that stopped answering). Round calls Failed
+// before Deliver, with the round's failures, when there are any.
+type FailureSink interface {
+	Sink
+	Failed(ctx context.Context, failures []*TargetError)
+}
+
 // Poller reads targets with a bounded number of concurrent reads.
 type Poller struct {
 	read ReadFunc
@@ -255,6 +263,9 @@ func (p *Poller) Round(ctx context.Context, targets []string, sink Sink) {
 	p.log.Info("poll round done",
 		"devices_read", len(res.Reads), "devices_failed", len(res.Errors),
 		"duration_seconds", time.Since(started).Seconds())
+	if fs, ok := sink.(FailureSink); ok && len(res.Errors) > 0 {
+		fs.Failed(context.WithoutCancel(ctx), res.Errors)
+	}
 	if len(res.Reads) == 0 {
 		return
 	}

@@ -239,8 +239,11 @@ func tlsFor(o MQTTOptions, log *slog.Logger) (*tls.Config, error) {
 // attempts are retried after doubling waits, jittered, up to
 // MaxReconnectInterval.
 func (m *MQTT) connectLoop(ctx context.Context) {
+	// The first connection goes at once; reconnections after a drop wait
+	// a random share of ConnectJitter, so that the agents of a restarted
+	// broker do not all come back in the same instant.
+	delay := time.Duration(0)
 	for {
-		delay := m.jitter()
 		backoff := time.Second
 		for {
 			if !m.sleepCtx(ctx, delay) {
@@ -264,6 +267,7 @@ func (m *MQTT) connectLoop(ctx context.Context) {
 			return
 		case <-m.lost:
 		}
+		delay = m.jitter()
 	}
 }
 

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -75,7 +76,9 @@ func TestServiceSurvivesBrokerRestart(t *testing.T) {
 
 	exchange := func(seq uint64) {
 		t.Helper()
-		agent := mqtttest.Connect(t, b.LocalURL(), "agent-1")
+		// One client per exchange: the first one's auto-reconnect to the
+		// new broker must not take over the second one's client ID.
+		agent := mqtttest.Connect(t, b.LocalURL(), fmt.Sprintf("agent-1-exchange-%d", seq))
 		acks := mqtttest.Subscribe(t, agent, topic.For("agent-1", topic.Acks))
 		mqtttest.Publish(t, agent, topic.For("agent-1", topic.Reads), []byte(batchPayload("agent-1", seq)))
 		ack, err := wire.DecodeAck(mqtttest.Receive(t, acks).Payload())
