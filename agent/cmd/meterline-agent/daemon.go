@@ -34,6 +34,7 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 	fs := a.flagSet("run", "--config FILE [flags]")
 	path := fs.String("config", "", "the agent's TOML configuration file")
 	levelName := fs.String("log-level", "info", "log level: debug, info, warn or error")
+	dump := fs.Bool("config-dump", false, "print the effective configuration (file, defaults and environment; secrets redacted) and exit")
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -48,6 +49,14 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 	}
 	cfg, err := config.Load(*path, a.env)
 	if err != nil {
+		return err
+	}
+	if *dump {
+		out, err := config.Dump(cfg)
+		if err != nil {
+			return err
+		}
+		_, err = a.stdout.Write(out)
 		return err
 	}
 	log := newLogger(a.stderr, level).With("agent_id", cfg.AgentID)

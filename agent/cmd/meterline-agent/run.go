@@ -25,6 +25,7 @@ commands:
 
 flags:
   -sample-config             print a commented example configuration
+  -config-dump --config FILE print the effective configuration, secrets redacted
 
 Run "meterline-agent <command> -h" for the flags of a command.
 `
@@ -68,6 +69,8 @@ func (a *app) run(ctx context.Context, args []string) error {
 	case "-sample-config", "--sample-config":
 		_, err := a.stdout.Write(config.Sample())
 		return err
+	case "-config-dump", "--config-dump":
+		return a.daemon(ctx, append([]string{"-config-dump"}, rest...))
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(a.stdout, usage)
 		return nil

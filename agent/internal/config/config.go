@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -455,6 +456,50 @@ func validateBrokerURL(raw string) error {
 		return fmt.Errorf("%q has no host", raw)
 	}
 	return nil
+}
+
+// Dump returns cfg as TOML, as the agent runs with it: the file, the
+// defaults and the environment overrides together, each secret replaced
+// by a mark that says it is set.
+func Dump(cfg Config) ([]byte, error) {
+	// go-toml writes a string-kinded type as a string without asking its
+	// MarshalText, so the secrets are replaced here, in a copy.
+	redactSecrets(reflect.ValueOf(&cfg).Elem())
+	out, err := toml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("config dump: %w", err)
+	}
+	return out, nil
+}
+
+var secretType = reflect.TypeFor[Secret]()
+
+// redactSecrets replaces every non-empty Secret under v with the redaction
+// mark. Slices of structs are copied first, so that the caller's value
+// keeps its secrets.
+func redactSecrets(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanSet() {
+				redactSecrets(f)
+			}
+		}
+	case reflect.Slice:
+		if v.Len() == 0 || v.Type().Elem().Kind() != reflect.Struct {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := range v.Len() {
+			redactSecrets(v.Index(i))
+		}
+	case reflect.String:
+		if v.Type() == secretType && v.Len() > 0 {
+			v.SetString(redacted)
+		}
+	}
 }
 
 //go:embed sample.toml

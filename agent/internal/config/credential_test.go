@@ -184,3 +184,35 @@ func TestSampleCredentialsExample(t *testing.T) {
 		t.Errorf("credentials %v", creds)
 	}
 }
+
+func TestDumpRedactsSecrets(t *testing.T) {
+	text := credentialsText + `
+[mqtt]
+url = "tcp://127.0.0.1:1883"
+username = "agent"
+`
+	c, err := Parse([]byte(text), testEnv(map[string]string{
+		"METERLINE_CREDENTIAL_SECURE_PRIV_PASSPHRASE": "from-env-priv",
+		"METERLINE_MQTT_PASSWORD":                     "from-env-mqtt",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Dump(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"from-env-priv", "from-file-auth", "from-env-mqtt", "'public'"} {
+		if strings.Contains(string(out), secret) {
+			t.Errorf("dump shows the secret %s:\n%s", secret, out)
+		}
+	}
+	// The credentials' community, auth and priv passphrases, the MQTT
+	// password, and the [snmp] default community.
+	if n := strings.Count(string(out), redacted); n != 5 {
+		t.Errorf("dump has %d redacted secrets, want 5:\n%s", n, out)
+	}
+	if c.SNMPCredentials()[1].Params.PrivPassphrase != "from-env-priv" {
+		t.Errorf("Dump changed the caller's credentials")
+	}
+}
