@@ -94,6 +94,7 @@ type Sender struct {
 	due        dueQueue
 	memory     []memoryBatch
 	inFlight   int
+	lastAck    time.Time // when the last ack came; zero before the first
 
 	devicesPolled atomic.Int64
 	acked         atomic.Uint64
@@ -106,6 +107,7 @@ type Sender struct {
 // after a restart every stored batch is due at once.
 type delivery struct {
 	attempts int       // publishes tried
+	sent     time.Time // when the last publish reached the broker
 	due      time.Time // zero: as soon as possible
 	inFlight bool
 	failed   bool // the last publish did not reach the broker
@@ -247,9 +249,41 @@ func (s *Sender) HandleAck(payload []byte) {
 	for _, seq := range ack.Sequences {
 		delete(s.deliveries, seq) // its queue entry is skipped when it comes up
 	}
+	now, previous := s.opts.Now(), s.lastAck
+	// The first ack, too, may end a silence: the collector was down when
+	// the agent started.
+	silent := previous.IsZero() || now.Sub(previous) >= s.opts.AckTimeout
+	s.lastAck = now
+	resent := 0
+	if silent {
+		resent = s.resendUnacked(now)
+	}
 	s.mu.Unlock()
+	if resent > 0 {
+		s.log.Info("the collector acknowledges again after a silence; sending the unacknowledged batches now",
+			"batches", resent)
+	}
 	s.log.Debug("read batches acknowledged", "seqs", ack.Sequences, "deleted", n)
 	s.nudge()
+}
+
+// resendUnacked makes due at once every batch that reached the broker at
+// least an ack timeout ago and waits, maybe for minutes of backoff, to be
+// sent again. An ack after a silence says the collector is back (it was
+// down, or the broker dropped what it had queued): the backlog then drains
+// at the pace of its acks, not of the backoff. It returns how many batches
+// it made due. The caller holds s.mu.
+func (s *Sender) resendUnacked(now time.Time) int {
+	n := 0
+	for seq, d := range s.deliveries {
+		if d.inFlight || d.failed || d.sent.IsZero() || now.Sub(d.sent) < s.opts.AckTimeout || !d.due.After(now) {
+			continue
+		}
+		d.due = time.Time{}
+		heap.Push(&s.due, dueItem{seq: seq})
+		n++
+	}
+	return n
 }
 
 // Reconnected makes every batch whose last publish failed due at once: the
@@ -416,7 +450,8 @@ func (s *Sender) awaitStored(ctx context.Context, pub BatchPublisher, seq uint64
 		d.inFlight = false
 		switch {
 		case err == nil:
-			d.due = s.opts.Now().Add(s.backoff(d.attempts))
+			d.sent = s.opts.Now()
+			d.due = d.sent.Add(s.backoff(d.attempts))
 		case errors.Is(err, ErrNotConnected) || !pub.IsConnected() || ctx.Err() != nil:
 			// Gone with the connection: due again on the next one.
 			d.failed, d.due = true, time.Time{}

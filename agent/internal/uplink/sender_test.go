@@ -411,3 +411,32 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// When the collector was down behind a live broker, every batch went out
+// once and waits minutes of backoff; its first ack after the silence makes
+// the others due at once, so the backlog drains at the pace of the acks.
+func TestSenderResendsAtOnceWhenAcksResume(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{AckTimeout: time.Minute, MaxBackoff: 10 * time.Minute})
+	h.deliver(3)
+	h.step()
+	h.clock.Advance(time.Minute)
+	h.step() // second attempt: each now waits 2m
+	expectSeqs(t, "published", h.pub.seqs(), []uint64{100, 101, 102, 100, 101, 102})
+
+	h.clock.Advance(90 * time.Second) // the collector is back; 30s of backoff remain
+	h.ack(100)
+	h.step()
+	expectSeqs(t, "published after the first ack", h.pub.seqs()[6:], []uint64{101, 102})
+	if !strings.Contains(h.logs.String(), "acknowledges again after a silence") {
+		t.Error("the fast re-send is not logged")
+	}
+
+	// Acks that keep coming are no silence: a batch just sent is not sent
+	// again before its ack timeout.
+	h.deliver(1)
+	h.step()
+	h.clock.Advance(10 * time.Second)
+	h.ack(101, 102)
+	h.step()
+	expectSeqs(t, "published while acks flow", h.pub.seqs()[8:], []uint64{103})
+}
