@@ -246,7 +246,11 @@ func (s *Sender) HandleAck(payload []byte) {
 	}
 	s.acked.Add(uint64(n))
 	s.mu.Lock()
+	var ackedSent time.Time // the latest publish among the batches acknowledged
 	for _, seq := range ack.Sequences {
+		if d, ok := s.deliveries[seq]; ok && d.sent.After(ackedSent) {
+			ackedSent = d.sent
+		}
 		delete(s.deliveries, seq) // its queue entry is skipped when it comes up
 	}
 	now, previous := s.opts.Now(), s.lastAck
@@ -255,8 +259,8 @@ func (s *Sender) HandleAck(payload []byte) {
 	silent := previous.IsZero() || now.Sub(previous) >= s.opts.AckTimeout
 	s.lastAck = now
 	resent := 0
-	if silent {
-		resent = s.resendUnacked(now)
+	if silent && !ackedSent.IsZero() {
+		resent = s.resendUnacked(now, ackedSent)
 	}
 	s.mu.Unlock()
 	if resent > 0 {
@@ -267,16 +271,30 @@ func (s *Sender) HandleAck(payload []byte) {
 	s.nudge()
 }
 
-// resendUnacked makes due at once every batch that reached the broker at
-// least an ack timeout ago and waits, maybe for minutes of backoff, to be
-// sent again. An ack after a silence says the collector is back (it was
-// down, or the broker dropped what it had queued): the backlog then drains
-// at the pace of its acks, not of the backoff. It returns how many batches
-// it made due. The caller holds s.mu.
-func (s *Sender) resendUnacked(now time.Time) int {
+// resendUnacked makes due at once every batch that reached the broker
+// no later than the one just acknowledged (published at ackedSent) and waits,
+// maybe for minutes of backoff, to be sent again. An ack after a silence
+// says the collector is back (it was down, or the broker dropped what it
+// had queued): what was published before the acknowledged batch and is
+// still unacknowledged was lost, and the backlog then drains at the pace
+// of the acks, not of the backoff. It returns how many batches it made
+// due. The caller holds s.mu.
+func (s *Sender) resendUnacked(now, ackedSent time.Time) int {
+	// Only a batch overdue for its ack shows that there was a silence: at
+	// start, acks of a burst come back out of order, and nothing is lost.
+	overdue := false
+	for _, d := range s.deliveries {
+		if !d.inFlight && !d.sent.IsZero() && now.Sub(d.sent) >= s.opts.AckTimeout {
+			overdue = true
+			break
+		}
+	}
+	if !overdue {
+		return 0
+	}
 	n := 0
 	for seq, d := range s.deliveries {
-		if d.inFlight || d.failed || d.sent.IsZero() || now.Sub(d.sent) < s.opts.AckTimeout || !d.due.After(now) {
+		if d.inFlight || d.failed || d.sent.IsZero() || d.sent.After(ackedSent) || !d.due.After(now) {
 			continue
 		}
 		d.due = time.Time{}

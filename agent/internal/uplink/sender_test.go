@@ -431,7 +431,7 @@ func TestSenderResendsAtOnceWhenAcksResume(t *testing.T) {
 		t.Error("the fast re-send is not logged")
 	}
 
-	// Acks that keep coming are no silence: a batch just sent is not sent
+	// Acks that keep coming are no silence: a batch sent is not sent
 	// again before its ack timeout.
 	h.deliver(1)
 	h.step()
