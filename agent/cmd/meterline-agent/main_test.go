@@ -140,7 +140,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"read", "--target", "x", "--version", "4"}, 1, "", `--version: SNMP version "4" is not supported`},
 		{[]string{"read", "--target", "x", "--version", "3"}, 1, "", "SNMPv3: the SNMPv3 user name is empty"},
 		{[]string{"discover"}, 2, "", "--range is required"},
-		{[]string{"discover", "--range", "10.0.0.0/8"}, 1, "", `--range: "10.0.0.0/8" is larger than a /16`},
+		{[]string{"discover", "--range", "127.0.0.0/8"}, 1, "", `--range: "127.0.0.0/8" is larger than a /16`},
 		{[]string{"read", "-h"}, 0, "", "-community"},
 		{[]string{"run"}, 2, "", "--config is required"},
 		{[]string{"run", "--config", "/nonexistent/agent.toml"}, 1, "", "meterline-agent: read config: open /nonexistent/agent.toml"},

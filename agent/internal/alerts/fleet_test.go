@@ -64,7 +64,7 @@ func m553Read(step int) wire.DeviceRead {
 	}
 
 	r := wire.DeviceRead{
-		Serial: "JPBCK31052", Vendor: domain.VendorHP, Model: "HP Color LaserJet M553dn", Address: "10.20.0.53",
+		Serial: "JPBCK31052", Vendor: domain.VendorHP, Model: "HP Color LaserJet M553dn", Address: "127.0.20.53",
 		ReadAt: time.Date(2026, 3, 2, 6, 0, 0, 0, time.UTC).Add(time.Duration(step) * 6 * time.Hour),
 		Supplies: []wire.Supply{
 			supply(1, "Black Cartridge HP CF360A", "CF360A", domain.SupplyToner, "black", black),

@@ -51,7 +51,7 @@ type poll struct {
 }
 
 func (p poll) read(i int) wire.DeviceRead {
-	r := wire.DeviceRead{Serial: "JPBCK31052", Address: "10.0.0.7", ReadAt: t0.Add(time.Duration(i) * time.Hour),
+	r := wire.DeviceRead{Serial: "JPBCK31052", Address: "127.0.0.7", ReadAt: t0.Add(time.Duration(i) * time.Hour),
 		Supplies: p.supplies}
 	if !p.noStatus {
 		r.Status = &wire.Status{Device: domain.DeviceRunning, Conditions: p.conds}

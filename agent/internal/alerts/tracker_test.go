@@ -36,7 +36,7 @@ func TestEventIDsAreStable(t *testing.T) {
 			t.Errorf("ID %s given twice in one read", e.ID)
 		}
 		seen[e.ID] = true
-		if e.At != t0 || e.AgentID != agent || e.Schema != wire.SchemaVersion || e.Serial != "JPBCK31052" || e.Address != "10.0.0.7" {
+		if e.At != t0 || e.AgentID != agent || e.Schema != wire.SchemaVersion || e.Serial != "JPBCK31052" || e.Address != "127.0.0.7" {
 			t.Errorf("envelope of %+v", e)
 		}
 	}
@@ -88,30 +88,30 @@ func TestUnreachableOncePerOutage(t *testing.T) {
 	key := "sn:JPBCK31052"
 	since := t0.Add(30 * time.Minute)
 
-	e, ok := tr.Unreachable(agent, key, "10.0.0.7", since)
+	e, ok := tr.Unreachable(agent, key, "127.0.0.7", since)
 	if !ok {
 		t.Fatal("first outage not reported")
 	}
 	want := wire.Event{Schema: 1, AgentID: agent, ID: EventID(agent, key, domain.EventDeviceUnreachable, "device", since),
-		At: since, Kind: domain.EventDeviceUnreachable, Serial: "JPBCK31052", Address: "10.0.0.7",
+		At: since, Kind: domain.EventDeviceUnreachable, Serial: "JPBCK31052", Address: "127.0.0.7",
 		Message: "Not answering since 2026-03-02 08:30 UTC"}
 	if fmt.Sprintf("%+v", e) != fmt.Sprintf("%+v", want) {
 		t.Errorf("event = %+v\nwant    %+v", e, want)
 	}
-	if _, ok := tr.Unreachable(agent, key, "10.0.0.7", since.Add(time.Hour)); ok {
+	if _, ok := tr.Unreachable(agent, key, "127.0.0.7", since.Add(time.Hour)); ok {
 		t.Error("the same outage reported twice")
 	}
 	tr.Reachable(key)
-	if _, ok := tr.Unreachable(agent, key, "10.0.0.7", since.Add(2*time.Hour)); !ok {
+	if _, ok := tr.Unreachable(agent, key, "127.0.0.7", since.Add(2*time.Hour)); !ok {
 		t.Error("an outage after Reachable not reported")
 	}
 	// A read is an answer: it re-arms too.
 	tr.Observe(agent, poll{}.read(5))
-	if _, ok := tr.Unreachable(agent, key, "10.0.0.7", since.Add(6*time.Hour)); !ok {
+	if _, ok := tr.Unreachable(agent, key, "127.0.0.7", since.Add(6*time.Hour)); !ok {
 		t.Error("an outage after a read not reported")
 	}
 	// A device known only by address has no serial to give.
-	if e, _ := tr.Unreachable(agent, "addr:"+agent+"/10.0.0.9:161", "10.0.0.9:161", since); e.Serial != "" {
+	if e, _ := tr.Unreachable(agent, "addr:"+agent+"/127.0.0.9:161", "127.0.0.9:161", since); e.Serial != "" {
 		t.Errorf("serial %q for an address key", e.Serial)
 	}
 }
@@ -123,7 +123,7 @@ func TestSnapshotRestoreKeepsAlertsRaised(t *testing.T) {
 	if got := tr.Observe(agent, low.read(0)); len(got) != 2 {
 		t.Fatalf("first read raised %+v", got)
 	}
-	tr.Unreachable(agent, "sn:OTHER", "10.0.0.8", t0)
+	tr.Unreachable(agent, "sn:OTHER", "127.0.0.8", t0)
 	b, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +136,7 @@ func TestSnapshotRestoreKeepsAlertsRaised(t *testing.T) {
 	if got := restored.Observe(agent, low.read(1)); got != nil {
 		t.Errorf("after a restore, standing alerts raised again: %+v", got)
 	}
-	if _, ok := restored.Unreachable(agent, "sn:OTHER", "10.0.0.8", t0.Add(time.Hour)); ok {
+	if _, ok := restored.Unreachable(agent, "sn:OTHER", "127.0.0.8", t0.Add(time.Hour)); ok {
 		t.Error("after a restore, a reported outage reported again")
 	}
 	// Comparisons with the read before the restart still work.
@@ -163,7 +163,7 @@ func TestRestoreRejectsWhatItCannotRead(t *testing.T) {
 func TestTrackerIsBounded(t *testing.T) {
 	tr := NewTracker(Options{MaxDevices: 3})
 	read := func(serial string, i int) wire.DeviceRead {
-		return wire.DeviceRead{Serial: serial, Address: "10.0.0.1", ReadAt: t0.Add(time.Duration(i) * time.Minute),
+		return wire.DeviceRead{Serial: serial, Address: "127.0.0.1", ReadAt: t0.Add(time.Duration(i) * time.Minute),
 			Status: &wire.Status{Conditions: []domain.Condition{domain.CondJammed}}}
 	}
 	for i, s := range []string{"A", "B", "C", "A", "D"} { // B is the least recently seen when D comes

@@ -13,8 +13,8 @@ import (
 
 const credentialsText = `
 targets = ["192.0.2.10"]
-ranges = ["10.1.0.0/22", "10.1.4.10-10.1.4.50"]
-exclude = ["10.1.0.1"]
+ranges = ["127.1.0.0/22", "127.1.4.10-127.1.4.50"]
+exclude = ["127.1.0.1"]
 discovery_interval = "0"
 discovery_concurrency = 16
 [[credentials]]
@@ -60,13 +60,13 @@ func TestParseCredentials(t *testing.T) {
 		t.Errorf("discovery credential %v: want the discovery timeout and no retries", disc[1])
 	}
 	if c.DiscoveryInterval.Duration != 0 || c.DiscoveryPort != 161 || c.DiscoveryConcurrency != 16 ||
-		strings.Join(c.Ranges, " ") != "10.1.0.0/22 10.1.4.10-10.1.4.50" || strings.Join(c.Exclude, " ") != "10.1.0.1" {
+		strings.Join(c.Ranges, " ") != "127.1.0.0/22 127.1.4.10-127.1.4.50" || strings.Join(c.Exclude, " ") != "127.1.0.1" {
 		t.Errorf("discovery settings: %v %d %d %q %q", c.DiscoveryInterval, c.DiscoveryPort, c.DiscoveryConcurrency, c.Ranges, c.Exclude)
 	}
 }
 
 func TestDefaultCredential(t *testing.T) {
-	c, err := Parse([]byte("ranges = [\"10.1.0.0/24\"]\n[snmp]\ncommunity = \"site\"\n"), testEnv(nil))
+	c, err := Parse([]byte("ranges = [\"127.1.0.0/24\"]\n[snmp]\ncommunity = \"site\"\n"), testEnv(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +105,9 @@ func TestCredentialErrors(t *testing.T) {
 			[]string{"snmp.version, snmp.community: set beside [[credentials]]"}},
 		{"snmp v3", "[snmp]\nversion = 3\n", []string{`snmp.version: "3" is not supported here: SNMPv3 needs a user and keys, in a [[credentials]] entry`}},
 		{"unknown credential key", "[[credentials]]\nname = \"a\"\nversion = \"2c\"\ncommunity = \"x\"\npassword = \"y\"\n", []string{`unknown key "credentials.password" at line 6`}},
-		{"ranges", "ranges = [\"10.0.0.0/8\", \"10.1.0.x\"]\nexclude = [\"10.1.0.1/24\"]\n",
-			[]string{`ranges: "10.0.0.0/8" is larger than a /16`, `"10.1.0.x" is not an IPv4 address`, `exclude: "10.1.0.1/24" has host bits set`}},
-		{"discovery settings", "ranges = [\"10.1.0.0/24\"]\ndiscovery_interval = \"10ms\"\ndiscovery_port = 0\ndiscovery_concurrency = 5000\ndiscovery_timeout = \"0s\"\n",
+		{"ranges", "ranges = [\"127.0.0.0/8\", \"127.1.0.x\"]\nexclude = [\"127.1.0.1/24\"]\n",
+			[]string{`ranges: "127.0.0.0/8" is larger than a /16`, `"127.1.0.x" is not an IPv4 address`, `exclude: "127.1.0.1/24" has host bits set`}},
+		{"discovery settings", "ranges = [\"127.1.0.0/24\"]\ndiscovery_interval = \"10ms\"\ndiscovery_port = 0\ndiscovery_concurrency = 5000\ndiscovery_timeout = \"0s\"\n",
 			[]string{"discovery_interval: 10ms is below the minimum of 1s", "discovery_port: 0 is not between 1 and 65535",
 				"discovery_concurrency: 5000 is not between 1 and 1024", "discovery_timeout: 0s is not between 0 and 1m"}},
 		{"neither targets nor ranges", "discovery_port = 161\n", []string{"or ranges to discover printers in"}},

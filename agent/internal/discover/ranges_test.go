@@ -14,20 +14,20 @@ func TestParseRanges(t *testing.T) {
 		wantString       string
 		first, last      string // first and last address yielded
 	}{
-		{"cidr /24 skips network and broadcast", []string{"10.1.0.0/24"}, nil, 254, "10.1.0.1-10.1.0.254", "10.1.0.1", "10.1.0.254"},
-		{"cidr /22", []string{"10.1.0.0/22"}, nil, 1022, "10.1.0.1-10.1.3.254", "10.1.0.1", "10.1.3.254"},
-		{"cidr /16 is the largest", []string{"10.1.0.0/16"}, nil, 65534, "10.1.0.1-10.1.255.254", "10.1.0.1", "10.1.255.254"},
-		{"cidr /31 has no network address", []string{"10.1.0.0/31"}, nil, 2, "10.1.0.0-10.1.0.1", "10.1.0.0", "10.1.0.1"},
-		{"cidr /32", []string{"10.1.0.7/32"}, nil, 1, "10.1.0.7", "10.1.0.7", "10.1.0.7"},
-		{"a-b", []string{"10.1.4.10-10.1.4.50"}, nil, 41, "10.1.4.10-10.1.4.50", "10.1.4.10", "10.1.4.50"},
-		{"a-b across octets", []string{"10.1.4.250-10.1.5.3"}, nil, 10, "10.1.4.250-10.1.5.3", "10.1.4.250", "10.1.5.3"},
-		{"a-b short form", []string{"10.1.4.10-20"}, nil, 11, "10.1.4.10-10.1.4.20", "10.1.4.10", "10.1.4.20"},
+		{"cidr /24 skips network and broadcast", []string{"127.1.0.0/24"}, nil, 254, "127.1.0.1-127.1.0.254", "127.1.0.1", "127.1.0.254"},
+		{"cidr /22", []string{"127.1.0.0/22"}, nil, 1022, "127.1.0.1-127.1.3.254", "127.1.0.1", "127.1.3.254"},
+		{"cidr /16 is the largest", []string{"127.1.0.0/16"}, nil, 65534, "127.1.0.1-127.1.255.254", "127.1.0.1", "127.1.255.254"},
+		{"cidr /31 has no network address", []string{"127.1.0.0/31"}, nil, 2, "127.1.0.0-127.1.0.1", "127.1.0.0", "127.1.0.1"},
+		{"cidr /32", []string{"127.1.0.7/32"}, nil, 1, "127.1.0.7", "127.1.0.7", "127.1.0.7"},
+		{"a-b", []string{"127.1.4.10-127.1.4.50"}, nil, 41, "127.1.4.10-127.1.4.50", "127.1.4.10", "127.1.4.50"},
+		{"a-b across octets", []string{"127.1.4.250-127.1.5.3"}, nil, 10, "127.1.4.250-127.1.5.3", "127.1.4.250", "127.1.5.3"},
+		{"a-b short form", []string{"127.1.4.10-20"}, nil, 11, "127.1.4.10-127.1.4.20", "127.1.4.10", "127.1.4.20"},
 		{"single address", []string{"192.0.2.9"}, nil, 1, "192.0.2.9", "192.0.2.9", "192.0.2.9"},
 		{"comma and space lists, overlaps merged", []string{"192.0.2.1, 192.0.2.2 192.0.2.3", "192.0.2.2-192.0.2.5,192.0.2.9"}, nil,
 			6, "192.0.2.1-192.0.2.5, 192.0.2.9", "192.0.2.1", "192.0.2.9"},
-		{"exclusions cut holes", []string{"10.1.0.0/24"}, []string{"10.1.0.1-10.1.0.9, 10.1.0.100", "10.1.0.250/31"},
-			242, "10.1.0.10-10.1.0.99, 10.1.0.101-10.1.0.249, 10.1.0.252-10.1.0.254", "10.1.0.10", "10.1.0.254"},
-		{"everything excluded", []string{"10.1.0.5"}, []string{"10.1.0.0/24"}, 0, "", "", ""},
+		{"exclusions cut holes", []string{"127.1.0.0/24"}, []string{"127.1.0.1-127.1.0.9, 127.1.0.100", "127.1.0.250/31"},
+			242, "127.1.0.10-127.1.0.99, 127.1.0.101-127.1.0.249, 127.1.0.252-127.1.0.254", "127.1.0.10", "127.1.0.254"},
+		{"everything excluded", []string{"127.1.0.5"}, []string{"127.1.0.0/24"}, 0, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,18 +65,18 @@ func TestParseRangesErrors(t *testing.T) {
 		include, exclude []string
 		want             []string
 	}{
-		{"/15 refused", []string{"10.0.0.0/15"}, nil, []string{`"10.0.0.0/15" is larger than a /16 (131072 addresses)`}},
-		{"/8 refused", []string{"10.0.0.0/8"}, nil, []string{`"10.0.0.0/8" is larger than a /16`}},
-		{"a-b too large", []string{"10.0.0.0-10.1.0.0"}, nil, []string{`"10.0.0.0-10.1.0.0" holds 65537 addresses`}},
-		{"host bits", []string{"10.1.0.5/24"}, nil, []string{`"10.1.0.5/24" has host bits set: did you mean 10.1.0.0/24?`}},
-		{"backwards", []string{"10.1.0.9-10.1.0.1"}, nil, []string{`"10.1.0.9-10.1.0.1" ends before it starts`}},
+		{"/15 refused", []string{"127.0.0.0/15"}, nil, []string{`"127.0.0.0/15" is larger than a /16 (131072 addresses)`}},
+		{"/8 refused", []string{"127.0.0.0/8"}, nil, []string{`"127.0.0.0/8" is larger than a /16`}},
+		{"a-b too large", []string{"127.0.0.0-127.1.0.0"}, nil, []string{`"127.0.0.0-127.1.0.0" holds 65537 addresses`}},
+		{"host bits", []string{"127.1.0.5/24"}, nil, []string{`"127.1.0.5/24" has host bits set: did you mean 127.1.0.0/24?`}},
+		{"backwards", []string{"127.1.0.9-127.1.0.1"}, nil, []string{`"127.1.0.9-127.1.0.1" ends before it starts`}},
 		{"not an address", []string{"printer.local"}, nil, []string{`"printer.local" is not an IPv4 address`}},
-		{"bad cidr", []string{"10.1.0.0/33"}, nil, []string{`"10.1.0.0/33" is not a CIDR block`}},
+		{"bad cidr", []string{"127.1.0.0/33"}, nil, []string{`"127.1.0.0/33" is not a CIDR block`}},
 		{"ipv6", []string{"2001:db8::/120"}, nil, []string{"only IPv4"}},
 		{"ipv6 address", []string{"2001:db8::1"}, nil, []string{"only IPv4"}},
 		{"empty", []string{" , "}, nil, []string{"holds no address"}},
-		{"bad exclusion", []string{"10.1.0.0/24"}, []string{"10.1.0.300"}, []string{`exclude: "10.1.0.300"`}},
-		{"all problems at once", []string{"10.0.0.0/8, 10.1.0.x"}, nil, []string{"larger than a /16", `"10.1.0.x"`}},
+		{"bad exclusion", []string{"127.1.0.0/24"}, []string{"127.1.0.300"}, []string{`exclude: "127.1.0.300"`}},
+		{"all problems at once", []string{"127.0.0.0/8, 127.1.0.x"}, nil, []string{"larger than a /16", `"127.1.0.x"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -96,7 +96,7 @@ func TestParseRangesErrors(t *testing.T) {
 // TestAllStopsEarly checks that the iterator honours a consumer that stops,
 // and yields a /16 without building it.
 func TestAllStopsEarly(t *testing.T) {
-	r := MustParseRanges("10.9.0.0/16")
+	r := MustParseRanges("127.9.0.0/16")
 	n := 0
 	for range r.All() {
 		n++

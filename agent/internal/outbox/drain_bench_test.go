@@ -56,7 +56,7 @@ func colourMFPRead(i int) wire.DeviceRead {
 	level, capacity, percent := int64(4200), int64(12000), 35
 	r := wire.DeviceRead{
 		Serial: fmt.Sprintf("CNB1X%05d", i), MAC: "00:1b:a9:12:34:56", Vendor: "hp", Model: "HP Color LaserJet MFP M479fdw",
-		Firmware: "002.2149A", Address: fmt.Sprintf("10.1.0.%d:161", i+10), ReadAt: time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC),
+		Firmware: "002.2149A", Address: fmt.Sprintf("127.1.0.%d:161", i+10), ReadAt: time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC),
 		Status: &wire.Status{Device: "running", Printer: "idle"},
 	}
 	for _, k := range []domain.CounterKind{"total", "black", "colour", "copy_black", "copy_colour", "print_black", "print_colour", "scan"} {

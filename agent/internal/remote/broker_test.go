@@ -81,7 +81,7 @@ func TestOverRealBroker(t *testing.T) {
 		collector.Publish(configTopic, 1, true, []byte{}).WaitTimeout(brokerWait)
 		collector.Disconnect(250)
 	})
-	publish(t, collector, configTopic, true, `{"schema":1,"poll_interval":"30s","targets":["10.0.0.7"],"credentials":["lab"]}`)
+	publish(t, collector, configTopic, true, `{"schema":1,"poll_interval":"30s","targets":["127.0.0.7"],"credentials":["lab"]}`)
 
 	dir := t.TempDir()
 	pollNow := make(chan struct{}, 1)
@@ -93,7 +93,7 @@ func TestOverRealBroker(t *testing.T) {
 
 	waitFor(t, changes, "retained config")
 	want := with(func(s *Settings) {
-		s.PollInterval, s.Targets, s.Credentials = 30*time.Second, []string{"10.0.0.7:161"}, []string{"lab"}
+		s.PollInterval, s.Targets, s.Credentials = 30*time.Second, []string{"127.0.0.7:161"}, []string{"lab"}
 	})
 	if got := c.Settings(); !got.Equal(want) {
 		t.Errorf("settings %+v, want %+v", got, want)

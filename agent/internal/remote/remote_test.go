@@ -25,7 +25,7 @@ func local() Settings {
 	return Settings{
 		PollInterval:      15 * time.Minute,
 		DiscoveryInterval: 24 * time.Hour,
-		Targets:           []string{"10.0.0.5:161"},
+		Targets:           []string{"127.0.0.5:161"},
 		Ranges:            []string{"192.168.1.0/24"},
 		Credentials:       []string{"office", "lab"},
 	}
@@ -72,11 +72,11 @@ func TestApplyConfig(t *testing.T) {
 	}{
 		{
 			name: "every field overridden",
-			payload: `{"schema":1,"poll_interval":"30s","discovery_interval":"1h","targets":["10.0.0.7","10.0.0.8:1161"],
-				"ranges":["10.1.0.0/24"],"credentials":["lab"]}`,
+			payload: `{"schema":1,"poll_interval":"30s","discovery_interval":"1h","targets":["127.0.0.7","127.0.0.8:1161"],
+				"ranges":["127.1.0.0/24"],"credentials":["lab"]}`,
 			want: Settings{
 				PollInterval: 30 * time.Second, DiscoveryInterval: time.Hour,
-				Targets: []string{"10.0.0.7:161", "10.0.0.8:1161"}, Ranges: []string{"10.1.0.0/24"}, Credentials: []string{"lab"},
+				Targets: []string{"127.0.0.7:161", "127.0.0.8:1161"}, Ranges: []string{"127.1.0.0/24"}, Credentials: []string{"lab"},
 			},
 			wantLogs: []string{"remote config applied", "poll_interval 15m → 30s", "credentials [office lab] → [lab]"},
 		},
@@ -87,7 +87,7 @@ func TestApplyConfig(t *testing.T) {
 		},
 		{
 			name:    "absent fields are local ones, not the previous remote ones",
-			before:  []string{`{"schema":1,"targets":["10.0.0.9"]}`},
+			before:  []string{`{"schema":1,"targets":["127.0.0.9"]}`},
 			payload: pollEvery30s,
 			want:    with(func(s *Settings) { s.PollInterval = 30 * time.Second }),
 		},
@@ -118,7 +118,7 @@ func TestApplyConfig(t *testing.T) {
 		{
 			name:    "one invalid field refuses the whole config",
 			before:  []string{pollEvery30s},
-			payload: `{"schema":1,"poll_interval":"1m","targets":["10.0.0.7"],"ranges":["10.0.0.0/8"]}`,
+			payload: `{"schema":1,"poll_interval":"1m","targets":["127.0.0.7"],"ranges":["127.0.0.0/8"]}`,
 			wantErr: "ranges:",
 			want:    with(func(s *Settings) { s.PollInterval = 30 * time.Second }),
 		},
@@ -142,13 +142,13 @@ func TestApplyConfig(t *testing.T) {
 		},
 		{
 			name:    "the same device twice",
-			payload: `{"schema":1,"targets":["10.0.0.7","10.0.0.7:161"]}`,
+			payload: `{"schema":1,"targets":["127.0.0.7","127.0.0.7:161"]}`,
 			wantErr: "same device as targets[0]",
 			want:    local(),
 		},
 		{
 			name:    "a bad target",
-			payload: `{"schema":1,"targets":["10.0.0.7:99999"]}`,
+			payload: `{"schema":1,"targets":["127.0.0.7:99999"]}`,
 			wantErr: "targets[0]:",
 			want:    local(),
 		},
@@ -185,7 +185,7 @@ func TestApplyConfig(t *testing.T) {
 		},
 		{
 			name:     "empty retained message: back to the local file",
-			before:   []string{`{"schema":1,"poll_interval":"30s","targets":["10.0.0.9"],"credentials":["lab"]}`},
+			before:   []string{`{"schema":1,"poll_interval":"30s","targets":["127.0.0.9"],"credentials":["lab"]}`},
 			payload:  "",
 			want:     local(),
 			wantLogs: []string{"remote config cleared: back to the local file", "poll_interval 30s → 15m"},
@@ -223,7 +223,7 @@ func TestSettingsIsACopy(t *testing.T) {
 	c := New(Options{Local: local(), Log: discard})
 	s := c.Settings()
 	s.Targets[0] = "changed:161"
-	if got := c.Settings().Targets[0]; got != "10.0.0.5:161" {
+	if got := c.Settings().Targets[0]; got != "127.0.0.5:161" {
 		t.Errorf("the Controller's targets changed through a copy: %q", got)
 	}
 }
@@ -249,9 +249,9 @@ func TestChangesAndTriggers(t *testing.T) {
 	}{
 		{"interval only", `{"schema":1,"poll_interval":"30s"}`, true, false, false},
 		{"the same again, as on every reconnection", `{"schema":1,"poll_interval":"30s"}`, false, false, false},
-		{"new targets are polled at once", `{"schema":1,"poll_interval":"30s","targets":["10.0.0.7"]}`, true, true, false},
-		{"new credentials are tried at once", `{"schema":1,"poll_interval":"30s","targets":["10.0.0.7"],"credentials":["lab"]}`, true, true, false},
-		{"new ranges are swept at once", `{"schema":1,"poll_interval":"30s","targets":["10.0.0.7"],"credentials":["lab"],"ranges":["10.2.0.0/24"]}`, true, false, true},
+		{"new targets are polled at once", `{"schema":1,"poll_interval":"30s","targets":["127.0.0.7"]}`, true, true, false},
+		{"new credentials are tried at once", `{"schema":1,"poll_interval":"30s","targets":["127.0.0.7"],"credentials":["lab"]}`, true, true, false},
+		{"new ranges are swept at once", `{"schema":1,"poll_interval":"30s","targets":["127.0.0.7"],"credentials":["lab"],"ranges":["127.2.0.0/24"]}`, true, false, true},
 		{"refused: nothing changes", `{"schema":1,"credentials":["vault"]}`, false, false, false},
 		{"cleared: everything back", ``, true, true, true},
 	}
@@ -436,7 +436,7 @@ func TestLocalSettings(t *testing.T) {
 agent_id = "a1"
 poll_interval = "5m"
 discovery_interval = "12h"
-targets = ["10.0.0.5"]
+targets = ["127.0.0.5"]
 ranges = ["192.168.1.0/24"]
 [[credentials]]
 name = "office"
@@ -452,7 +452,7 @@ community = "lab"
 	}
 	want := Settings{
 		PollInterval: 5 * time.Minute, DiscoveryInterval: 12 * time.Hour,
-		Targets: []string{"10.0.0.5:161"}, Ranges: []string{"192.168.1.0/24"}, Credentials: []string{"office", "lab"},
+		Targets: []string{"127.0.0.5:161"}, Ranges: []string{"192.168.1.0/24"}, Credentials: []string{"office", "lab"},
 	}
 	if got := LocalSettings(cfg); !got.Equal(want) {
 		t.Errorf("%+v, want %+v", got, want)
