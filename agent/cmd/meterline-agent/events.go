@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/meterline/meterline/agent/internal/alerts"
 	"github.com/meterline/meterline/agent/internal/poll"
+	"github.com/meterline/meterline/agent/internal/statefile"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -126,7 +126,7 @@ func (s *alertingSink) save() {
 	}
 	b, err := s.tracker.Snapshot()
 	if err == nil {
-		err = writeFileAtomic(s.state, b)
+		err = statefile.WriteAtomic(s.state, b)
 	}
 	if err != nil {
 		s.log.Warn("save alert state", "file", s.state, "error", err.Error())
@@ -206,29 +206,4 @@ func (q *eventQueue) flush(ctx context.Context) {
 		}
 		q.mu.Unlock()
 	}
-}
-
-// writeFileAtomic replaces path with data so that a crash leaves the old
-// file or the new one, never half of one.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

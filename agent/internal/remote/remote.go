@@ -22,6 +22,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/meterline/meterline/agent/internal/statefile"
 	"github.com/meterline/meterline/shared/topic"
 )
 
@@ -205,7 +206,7 @@ func (c *Controller) save(payload []byte) {
 	if c.statePath == "" || bytes.Equal(payload, c.saved) {
 		return
 	}
-	if err := writeFileAtomic(c.statePath, payload); err != nil {
+	if err := statefile.WriteAtomic(c.statePath, payload); err != nil {
 		c.log.Error("save remote config; a restart without a broker will use the local file", "file", c.statePath, "error", err.Error())
 		return
 	}
@@ -238,44 +239,3 @@ func notify(ch chan<- struct{}) {
 
 // oneLine joins the lines of an errors.Join error.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
-
-// writeFileAtomic replaces path with data: a temporary file in the same
-// directory, synced, renamed over path, then the directory synced.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temporary file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("sync %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp.Name(), err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open state directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync state directory: %w", err)
-	}
-	return nil
-}
