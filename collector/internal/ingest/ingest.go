@@ -46,3 +46,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.client.Disconnect()
 	return err
 }
+
+// Connected reports whether the MQTT connection is up.
+func (s *Service) Connected() bool { return s.client.Connected() }
+
+// QueueDepth is how many messages wait for a worker.
+func (s *Service) QueueDepth() int { return s.pipeline.QueueDepth() }

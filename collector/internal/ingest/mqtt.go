@@ -183,6 +183,10 @@ func (c *Client) Publish(topicName string, payload []byte) error {
 	return nil
 }
 
+// Connected reports whether the connection to the broker is up (paho
+// reconnects by itself when it is not).
+func (c *Client) Connected() bool { return c.paho.IsConnectionOpen() }
+
 // Disconnect closes the connection, leaving up to a second for the
 // acknowledgements in flight to go out. The session stays on the broker.
 func (c *Client) Disconnect() {

@@ -135,6 +135,9 @@ func (p *Pipeline) Handle(msg Message) {
 	}
 }
 
+// QueueDepth is how many messages wait for a worker.
+func (p *Pipeline) QueueDepth() int { return len(p.queue) }
+
 // Stop takes no more messages, stores and acknowledges those queued, and
 // returns when the workers are done. If ctx ends first, database retries
 // are abandoned and their messages left unacknowledged for the broker to

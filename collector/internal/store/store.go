@@ -73,6 +73,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: %s database does not answer: %w", s.dialect, err)
+	}
+	return nil
+}
+
 // Dialect says which database the store is on.
 func (s *Store) Dialect() schema.Dialect { return s.dialect }
 
