@@ -8,11 +8,15 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meterline/meterline/collector/internal/broker"
 	"github.com/meterline/meterline/collector/internal/config"
 	"github.com/meterline/meterline/collector/internal/ingest"
+	"github.com/meterline/meterline/collector/internal/metrics"
+	"github.com/meterline/meterline/collector/internal/ops"
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/schema"
@@ -22,14 +26,24 @@ import (
 // left unacknowledged then is delivered again by the broker.
 const shutdownTimeout = 30 * time.Second
 
+// opsShutdownTimeout bounds the wait for scrapes and probes in progress
+// when the operations server stops.
+const opsShutdownTimeout = 5 * time.Second
+
+// agentsOnlineEvery is how often the agents_online gauge is refreshed from
+// the database: agents change state rarely, and a count is cheap.
+const agentsOnlineEvery = 15 * time.Second
+
 // run is the whole collector: it reads the configuration from args and
 // getenv, writes -version and -config-dump output to stdout and logs to
 // stderr, and serves until ctx is cancelled, then shuts down in order:
-// ingest (drain, acknowledge, disconnect), embedded broker, database.
+// readiness off (/readyz answers 503), ingest (drain, acknowledge,
+// disconnect), embedded broker, operations server, database.
 //
-// Tests call it as main does. It logs "broker listening" with the bound
-// address (addr) when it embeds a broker, then "collector started" once
-// subscribed.
+// Tests call it as main does. It logs "ops listening" with the bound
+// address (addr) of the operations server unless -http-listen is empty,
+// "broker listening" with the bound address when it embeds a broker, then
+// "collector started" once subscribed.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.Parse(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -67,9 +81,40 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return err
 	}
+
+	// The operations server starts before anything that can take a while
+	// (schema, broker, subscription) so that /healthz answers early;
+	// /readyz says when the collector can take messages. -migrate has no
+	// use for it, and would collide with a collector serving on the host.
+	m := metrics.New()
+	// svc is set once ingest runs; the mqtt check reads it.
+	var svc atomic.Pointer[ingest.Service]
+	var opsServer *ops.Server
+	if cfg.HTTPListen != "" {
+		opsServer = ops.New(ops.Config{Metrics: m.Handler()}, logger.With("component", "ops"))
+		opsServer.AddCheck("database", st.Ping) // ops bounds each check
+		opsServer.AddCheck("mqtt", func(context.Context) error { return mqttReady(svc.Load()) })
+		addr, err := opsServer.Start(cfg.HTTPListen)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opsShutdownTimeout)
+			defer cancel()
+			if err := opsServer.Shutdown(ctx); err != nil {
+				logger.Warn("ops server shutdown", "error", err)
+			}
+		}()
+		logger.Info("ops listening", "addr", addr)
+	}
+
 	if err := prepareSchema(ctx, st); err != nil {
 		return err
 	}
+	stopGauge := refreshAgentsOnline(st, m, logger)
+	defer stopGauge()
+	stopPartitions := keepPartitions(st, logger.With("component", "store"))
+	defer stopPartitions()
 
 	brokerURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() {
@@ -82,29 +127,118 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		brokerURL = b.LocalURL()
 	}
 
-	svc, err := ingest.Start(ingest.Config{
+	ingestSvc, err := ingest.Start(ingest.Config{
 		Client: ingest.ClientConfig{
 			BrokerURL:  brokerURL,
 			Username:   cfg.MQTTUsername,
 			Password:   string(cfg.MQTTPassword),
+			TLS:        cfg.MQTTTLS,
 			ClientID:   cfg.ClientID,
 			ShareGroup: cfg.ShareGroup,
+		},
+		Pipeline: ingest.PipelineConfig{
+			Workers:       cfg.IngestWorkers,
+			QueueSize:     cfg.IngestQueue,
+			BatchMaxReads: cfg.IngestBatchReads,
+			BatchMaxWait:  cfg.IngestBatchWait,
+			Metrics:       m,
 		},
 	}, st, logger.With("component", "ingest"))
 	if err != nil {
 		return err
 	}
+	svc.Store(ingestSvc)
+	m.SetQueueDepth(ingestSvc.QueueDepth)
 	logger.Info("collector started", "mqtt", config.RedactURL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
 
 	<-ctx.Done()
 	logger.Info("collector stopping")
+	// Not ready from now on: a balancer or orchestrator stops counting on
+	// this replica while it drains.
+	if opsServer != nil {
+		opsServer.SetDraining()
+	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
-	if err := svc.Stop(stopCtx); err != nil {
+	if err := ingestSvc.Stop(stopCtx); err != nil {
 		return err
 	}
 	logger.Info("ingest stopped")
 	return nil
+}
+
+// mqttReady is the mqtt readiness check: ingest runs and its connection to
+// the broker is up.
+func mqttReady(svc *ingest.Service) error {
+	switch {
+	case svc == nil:
+		return errors.New("not subscribed yet")
+	case !svc.Connected():
+		return errors.New("connection to the broker is down; reconnecting")
+	}
+	return nil
+}
+
+// refreshAgentsOnline sets the agents_online gauge from the database now
+// and every agentsOnlineEvery, until the returned stop is called.
+func refreshAgentsOnline(st *store.Store, m *metrics.Metrics, logger *slog.Logger) (stop func()) {
+	return periodically(agentsOnlineEvery, func(ctx context.Context) {
+		refresh, done := context.WithTimeout(ctx, 5*time.Second)
+		defer done()
+		n, err := st.AgentsOnline(refresh)
+		switch {
+		case err == nil:
+			m.SetAgentsOnline(n)
+		case ctx.Err() == nil:
+			logger.Warn("agents online not refreshed", "error", err)
+		}
+	})
+}
+
+// partitionsEvery is how often the months ahead of meter_reads partitions
+// are checked: they are created months in advance, so a day is plenty.
+const partitionsEvery = 24 * time.Hour
+
+// keepPartitions creates the partitions of meter_reads for the months
+// ahead now and every partitionsEvery, until the returned stop is called.
+// A failure is logged and retried next time: reads of a month without a
+// partition land in the default one meanwhile, and are moved later.
+func keepPartitions(st *store.Store, logger *slog.Logger) (stop func()) {
+	return periodically(partitionsEvery, func(ctx context.Context) {
+		upkeep, done := context.WithTimeout(ctx, time.Minute)
+		defer done()
+		created, err := st.EnsurePartitions(upkeep, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("meter_reads partitions not created; retrying later", "error", err)
+		case created > 0:
+			logger.Info("meter_reads partitions created", "count", created)
+		}
+	})
+}
+
+// periodically runs fn now and every interval, until the returned stop is
+// called; stop waits for a run in progress, so that what fn uses (the
+// store) can be closed after it.
+func periodically(interval time.Duration, fn func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		ticker := time.NewTicker(interval)
+		defer ticker.Stop()
+		for {
+			fn(ctx)
+			select {
+			case <-ticker.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return func() {
+		cancel()
+		wg.Wait()
+	}
 }
 
 // prepareSchema brings the embedded SQLite database up to date, so that a

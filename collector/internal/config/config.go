@@ -4,6 +4,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +15,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/topic"
@@ -22,14 +26,23 @@ import (
 // Environment variable names. Every flag has one.
 const (
 	EnvDatabaseURL      = "METERLINE_DATABASE_URL"
+	EnvDatabaseURLFile  = "METERLINE_DATABASE_URL_FILE"
 	EnvDataDir          = "METERLINE_DATA_DIR"
 	EnvMQTTURL          = "METERLINE_MQTT_URL"
 	EnvMQTTUsername     = "METERLINE_MQTT_USERNAME"
 	EnvMQTTPassword     = "METERLINE_MQTT_PASSWORD"
 	EnvMQTTPasswordFile = "METERLINE_MQTT_PASSWORD_FILE"
+	EnvMQTTCAFile       = "METERLINE_MQTT_CA_FILE"
+	EnvMQTTCertFile     = "METERLINE_MQTT_CERT_FILE"
+	EnvMQTTKeyFile      = "METERLINE_MQTT_KEY_FILE"
 	EnvBrokerListen     = "METERLINE_BROKER_LISTEN"
 	EnvShareGroup       = "METERLINE_SHARE_GROUP"
 	EnvClientID         = "METERLINE_CLIENT_ID"
+	EnvHTTPListen       = "METERLINE_HTTP_LISTEN"
+	EnvIngestWorkers    = "METERLINE_INGEST_WORKERS"
+	EnvIngestQueue      = "METERLINE_INGEST_QUEUE"
+	EnvIngestBatchReads = "METERLINE_INGEST_BATCH_READS"
+	EnvIngestBatchWait  = "METERLINE_INGEST_BATCH_WAIT"
 	EnvLogLevel         = "METERLINE_LOG_LEVEL"
 	EnvLogFormat        = "METERLINE_LOG_FORMAT"
 )
@@ -39,7 +52,15 @@ const (
 	DefaultDataDir      = "./data"
 	DefaultBrokerListen = ":1883"
 	DefaultDatabaseFile = "meterline.db"
+	// DefaultHTTPListen is the operations server's address (/metrics,
+	// /healthz, /readyz); 9464 is the port commonly given to exporters.
+	DefaultHTTPListen = ":9464"
 )
+
+// HTTPListenOff disables the operations server, like the empty address:
+// an environment variable cannot be told apart from an unset one when
+// empty, so it needs a word.
+const HTTPListenOff = "off"
 
 // Log formats.
 const (
@@ -79,6 +100,25 @@ type Config struct {
 	// ClientID is the MQTT client id; keep it stable across restarts so the
 	// broker resumes the persistent session.
 	ClientID string
+	// MQTTCAFile, MQTTCertFile and MQTTKeyFile are PEM files for a TLS
+	// broker URL: the CA that signed the broker's certificate (the system
+	// roots when empty), and the collector's client certificate and key.
+	MQTTCAFile   string
+	MQTTCertFile string
+	MQTTKeyFile  string
+	// MQTTTLS is the TLS configuration built from the files above for a
+	// TLS broker URL (ssl://, tls://, mqtts://); nil for plain TCP.
+	MQTTTLS *tls.Config
+
+	// HTTPListen is the address of the operations server; empty disables
+	// it.
+	HTTPListen string
+
+	// Ingest pipeline tunables; zero means the pipeline's default.
+	IngestWorkers    int
+	IngestQueue      int
+	IngestBatchReads int
+	IngestBatchWait  time.Duration
 
 	Migrate    bool
 	Version    bool
@@ -103,6 +143,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	// (a database URL with its password) taken from the environment.
 	var (
 		c            Config
+		databaseFile string
 		password     string
 		passwordFile string
 		logLevel     string
@@ -114,15 +155,20 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		fallback string
 		usage    string
 	}{
-		{&c.DatabaseURL, "database", EnvDatabaseURL, "", "database URL: postgres://… or sqlite:PATH (default sqlite:<data-dir>/" + DefaultDatabaseFile + ")"},
+		{&c.DatabaseURL, "database", "", "", "database URL: postgres://… or sqlite:PATH (default sqlite:<data-dir>/" + DefaultDatabaseFile + ") [" + EnvDatabaseURL + "]"},
+		{&databaseFile, "database-url-file", "", "", "file holding the database URL, which carries the PostgreSQL password [" + EnvDatabaseURLFile + "]"},
 		{&c.DataDir, "data-dir", EnvDataDir, DefaultDataDir, "directory of the embedded database, created if missing"},
 		{&c.MQTTURL, "mqtt", EnvMQTTURL, "", "MQTT broker URL, tcp://host:port or ssl://host:port; empty embeds a broker"},
 		{&c.MQTTUsername, "mqtt-username", EnvMQTTUsername, "", "MQTT user name"},
 		{&password, "mqtt-password", "", "", "MQTT password [" + EnvMQTTPassword + "]"},
 		{&passwordFile, "mqtt-password-file", "", "", "file holding the MQTT password [" + EnvMQTTPasswordFile + "]"},
+		{&c.MQTTCAFile, "mqtt-ca-file", EnvMQTTCAFile, "", "PEM file of the CA that signed the broker's certificate, for an ssl:// broker (default: the system roots)"},
+		{&c.MQTTCertFile, "mqtt-cert-file", EnvMQTTCertFile, "", "PEM file of the collector's client certificate, for an ssl:// broker; needs -mqtt-key-file"},
+		{&c.MQTTKeyFile, "mqtt-key-file", EnvMQTTKeyFile, "", "PEM file of the client certificate's private key"},
 		{&c.BrokerListen, "broker-listen", EnvBrokerListen, DefaultBrokerListen, "TCP address of the embedded broker"},
 		{&c.ShareGroup, "share-group", EnvShareGroup, topic.DefaultShareGroup, "shared-subscription group of the collector replicas"},
 		{&c.ClientID, "client-id", EnvClientID, defaultClientID(), "MQTT client id; keep it stable across restarts"},
+		{&c.HTTPListen, "http-listen", EnvHTTPListen, DefaultHTTPListen, "address of the operations server (/metrics, /healthz, /readyz); empty or " + HTTPListenOff + " disables it"},
 		{&logLevel, "log-level", EnvLogLevel, "info", "log level: debug, info, warn or error"},
 		{&c.LogFormat, "log-format", EnvLogFormat, LogText, "log format: " + LogText + " or " + LogJSON},
 	}
@@ -133,6 +179,20 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		}
 		fs.StringVar(f.dst, f.name, f.fallback, text)
 	}
+	intFlags := []struct {
+		dst   *int
+		name  string
+		env   string
+		usage string
+	}{
+		{&c.IngestWorkers, "ingest-workers", EnvIngestWorkers, "transactions written at once; 0 takes the pipeline's default"},
+		{&c.IngestQueue, "ingest-queue", EnvIngestQueue, "messages received and waiting for a worker; 0 takes the pipeline's default"},
+		{&c.IngestBatchReads, "ingest-batch-reads", EnvIngestBatchReads, "most reads written in one transaction; 0 takes the pipeline's default"},
+	}
+	for _, f := range intFlags {
+		fs.IntVar(f.dst, f.name, 0, f.usage+" ["+f.env+"]")
+	}
+	fs.DurationVar(&c.IngestBatchWait, "ingest-batch-wait", 0, "longest wait to fill a write transaction, e.g. 20ms; 0 takes the pipeline's default ["+EnvIngestBatchWait+"]")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply the database schema and exit")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.ConfigDump, "config-dump", false, "print the effective configuration, secrets redacted, and exit")
@@ -153,12 +213,47 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 			*f.dst = v
 		}
 	}
+	var errs []error
+	for _, f := range intFlags {
+		if given[f.name] {
+			continue
+		}
+		if v := getenv(f.env); v != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number, 0 for the default", f.env, v))
+			}
+			*f.dst = n
+		}
+	}
+	if v := getenv(EnvIngestBatchWait); v != "" && !given["ingest-batch-wait"] {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 20ms, 0 for the default", EnvIngestBatchWait, v))
+		}
+		c.IngestBatchWait = d
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	if c.HTTPListen == HTTPListenOff {
+		c.HTTPListen = ""
+	}
 
-	secret, err := resolvePassword(password, passwordFile, getenv)
+	dbURL, err := resolveSecret(secretSource{
+		what: "database URL", flag: "-database", flagFile: "-database-url-file", env: EnvDatabaseURL, envFile: EnvDatabaseURLFile,
+	}, c.DatabaseURL, databaseFile, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	c.MQTTPassword = secret
+	c.DatabaseURL = string(dbURL)
+	pw, err := resolveSecret(secretSource{
+		what: "MQTT password", flag: "-mqtt-password", flagFile: "-mqtt-password-file", env: EnvMQTTPassword, envFile: EnvMQTTPasswordFile,
+	}, password, passwordFile, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.MQTTPassword = pw
 
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel)
@@ -170,34 +265,48 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if err := c.Validate(); err != nil {
 		return Config{}, err
 	}
+	if c.MQTTTLS, err = c.BuildMQTTTLS(); err != nil {
+		return Config{}, err
+	}
 	return c, nil
 }
 
-// resolvePassword picks the password from, in order, the -mqtt-password and
-// -mqtt-password-file flags, then the same two environment variables.
-// Setting both of a pair is a mistake worth stopping for.
-func resolvePassword(flagValue, flagFile string, getenv func(string) string) (Secret, error) {
-	pick := func(value, file, where string) (Secret, bool, error) {
+// secretSource names where a secret can be given: a flag with the value,
+// a flag with a file holding it, and the same two environment variables.
+type secretSource struct {
+	what                         string
+	flag, flagFile, env, envFile string
+}
+
+// resolveSecret picks the secret from, in order, the two flags, then the
+// two environment variables. Setting both of a pair is a mistake worth
+// stopping for: which one wins would be a guess.
+func resolveSecret(src secretSource, flagValue, flagFile string, getenv func(string) string) (Secret, error) {
+	pick := func(value, file, valueName, fileName string) (Secret, bool, error) {
 		switch {
 		case value != "" && file != "":
-			return "", false, fmt.Errorf("MQTT password: %s sets both a password and a password file; keep one", where)
+			return "", false, fmt.Errorf("%s: both %s and %s are set; keep one", src.what, valueName, fileName)
 		case value != "":
 			return Secret(value), true, nil
 		case file != "":
 			b, err := os.ReadFile(file)
 			if err != nil {
-				return "", false, fmt.Errorf("MQTT password file: %w", err)
+				return "", false, fmt.Errorf("%s: %s: %w", src.what, fileName, err)
 			}
 			// Files written by editors and `echo` end in a newline that is
-			// not part of the password.
-			return Secret(strings.TrimRight(string(b), "\r\n")), true, nil
+			// not part of the secret.
+			v := strings.TrimRight(string(b), "\r\n")
+			if v == "" {
+				return "", false, fmt.Errorf("%s: %s: %s is empty", src.what, fileName, file)
+			}
+			return Secret(v), true, nil
 		}
 		return "", false, nil
 	}
-	if s, ok, err := pick(flagValue, flagFile, "the command line"); ok || err != nil {
+	if s, ok, err := pick(flagValue, flagFile, src.flag, src.flagFile); ok || err != nil {
 		return s, err
 	}
-	s, _, err := pick(getenv(EnvMQTTPassword), getenv(EnvMQTTPasswordFile), "the environment")
+	s, _, err := pick(getenv(src.env), getenv(src.envFile), src.env, src.envFile)
 	return s, err
 }
 
@@ -217,6 +326,36 @@ func (c Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(c.BrokerListen); err != nil {
 		errs = append(errs, fmt.Errorf("-broker-listen %q: want host:port or :port: %w", c.BrokerListen, err))
 	}
+	// TLS files with a plain broker URL would be ignored: the operator
+	// believes the link encrypted when it is not.
+	if !c.MQTTOverTLS() {
+		for _, f := range []struct{ name, value string }{
+			{"-mqtt-ca-file", c.MQTTCAFile}, {"-mqtt-cert-file", c.MQTTCertFile}, {"-mqtt-key-file", c.MQTTKeyFile},
+		} {
+			if f.value != "" {
+				errs = append(errs, fmt.Errorf("%s: set only with a TLS broker URL (ssl://, tls:// or mqtts://)", f.name))
+			}
+		}
+	}
+	if (c.MQTTCertFile == "") != (c.MQTTKeyFile == "") {
+		errs = append(errs, errors.New("-mqtt-cert-file and -mqtt-key-file: set both or neither"))
+	}
+	if c.HTTPListen != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
+			errs = append(errs, fmt.Errorf("-http-listen %q: want host:port or :port, or empty to disable: %w", c.HTTPListen, err))
+		}
+	}
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{
+		{"-ingest-workers", int64(c.IngestWorkers)}, {"-ingest-queue", int64(c.IngestQueue)},
+		{"-ingest-batch-reads", int64(c.IngestBatchReads)}, {"-ingest-batch-wait", int64(c.IngestBatchWait)},
+	} {
+		if f.value < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative (0 takes the pipeline's default)", f.name))
+		}
+	}
 	if c.MQTTPassword != "" && c.MQTTUsername == "" {
 		errs = append(errs, errors.New("-mqtt-password: set -mqtt-username too"))
 	}
@@ -233,15 +372,59 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// brokerSchemes are the URL schemes paho dials over TCP, plain or TLS.
-var brokerSchemes = map[string]bool{"tcp": true, "mqtt": true, "ssl": true, "tls": true, "mqtts": true}
+// brokerSchemes are the URL schemes paho dials over TCP, plain or TLS;
+// true marks TLS.
+var brokerSchemes = map[string]bool{"tcp": false, "mqtt": false, "ssl": true, "tls": true, "mqtts": true}
+
+// MQTTOverTLS reports whether the broker URL asks for TLS.
+func (c Config) MQTTOverTLS() bool {
+	u, err := url.Parse(c.MQTTURL)
+	return c.MQTTURL != "" && err == nil && brokerSchemes[u.Scheme]
+}
+
+// BuildMQTTTLS returns the TLS configuration of a TLS broker URL, or nil
+// for plain TCP and the embedded broker. It reads the CA, certificate and
+// key files, so a wrong path or a bad PEM file stops the start.
+func (c Config) BuildMQTTTLS() (*tls.Config, error) {
+	if !c.MQTTOverTLS() {
+		return nil, nil
+	}
+	u, err := url.Parse(c.MQTTURL)
+	if err != nil {
+		return nil, fmt.Errorf("-mqtt: %w", err)
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// paho sets it when it dials directly but not through a proxy.
+		ServerName: u.Hostname(),
+	}
+	if c.MQTTCAFile != "" {
+		pem, err := os.ReadFile(c.MQTTCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("-mqtt-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-mqtt-ca-file %s: no PEM certificate in it", c.MQTTCAFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if c.MQTTCertFile != "" || c.MQTTKeyFile != "" {
+		cert, err := tls.LoadX509KeyPair(c.MQTTCertFile, c.MQTTKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-mqtt-cert-file and -mqtt-key-file: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
 
 func validateBrokerURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return fmt.Errorf("%q is not a URL: %w", raw, err)
 	}
-	if !brokerSchemes[u.Scheme] {
+	if _, ok := brokerSchemes[u.Scheme]; !ok {
 		return fmt.Errorf("%q: scheme must be tcp:// or ssl:// (also mqtt://, tls://, mqtts://)", RedactURL(raw))
 	}
 	if u.Hostname() == "" || u.Port() == "" {
@@ -265,15 +448,27 @@ func defaultClientID() string {
 // Dump writes the effective configuration as environment lines, secrets
 // redacted, so it can be checked or pasted into an environment file.
 func (c Config) Dump(w io.Writer) error {
+	httpListen := c.HTTPListen
+	if httpListen == "" {
+		httpListen = HTTPListenOff // an empty variable would mean the default
+	}
 	lines := []struct{ name, value string }{
 		{EnvDatabaseURL, RedactURL(c.DatabaseURL)},
 		{EnvDataDir, c.DataDir},
 		{EnvMQTTURL, RedactURL(c.MQTTURL)},
 		{EnvMQTTUsername, c.MQTTUsername},
 		{EnvMQTTPassword, c.MQTTPassword.String()},
+		{EnvMQTTCAFile, c.MQTTCAFile},
+		{EnvMQTTCertFile, c.MQTTCertFile},
+		{EnvMQTTKeyFile, c.MQTTKeyFile},
 		{EnvBrokerListen, c.BrokerListen},
 		{EnvShareGroup, c.ShareGroup},
 		{EnvClientID, c.ClientID},
+		{EnvHTTPListen, httpListen},
+		{EnvIngestWorkers, strconv.Itoa(c.IngestWorkers)},
+		{EnvIngestQueue, strconv.Itoa(c.IngestQueue)},
+		{EnvIngestBatchReads, strconv.Itoa(c.IngestBatchReads)},
+		{EnvIngestBatchWait, c.IngestBatchWait.String()},
 		{EnvLogLevel, strings.ToLower(c.LogLevel.String())},
 		{EnvLogFormat, c.LogFormat},
 	}

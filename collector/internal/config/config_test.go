@@ -2,14 +2,24 @@ package config
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"io"
 	"log/slog"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meterline/meterline/shared/topic"
 )
@@ -19,11 +29,52 @@ func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
 }
 
-func TestParse(t *testing.T) {
-	passwordFile := filepath.Join(t.TempDir(), "password")
-	if err := os.WriteFile(passwordFile, []byte("from-file\n"), 0o600); err != nil {
+// writeFile writes a file in a temporary directory and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return path
+}
+
+// writeCert writes a self-signed certificate and its key as PEM files and
+// returns their paths; the certificate serves as a CA too.
+func writeCert(t *testing.T) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "meterline test CA"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(time.Hour),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile = writeFile(t, "cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile = writeFile(t, "key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	return certFile, keyFile
+}
+
+func TestParse(t *testing.T) {
+	passwordFile := writeFile(t, "password", "from-file\n")
+	dbURLFile := writeFile(t, "database-url", "postgres://meterline:from-file@127.0.0.1:5432/meterline\r\n")
+	certFile, keyFile := writeCert(t)
 	tests := []struct {
 		name  string
 		args  []string
@@ -45,6 +96,16 @@ func TestParse(t *testing.T) {
 			}
 			if c.LogLevel != slog.LevelInfo || c.LogFormat != LogText {
 				t.Errorf("log = %v %s", c.LogLevel, c.LogFormat)
+			}
+			if c.HTTPListen != ":9464" {
+				t.Errorf("http listen = %q, want :9464", c.HTTPListen)
+			}
+			if c.IngestWorkers != 0 || c.IngestQueue != 0 || c.IngestBatchReads != 0 || c.IngestBatchWait != 0 {
+				t.Errorf("ingest tunables = %d %d %d %v, want all 0 (the pipeline's defaults)",
+					c.IngestWorkers, c.IngestQueue, c.IngestBatchReads, c.IngestBatchWait)
+			}
+			if c.MQTTTLS != nil {
+				t.Errorf("TLS config %+v for the embedded broker, want nil", c.MQTTTLS)
 			}
 		}},
 		{"data dir moves the default database", []string{"-data-dir", "/var/lib/meterline"}, nil, func(t *testing.T, c Config) {
@@ -84,6 +145,89 @@ func TestParse(t *testing.T) {
 					t.Errorf("password = %q, want flag", string(c.MQTTPassword))
 				}
 			}},
+		{"database URL file from the environment", nil, map[string]string{EnvDatabaseURLFile: dbURLFile}, func(t *testing.T, c Config) {
+			if c.DatabaseURL != "postgres://meterline:from-file@127.0.0.1:5432/meterline" || c.DatabaseDefaulted {
+				t.Errorf("database = %q (defaulted %v), want the file's URL without its line ending", c.DatabaseURL, c.DatabaseDefaulted)
+			}
+		}},
+		{"database URL file flag", []string{"-database-url-file", dbURLFile}, nil, func(t *testing.T, c Config) {
+			if !strings.Contains(c.DatabaseURL, "from-file@") {
+				t.Errorf("database = %q, want the file's URL", c.DatabaseURL)
+			}
+		}},
+		{"database flag overrides the environment file", []string{"-database", "sqlite:flag.db"},
+			map[string]string{EnvDatabaseURLFile: dbURLFile}, func(t *testing.T, c Config) {
+				if c.DatabaseURL != "sqlite:flag.db" {
+					t.Errorf("database = %q, want sqlite:flag.db", c.DatabaseURL)
+				}
+			}},
+		{"database URL file flag overrides the environment", []string{"-database-url-file", dbURLFile},
+			map[string]string{EnvDatabaseURL: "sqlite:env.db"}, func(t *testing.T, c Config) {
+				if !strings.Contains(c.DatabaseURL, "from-file@") {
+					t.Errorf("database = %q, want the file's URL", c.DatabaseURL)
+				}
+			}},
+		{"http listen from the environment", nil, map[string]string{EnvHTTPListen: "127.0.0.1:9100"}, func(t *testing.T, c Config) {
+			if c.HTTPListen != "127.0.0.1:9100" {
+				t.Errorf("http listen = %q", c.HTTPListen)
+			}
+		}},
+		{"http listen flag overrides the environment", []string{"-http-listen", "127.0.0.1:0"},
+			map[string]string{EnvHTTPListen: "127.0.0.1:9100"}, func(t *testing.T, c Config) {
+				if c.HTTPListen != "127.0.0.1:0" {
+					t.Errorf("http listen = %q", c.HTTPListen)
+				}
+			}},
+		{"empty http listen flag disables", []string{"-http-listen", ""}, map[string]string{EnvHTTPListen: ":9100"}, func(t *testing.T, c Config) {
+			if c.HTTPListen != "" {
+				t.Errorf("http listen = %q, want empty: disabled", c.HTTPListen)
+			}
+		}},
+		{"http listen off in the environment disables", nil, map[string]string{EnvHTTPListen: "off"}, func(t *testing.T, c Config) {
+			if c.HTTPListen != "" {
+				t.Errorf("http listen = %q, want empty: disabled", c.HTTPListen)
+			}
+		}},
+		{"ingest tunables from the environment", nil, map[string]string{
+			EnvIngestWorkers: "8", EnvIngestQueue: "1024", EnvIngestBatchReads: "5000", EnvIngestBatchWait: "25ms",
+		}, func(t *testing.T, c Config) {
+			if c.IngestWorkers != 8 || c.IngestQueue != 1024 || c.IngestBatchReads != 5000 || c.IngestBatchWait != 25*time.Millisecond {
+				t.Errorf("ingest tunables = %d %d %d %v", c.IngestWorkers, c.IngestQueue, c.IngestBatchReads, c.IngestBatchWait)
+			}
+		}},
+		{"ingest flags override the environment", []string{"-ingest-workers", "2", "-ingest-queue", "0", "-ingest-batch-reads", "100", "-ingest-batch-wait", "1s"},
+			map[string]string{EnvIngestWorkers: "8", EnvIngestQueue: "1024", EnvIngestBatchReads: "5000", EnvIngestBatchWait: "25ms"},
+			func(t *testing.T, c Config) {
+				if c.IngestWorkers != 2 || c.IngestQueue != 0 || c.IngestBatchReads != 100 || c.IngestBatchWait != time.Second {
+					t.Errorf("ingest tunables = %d %d %d %v", c.IngestWorkers, c.IngestQueue, c.IngestBatchReads, c.IngestBatchWait)
+				}
+			}},
+		{"plain broker has no TLS", []string{"-mqtt", "tcp://127.0.0.1:1883"}, nil, func(t *testing.T, c Config) {
+			if c.MQTTOverTLS() || c.MQTTTLS != nil {
+				t.Errorf("TLS %v %+v for tcp://, want none", c.MQTTOverTLS(), c.MQTTTLS)
+			}
+		}},
+		{"TLS broker with the system roots", []string{"-mqtt", "mqtts://broker.example.net:8883"}, nil, func(t *testing.T, c Config) {
+			if c.MQTTTLS == nil || c.MQTTTLS.MinVersion != tls.VersionTLS12 || c.MQTTTLS.RootCAs != nil ||
+				c.MQTTTLS.ServerName != "broker.example.net" || len(c.MQTTTLS.Certificates) != 0 {
+				t.Errorf("TLS config = %+v, want TLS 1.2 at least, system roots, server name, no client certificate", c.MQTTTLS)
+			}
+		}},
+		{"TLS broker with CA and client certificate from the environment", nil, map[string]string{
+			EnvMQTTURL: "ssl://127.0.0.1:8883", EnvMQTTCAFile: certFile, EnvMQTTCertFile: certFile, EnvMQTTKeyFile: keyFile,
+		}, func(t *testing.T, c Config) {
+			if c.MQTTTLS == nil || c.MQTTTLS.MinVersion != tls.VersionTLS12 || c.MQTTTLS.RootCAs == nil || len(c.MQTTTLS.Certificates) != 1 {
+				t.Errorf("TLS config = %+v, want TLS 1.2 at least, the CA and the client certificate", c.MQTTTLS)
+			}
+			if c.MQTTCAFile != certFile || c.MQTTKeyFile != keyFile {
+				t.Errorf("TLS files = %q %q", c.MQTTCAFile, c.MQTTKeyFile)
+			}
+		}},
+		{"TLS flags", []string{"-mqtt", "tls://127.0.0.1:8883", "-mqtt-ca-file", certFile}, nil, func(t *testing.T, c Config) {
+			if c.MQTTTLS == nil || c.MQTTTLS.RootCAs == nil || len(c.MQTTTLS.Certificates) != 0 {
+				t.Errorf("TLS config = %+v, want the CA and no client certificate", c.MQTTTLS)
+			}
+		}},
 		{"modes", []string{"-migrate", "-version", "-config-dump"}, nil, func(t *testing.T, c Config) {
 			if !c.Migrate || !c.Version || !c.ConfigDump {
 				t.Errorf("config = %+v", c)
@@ -101,7 +245,57 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestMQTTTLSHandshake checks the built TLS configuration against a TLS
+// server on 127.0.0.1 that trusts only the test CA for client
+// certificates: the client verifies the server and presents its own.
+func TestMQTTTLSHandshake(t *testing.T) {
+	certFile, keyFile := writeCert(t)
+	serverCert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clientCAs := x509.NewCertPool()
+	clientCAs.AddCert(serverCert.Leaf)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{serverCert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    clientCAs,
+		MaxVersion:   tls.VersionTLS12, // the oldest the collector accepts
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer conn.Close()
+		served <- conn.(*tls.Conn).Handshake()
+	}()
+
+	c, err := Parse([]string{"-mqtt", "ssl://" + ln.Addr().String(),
+		"-mqtt-ca-file", certFile, "-mqtt-cert-file", certFile, "-mqtt-key-file", keyFile}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", ln.Addr().String(), c.MQTTTLS)
+	if err != nil {
+		t.Fatalf("client handshake: %v", err)
+	}
+	conn.Close()
+	if err := <-served; err != nil {
+		t.Fatalf("server handshake: %v", err)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
+	certFile, keyFile := writeCert(t)
+	emptyFile := writeFile(t, "empty", "\n")
+	notPEM := writeFile(t, "not-pem", "not a certificate\n")
 	tests := []struct {
 		name string
 		args []string
@@ -117,8 +311,34 @@ func TestParseErrors(t *testing.T) {
 		{"log level", []string{"-log-level", "loud"}, nil, "log level"},
 		{"log format", []string{"-log-format", "xml"}, nil, "-log-format"},
 		{"password without user", []string{"-mqtt-password", "x"}, nil, "set -mqtt-username"},
-		{"password and file", nil, map[string]string{EnvMQTTPassword: "a", EnvMQTTPasswordFile: "/f"}, "both a password and a password file"},
-		{"missing password file", []string{"-mqtt-password-file", "/nonexistent/pw"}, nil, "password file"},
+		{"password and file", nil, map[string]string{EnvMQTTPassword: "a", EnvMQTTPasswordFile: "/f"},
+			"both METERLINE_MQTT_PASSWORD and METERLINE_MQTT_PASSWORD_FILE are set"},
+		{"password flag and file flag", []string{"-mqtt-password", "a", "-mqtt-password-file", "/f"}, nil,
+			"both -mqtt-password and -mqtt-password-file are set"},
+		{"missing password file", []string{"-mqtt-password-file", "/nonexistent/pw"}, nil, "-mqtt-password-file"},
+		{"empty password file", []string{"-mqtt-username", "u", "-mqtt-password-file", emptyFile}, nil, "is empty"},
+		{"database URL and file", nil, map[string]string{EnvDatabaseURL: "sqlite:x.db", EnvDatabaseURLFile: "/f"},
+			"both METERLINE_DATABASE_URL and METERLINE_DATABASE_URL_FILE are set"},
+		{"database flag and file flag", []string{"-database", "sqlite:x.db", "-database-url-file", "/f"}, nil,
+			"both -database and -database-url-file are set"},
+		{"missing database URL file", nil, map[string]string{EnvDatabaseURLFile: "/nonexistent/db"}, "METERLINE_DATABASE_URL_FILE"},
+		{"empty database URL file", []string{"-database-url-file", emptyFile}, nil, "is empty"},
+		{"http listen", []string{"-http-listen", "9464"}, nil, "-http-listen"},
+		{"negative workers flag", []string{"-ingest-workers", "-1"}, nil, "-ingest-workers: must not be negative"},
+		{"negative queue from the environment", nil, map[string]string{EnvIngestQueue: "-5"}, "-ingest-queue: must not be negative"},
+		{"negative batch reads", []string{"-ingest-batch-reads", "-10"}, nil, "-ingest-batch-reads: must not be negative"},
+		{"negative batch wait", nil, map[string]string{EnvIngestBatchWait: "-1s"}, "-ingest-batch-wait: must not be negative"},
+		{"unparsable workers flag", []string{"-ingest-workers", "many"}, nil, "-ingest-workers"},
+		{"unparsable workers from the environment", nil, map[string]string{EnvIngestWorkers: "many"}, "METERLINE_INGEST_WORKERS=\"many\": want a whole number"},
+		{"unparsable batch reads from the environment", nil, map[string]string{EnvIngestBatchReads: "1e3"}, "METERLINE_INGEST_BATCH_READS"},
+		{"unparsable batch wait from the environment", nil, map[string]string{EnvIngestBatchWait: "20"}, "METERLINE_INGEST_BATCH_WAIT=\"20\": want a duration"},
+		{"unparsable batch wait flag", []string{"-ingest-batch-wait", "soon"}, nil, "-ingest-batch-wait"},
+		{"TLS file with a plain broker", []string{"-mqtt", "tcp://127.0.0.1:1883", "-mqtt-ca-file", certFile}, nil, "-mqtt-ca-file: set only with a TLS broker URL"},
+		{"TLS file with the embedded broker", nil, map[string]string{EnvMQTTCertFile: certFile, EnvMQTTKeyFile: keyFile}, "-mqtt-cert-file: set only with a TLS broker URL"},
+		{"certificate without key", []string{"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-cert-file", certFile}, nil, "set both or neither"},
+		{"missing CA file", []string{"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-ca-file", "/nonexistent/ca.pem"}, nil, "-mqtt-ca-file"},
+		{"CA file without a certificate", []string{"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-ca-file", notPEM}, nil, "no PEM certificate"},
+		{"key that is no key", []string{"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-cert-file", certFile, "-mqtt-key-file", notPEM}, nil, "-mqtt-key-file"},
 		{"unknown flag", []string{"-nope"}, nil, "not defined"},
 		{"stray argument", []string{"run"}, nil, "unexpected arguments"},
 	}
@@ -144,10 +364,69 @@ func TestParseHelp(t *testing.T) {
 }
 
 func TestDumpRedactsSecrets(t *testing.T) {
+	dbURLFile := writeFile(t, "database-url", "postgres://meterline:file-secret@db:5432/meterline\n")
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		secrets []string
+		lines   []string
+	}{
+		{"flags", []string{
+			"-database", "postgres://meterline:db-secret@db:5432/meterline?sslmode=disable",
+			"-mqtt", "ssl://collector:url-secret@broker:8883",
+			"-mqtt-username", "collector", "-mqtt-password", "mqtt-secret",
+			"-client-id", "collector-1",
+		}, nil, []string{"db-secret", "url-secret", "mqtt-secret"}, []string{
+			"METERLINE_DATABASE_URL=postgres://meterline:redacted@db:5432/meterline?sslmode=disable",
+			"METERLINE_MQTT_PASSWORD=<redacted>",
+			"METERLINE_CLIENT_ID=collector-1",
+			"METERLINE_HTTP_LISTEN=:9464",
+			"METERLINE_MQTT_CA_FILE=",
+			"METERLINE_INGEST_WORKERS=0",
+			"METERLINE_INGEST_QUEUE=0",
+			"METERLINE_INGEST_BATCH_READS=0",
+			"METERLINE_INGEST_BATCH_WAIT=0s",
+		}},
+		{"files and tunables", []string{"-http-listen", "", "-ingest-workers", "6", "-ingest-batch-wait", "50ms"},
+			map[string]string{EnvDatabaseURLFile: dbURLFile}, []string{"file-secret"}, []string{
+				"METERLINE_DATABASE_URL=postgres://meterline:redacted@db:5432/meterline",
+				"METERLINE_HTTP_LISTEN=off",
+				"METERLINE_INGEST_WORKERS=6",
+				"METERLINE_INGEST_BATCH_WAIT=50ms",
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse(tt.args, env(tt.env), io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			if err := c.Dump(&out); err != nil {
+				t.Fatal(err)
+			}
+			for _, secret := range tt.secrets {
+				if strings.Contains(out.String(), secret) {
+					t.Errorf("dump shows %q:\n%s", secret, out.String())
+				}
+			}
+			for _, line := range tt.lines {
+				if !strings.Contains(out.String(), line+"\n") {
+					t.Errorf("dump lacks %q:\n%s", line, out.String())
+				}
+			}
+		})
+	}
+}
+
+// TestDumpParsesBack checks that the dump, used as an environment, gives
+// the same configuration.
+func TestDumpParsesBack(t *testing.T) {
+	certFile, keyFile := writeCert(t)
 	c, err := Parse([]string{
-		"-database", "postgres://meterline:db-secret@db:5432/meterline?sslmode=disable",
-		"-mqtt", "ssl://collector:url-secret@broker:8883",
-		"-mqtt-username", "collector", "-mqtt-password", "mqtt-secret",
+		"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-ca-file", certFile, "-mqtt-cert-file", certFile, "-mqtt-key-file", keyFile,
+		"-http-listen", "", "-ingest-workers", "3", "-ingest-queue", "64", "-ingest-batch-reads", "2000", "-ingest-batch-wait", "15ms",
 		"-client-id", "collector-1",
 	}, env(nil), io.Discard)
 	if err != nil {
@@ -157,19 +436,18 @@ func TestDumpRedactsSecrets(t *testing.T) {
 	if err := c.Dump(&out); err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"db-secret", "url-secret", "mqtt-secret"} {
-		if strings.Contains(out.String(), secret) {
-			t.Errorf("dump shows %q:\n%s", secret, out.String())
-		}
+	vars := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		vars[k] = v
 	}
-	for _, line := range []string{
-		"METERLINE_DATABASE_URL=postgres://meterline:redacted@db:5432/meterline?sslmode=disable",
-		"METERLINE_MQTT_PASSWORD=<redacted>",
-		"METERLINE_CLIENT_ID=collector-1",
-	} {
-		if !strings.Contains(out.String(), line+"\n") {
-			t.Errorf("dump lacks %q:\n%s", line, out.String())
-		}
+	back, err := Parse(nil, env(vars), io.Discard)
+	if err != nil {
+		t.Fatalf("Parse of the dump: %v\n%s", err, out.String())
+	}
+	if back.HTTPListen != "" || back.IngestWorkers != 3 || back.IngestQueue != 64 || back.IngestBatchReads != 2000 ||
+		back.IngestBatchWait != 15*time.Millisecond || back.MQTTCertFile != certFile || back.MQTTTLS == nil {
+		t.Errorf("parsed back = %+v, want the dumped configuration", back)
 	}
 }
 

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,10 @@ type ClientConfig struct {
 	BrokerURL string
 	Username  string
 	Password  string
+	// TLS configures a TLS broker URL (ssl://, tls://, mqtts://): the CA
+	// to trust and the client certificate. Nil leaves paho's default (the
+	// system roots); plain tcp:// ignores it.
+	TLS *tls.Config
 	// ClientID must stay the same across restarts for the broker to resume
 	// the session and deliver what arrived meanwhile.
 	ClientID string
@@ -92,6 +97,9 @@ func NewClient(cfg ClientConfig, logger *slog.Logger) *Client {
 		SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
 			logger.Info("mqtt reconnecting", "broker", c.broker())
 		})
+	if cfg.TLS != nil {
+		opts.SetTLSConfig(cfg.TLS)
+	}
 	c.paho = paho.NewClient(opts)
 	return c
 }

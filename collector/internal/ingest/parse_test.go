@@ -25,7 +25,7 @@ func TestDecode(t *testing.T) {
 		wantCode string // "" when the message is valid
 		wantIn   string // part of the error message
 	}{
-		{"read batch", reads, `{"schema":1,"agent_id":"agent-1","seq":4,"reads":[{"address":"10.0.0.1","read_at":"2025-03-31T22:00:00Z"}]}`, "", ""},
+		{"read batch", reads, `{"schema":1,"agent_id":"agent-1","seq":4,"reads":[{"address":"127.0.0.1","read_at":"2025-03-31T22:00:00Z"}]}`, "", ""},
 		{"status", topic.For("agent-1", topic.Status), `{"schema":1,"agent_id":"agent-1","state":"offline"}`, "", ""},
 		{"event", topic.For("agent-1", topic.Events), `{"schema":1,"agent_id":"agent-1","id":"e1","at":"2025-03-31T22:00:00Z","kind":"jam"}`, "", ""},
 		{"not JSON", reads, `garbage`, domain.EINVALID, "not a JSON object"},

@@ -3,10 +3,14 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/meterline/meterline/collector/internal/metrics"
+	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
@@ -16,7 +20,9 @@ import (
 // than EINTERNAL mean the data itself was refused; any other error is the
 // database's, and the write is retried.
 type Store interface {
-	SaveBatch(ctx context.Context, agentID string, batch wire.ReadBatch, receivedAt time.Time) (stored int, duplicate bool, err error)
+	// SaveBatches stores read batches in one transaction; a batch refused
+	// for its own data gets its BatchResult.Err, the others are stored.
+	SaveBatches(ctx context.Context, batches []store.IncomingBatch) ([]store.BatchResult, error)
 	SaveStatus(ctx context.Context, status wire.AgentStatus) error
 	SaveEvent(ctx context.Context, event wire.Event) error
 	SaveDeadLetter(ctx context.Context, topic, reason string, payload []byte) error
@@ -38,25 +44,47 @@ type Publisher interface {
 
 // PipelineConfig sizes the pipeline. Zero fields take the defaults.
 type PipelineConfig struct {
-	// Workers is how many messages are stored at once.
+	// Workers is how many transactions are written at once.
 	Workers int
 	// QueueSize bounds the messages received and not yet taken by a
 	// worker. When it is full the MQTT handlers wait, and the broker's
 	// in-flight window, then its queue, hold the rest.
 	QueueSize int
+	// BatchMaxReads bounds the reads a worker writes in one transaction.
+	// A worker takes what is queued, up to this; under a burst the queue
+	// is long and transactions are large, which is what makes them cheap.
+	BatchMaxReads int
+	// BatchMaxWait is how long a worker waits for more messages before
+	// writing fewer than BatchMaxReads. Zero writes at once what is there.
+	BatchMaxWait time.Duration
 	// RetryMin and RetryMax bound the wait between attempts at a database
 	// write that failed; it doubles from one to the other.
 	RetryMin, RetryMax time.Duration
+	// Metrics counts what the pipeline does; nil counts nothing.
+	Metrics *metrics.Metrics
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
 
+// Defaults of PipelineConfig.
+const (
+	DefaultWorkers       = 4
+	DefaultQueueSize     = 1024
+	DefaultBatchMaxReads = 5000
+)
+
 func (c PipelineConfig) withDefaults() PipelineConfig {
 	if c.Workers <= 0 {
-		c.Workers = 4
+		c.Workers = DefaultWorkers
 	}
 	if c.QueueSize <= 0 {
-		c.QueueSize = 256
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.BatchMaxReads <= 0 {
+		c.BatchMaxReads = DefaultBatchMaxReads
+	}
+	if c.BatchMaxWait < 0 {
+		c.BatchMaxWait = 0
 	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 250 * time.Millisecond
@@ -81,13 +109,19 @@ type received struct {
 // the agent (a wire.Ack on its acks topic), so the agent can drop it from
 // its outbox. A payload that can never be stored is kept in dead_letters
 // and acknowledged, so it does not hold up what follows.
+//
+// Each agent's messages go to one worker (by a hash of its id): a worker
+// gathers what is queued into one transaction, and two workers never
+// write the same agent's devices at once, so they do not wait on each
+// other's row locks.
 type Pipeline struct {
-	store  Store
-	pub    Publisher
-	cfg    PipelineConfig
-	logger *slog.Logger
+	store   Store
+	pub     Publisher
+	cfg     PipelineConfig
+	logger  *slog.Logger
+	metrics *metrics.Metrics
 
-	queue chan received
+	queues []chan received
 	// stopping is closed when Stop begins: no more messages are taken.
 	stopping chan struct{}
 	// work is cancelled when Stop gives up waiting: retries end.
@@ -106,22 +140,25 @@ func NewPipeline(store Store, pub Publisher, cfg PipelineConfig, logger *slog.Lo
 		pub:      pub,
 		cfg:      cfg,
 		logger:   logger,
-		queue:    make(chan received, cfg.QueueSize),
+		metrics:  cfg.Metrics,
+		queues:   make([]chan received, cfg.Workers),
 		stopping: make(chan struct{}),
 		work:     work,
 		abort:    abort,
 	}
+	perWorker := max(1, cfg.QueueSize/cfg.Workers)
 	p.workers.Add(cfg.Workers)
-	for range cfg.Workers {
-		go p.run()
+	for i := range p.queues {
+		p.queues[i] = make(chan received, perWorker)
+		go p.run(p.queues[i])
 	}
 	return p
 }
 
-// Handle queues a message for the workers and returns. It waits only while
-// the queue is full. Once Stop has begun it drops the message without
-// acknowledging it: the broker keeps it for the session, and the agent
-// re-sends what is not acknowledged anyway.
+// Handle queues a message for its agent's worker and returns. It waits
+// only while that queue is full. Once Stop has begun it drops the message
+// without acknowledging it: the broker keeps it for the session, and the
+// agent re-sends what is not acknowledged anyway.
 func (p *Pipeline) Handle(msg Message) {
 	r := received{msg: msg, at: p.cfg.Now()}
 	select {
@@ -130,13 +167,30 @@ func (p *Pipeline) Handle(msg Message) {
 	default:
 	}
 	select {
-	case p.queue <- r:
+	case p.queueFor(msg.Topic()) <- r:
 	case <-p.stopping:
 	}
 }
 
+// queueFor picks the worker of the agent a topic names.
+func (p *Pipeline) queueFor(topicName string) chan received {
+	agent := topicName
+	if id, _, err := topic.Parse(topicName); err == nil {
+		agent = id
+	}
+	h := fnv.New32a()
+	h.Write([]byte(agent))
+	return p.queues[h.Sum32()%uint32(len(p.queues))]
+}
+
 // QueueDepth is how many messages wait for a worker.
-func (p *Pipeline) QueueDepth() int { return len(p.queue) }
+func (p *Pipeline) QueueDepth() int {
+	n := 0
+	for _, q := range p.queues {
+		n += len(q)
+	}
+	return n
+}
 
 // Stop takes no more messages, stores and acknowledges those queued, and
 // returns when the workers are done. If ctx ends first, database retries
@@ -160,68 +214,186 @@ func (p *Pipeline) Stop(ctx context.Context) error {
 	}
 }
 
-func (p *Pipeline) run() {
+// run is one worker: it takes the first message queued, gathers what
+// follows into one write, and starts again; once stopping, it drains its
+// queue and ends.
+func (p *Pipeline) run(queue chan received) {
 	defer p.workers.Done()
 	for {
+		var first received
 		select {
-		case r := <-p.queue:
-			p.process(r)
+		case first = <-queue:
 		case <-p.stopping:
-			for {
-				select {
-				case r := <-p.queue:
-					p.process(r)
-				default:
-					return
-				}
+			select {
+			case first = <-queue:
+			default:
+				return
 			}
 		}
+		p.processGroup(p.gather(queue, first))
 	}
 }
 
-// process stores one message and acknowledges it, or leaves it
-// unacknowledged when the pipeline is aborted during a database outage.
-func (p *Pipeline) process(r received) {
-	topicName, payload := r.msg.Topic(), r.msg.Payload()
-	d, err := decode(topicName, payload, r.at)
-	if err != nil {
-		p.refuse(r.msg, err)
-		return
+// gather takes the messages queued after first, up to BatchMaxReads reads
+// (counted roughly, by message: a batch's reads are known only once
+// decoded), waiting up to BatchMaxWait for more.
+func (p *Pipeline) gather(queue chan received, first received) []decodedMessage {
+	group := []decodedMessage{p.decode(first)}
+	reads := len(group[0].batch.Reads)
+	var deadline <-chan time.Time
+	if p.cfg.BatchMaxWait > 0 {
+		timer := time.NewTimer(p.cfg.BatchMaxWait)
+		defer timer.Stop()
+		deadline = timer.C
 	}
-	log := p.logger.With("agent_id", d.agentID, "kind", string(d.kind))
-	switch d.kind {
-	case topic.Reads:
-		var stored int
-		var duplicate bool
-		err = p.retry(log, func(ctx context.Context) error {
-			var err error
-			stored, duplicate, err = p.store.SaveBatch(ctx, d.agentID, d.batch, r.at)
-			return err
-		})
-		if err == nil {
-			log.Debug("batch stored", "seq", d.batch.Sequence, "reads", len(d.batch.Reads), "stored", stored, "duplicate", duplicate)
-			// A duplicate is acknowledged too: the agent re-sent it because
-			// it missed the first acknowledgement.
-			p.ackBatch(log, d.agentID, d.batch.Sequence)
+	for reads < p.cfg.BatchMaxReads {
+		var r received
+		select {
+		case r = <-queue:
+		default:
+			if deadline == nil {
+				return group
+			}
+			select {
+			case r = <-queue:
+			case <-deadline:
+				return group
+			case <-p.stopping:
+				return group
+			}
 		}
+		m := p.decode(r)
+		group = append(group, m)
+		reads += len(m.batch.Reads)
+	}
+	return group
+}
+
+// decodedMessage is a received message with what decoding made of it.
+type decodedMessage struct {
+	received
+	decoded
+	err error // the payload can never be stored
+}
+
+func (p *Pipeline) decode(r received) decodedMessage {
+	d, err := decode(r.msg.Topic(), r.msg.Payload(), r.at)
+	kind := string(d.kind)
+	if kind == "" {
+		kind = "unknown"
+	}
+	p.metrics.MessageReceived(kind)
+	return decodedMessage{received: r, decoded: d, err: err}
+}
+
+// processGroup stores what a worker gathered: read batches in one
+// transaction, statuses and events one by one, refused payloads in
+// dead_letters; then acknowledges each message written.
+func (p *Pipeline) processGroup(group []decodedMessage) {
+	var batches []decodedMessage
+	for _, m := range group {
+		switch {
+		case m.err != nil:
+			p.refuse(m.msg, m.err)
+		case m.kind == topic.Reads:
+			batches = append(batches, m)
+		default:
+			p.processOne(m)
+		}
+	}
+	if len(batches) > 0 {
+		p.storeBatches(batches)
+	}
+}
+
+// processOne stores a status or an event.
+func (p *Pipeline) processOne(m decodedMessage) {
+	log := p.logger.With("agent_id", m.agentID, "kind", string(m.kind))
+	var err error
+	switch m.kind {
 	case topic.Status:
-		err = p.retry(log, func(ctx context.Context) error { return p.store.SaveStatus(ctx, d.status) })
+		err = p.retry(log, func(ctx context.Context) error { return p.store.SaveStatus(ctx, m.status) })
 		if err == nil {
-			log.Debug("status stored", "state", string(d.status.State))
+			log.Debug("status stored", "state", string(m.status.State))
 		}
 	case topic.Events:
-		err = p.retry(log, func(ctx context.Context) error { return p.store.SaveEvent(ctx, d.event) })
+		err = p.retry(log, func(ctx context.Context) error { return p.store.SaveEvent(ctx, m.event) })
 		if err == nil {
-			log.Debug("event stored", "event_id", d.event.ID, "event_kind", string(d.event.Kind))
+			log.Debug("event stored", "event_id", m.event.ID, "event_kind", string(m.event.Kind))
 		}
 	}
+	p.settle(m.msg, err, log)
+}
+
+// settle acknowledges a message once written, dead-letters it when its
+// data was refused, and otherwise (the pipeline aborted during a database
+// outage) leaves it for the broker to deliver again.
+func (p *Pipeline) settle(msg Message, err error, log *slog.Logger) {
 	switch {
 	case err == nil:
-		r.msg.Ack()
+		msg.Ack()
 	case refusedData(err):
-		p.refuse(r.msg, err)
+		p.refuse(msg, err)
 	default:
-		log.Warn("message left unacknowledged for redelivery", "topic", topicName, "error", err)
+		log.Warn("message left unacknowledged for redelivery", "topic", msg.Topic(), "error", err)
+	}
+}
+
+// storeBatches writes read batches in one transaction and acknowledges
+// them. When the database refuses the transaction for the data of some
+// batch, each is written alone, so that only the guilty one is refused.
+func (p *Pipeline) storeBatches(batches []decodedMessage) {
+	in := make([]store.IncomingBatch, len(batches))
+	reads := 0
+	for i, m := range batches {
+		in[i] = store.IncomingBatch{Batch: m.batch, ReceivedAt: m.at}
+		reads += len(m.batch.Reads)
+	}
+	var results []store.BatchResult
+	start := time.Now()
+	err := p.retry(p.logger, func(ctx context.Context) error {
+		var err error
+		results, err = p.store.SaveBatches(ctx, in)
+		return err
+	})
+	if err != nil && refusedData(err) && len(batches) > 1 {
+		p.logger.Warn("transaction refused for its data; writing its batches one by one", "batches", len(batches), "error", err)
+		for _, m := range batches {
+			p.storeBatches([]decodedMessage{m})
+		}
+		return
+	}
+	if err != nil {
+		for _, m := range batches {
+			p.settle(m.msg, err, p.logger.With("agent_id", m.agentID, "kind", string(topic.Reads)))
+		}
+		return
+	}
+	stored, duplicates, fresh := 0, 0, 0
+	committed := make([]decodedMessage, 0, len(batches))
+	for i, r := range results {
+		m := batches[i]
+		switch {
+		case r.Err != nil:
+			p.refuse(m.msg, r.Err)
+			continue
+		case r.Duplicate:
+			duplicates++
+		default:
+			fresh += len(m.batch.Reads)
+			stored += r.Stored
+		}
+		// A duplicate is acknowledged too: the agent re-sent it because
+		// it missed the first acknowledgement.
+		committed = append(committed, m)
+	}
+	p.metrics.Committed(len(batches), reads, stored, time.Since(start))
+	p.metrics.DuplicateBatches(duplicates)
+	p.metrics.DuplicateReads(fresh - stored)
+	p.logger.Debug("batches stored", "batches", len(batches), "reads", reads, "stored", stored, "duplicate_batches", duplicates)
+	p.ackBatches(committed)
+	for _, m := range committed {
+		m.msg.Ack()
 	}
 }
 
@@ -234,7 +406,8 @@ func refusedData(err error) bool {
 // refuse keeps a message that cannot be stored in dead_letters with the
 // reason, then acknowledges it.
 func (p *Pipeline) refuse(msg Message, cause error) {
-	reason := domain.ErrorCode(cause) + ": " + domain.ErrorMessage(cause)
+	code := domain.ErrorCode(cause)
+	reason := code + ": " + domain.ErrorMessage(cause)
 	log := p.logger.With("topic", msg.Topic())
 	err := p.retry(log, func(ctx context.Context) error {
 		return p.store.SaveDeadLetter(ctx, msg.Topic(), reason, msg.Payload())
@@ -243,21 +416,39 @@ func (p *Pipeline) refuse(msg Message, cause error) {
 		log.Warn("refused message left unacknowledged for redelivery", "reason", reason, "error", err)
 		return
 	}
+	p.metrics.DeadLetter(code)
 	log.Warn("message refused and dead-lettered", "reason", reason, "bytes", len(msg.Payload()))
 	msg.Ack()
 }
 
-// ackBatch tells the agent its batch is committed. If the publish fails,
-// the agent re-sends the batch after its timeout and is acknowledged then.
-func (p *Pipeline) ackBatch(log *slog.Logger, agentID string, seq uint64) {
-	ack := wire.Ack{Schema: wire.SchemaVersion, AgentID: agentID, Sequences: []uint64{seq}, At: p.cfg.Now().UTC()}
-	payload, err := wire.Encode(ack)
-	if err == nil {
-		err = p.pub.Publish(topic.For(agentID, topic.Acks), payload)
+// ackBatches tells each agent which of its batches are committed, in one
+// message per agent, published concurrently. If a publish fails, the agent
+// re-sends those batches after its timeout and is acknowledged then.
+func (p *Pipeline) ackBatches(batches []decodedMessage) {
+	seqs := map[string][]uint64{}
+	for _, m := range batches {
+		// A batch and its re-send can be committed together: one ack.
+		if !slices.Contains(seqs[m.agentID], m.batch.Sequence) {
+			seqs[m.agentID] = append(seqs[m.agentID], m.batch.Sequence)
+		}
 	}
-	if err != nil {
-		log.Warn("batch acknowledgement not published; the agent will re-send", "seq", seq, "error", err)
+	now := p.cfg.Now().UTC()
+	var wg sync.WaitGroup
+	for agentID, list := range seqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ack := wire.Ack{Schema: wire.SchemaVersion, AgentID: agentID, Sequences: list, At: now}
+			payload, err := wire.Encode(ack)
+			if err == nil {
+				err = p.pub.Publish(topic.For(agentID, topic.Acks), payload)
+			}
+			if err != nil {
+				p.logger.Warn("batch acknowledgement not published; the agent will re-send", "agent_id", agentID, "seqs", list, "error", err)
+			}
+		}()
 	}
+	wg.Wait()
 }
 
 // retry runs a database write until it succeeds, the data is refused, or
@@ -269,6 +460,7 @@ func (p *Pipeline) retry(log *slog.Logger, write func(ctx context.Context) error
 		if err == nil || refusedData(err) || p.work.Err() != nil {
 			return err
 		}
+		p.metrics.WriteRetry()
 		log.Warn("database write failed; retrying", "attempt", attempt, "retry_in", wait.String(), "error", err)
 		timer := time.NewTimer(wait)
 		select {

