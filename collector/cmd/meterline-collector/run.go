@@ -91,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var svc atomic.Pointer[ingest.Service]
 	var opsServer *ops.Server
 	if cfg.HTTPListen != "" {
-		opsServer = ops.New(ops.Config{Metrics: m.Handler()}, logger.With("component", "ops"))
+		opsServer = ops.New(ops.Config{Metrics: m.Handler(), Pprof: cfg.Pprof}, logger.With("component", "ops"))
 		opsServer.AddCheck("database", st.Ping) // ops bounds each check
 		opsServer.AddCheck("mqtt", func(context.Context) error { return mqttReady(svc.Load()) })
 		addr, err := opsServer.Start(cfg.HTTPListen)

@@ -113,6 +113,8 @@ type Config struct {
 	// HTTPListen is the address of the operations server; empty disables
 	// it.
 	HTTPListen string
+	// Pprof serves Go's profiler on the operations server.
+	Pprof bool
 
 	// Ingest pipeline tunables; zero means the pipeline's default.
 	IngestWorkers    int
@@ -193,6 +195,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		fs.IntVar(f.dst, f.name, 0, f.usage+" ["+f.env+"]")
 	}
 	fs.DurationVar(&c.IngestBatchWait, "ingest-batch-wait", 0, "longest wait to fill a write transaction, e.g. 20ms; 0 takes the pipeline's default ["+EnvIngestBatchWait+"]")
+	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiler on the operations server, under /debug/pprof/ (for diagnosis; keep the address private)")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply the database schema and exit")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.BoolVar(&c.ConfigDump, "config-dump", false, "print the effective configuration, secrets redacted, and exit")

@@ -3,10 +3,18 @@ package ingest
 import (
 	"time"
 
+	segjson "github.com/segmentio/encoding/json"
+
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
+
+// payloadCodec decodes read batches with segmentio's encoding/json: same
+// rules and tags as the standard library's, four to five times faster on
+// read batches (BenchmarkDecodeReadBatch), and JSON decoding is most of
+// the collector's CPU under load.
+var payloadCodec = wire.Codec{Unmarshal: segjson.Unmarshal}
 
 // decoded is a message whose payload was decoded, validated and matched to
 // its topic. Only the field of its kind is set.
@@ -29,7 +37,7 @@ func decode(topicName string, payload []byte, now time.Time) (decoded, error) {
 	var payloadAgent string
 	switch kind {
 	case topic.Reads:
-		d.batch, err = wire.DecodeReadBatch(payload, now)
+		d.batch, err = payloadCodec.DecodeReadBatch(payload, now)
 		payloadAgent = d.batch.AgentID
 	case topic.Status:
 		d.status, err = wire.DecodeAgentStatus(payload)

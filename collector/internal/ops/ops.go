@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +33,8 @@ type Check func(ctx context.Context) error
 type Config struct {
 	// Metrics serves /metrics; nil leaves the path out.
 	Metrics http.Handler
+	// Pprof serves Go's profiler under /debug/pprof/.
+	Pprof bool
 	// CheckTimeout bounds each readiness check; zero means
 	// DefaultCheckTimeout.
 	CheckTimeout time.Duration
@@ -67,6 +70,13 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	}
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
+	if cfg.Pprof {
+		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
+		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return s
 }
 

@@ -1,9 +1,10 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	segjson "github.com/segmentio/encoding/json"
 )
 
 // text makes a string storable on both dialects. PostgreSQL text cannot
@@ -17,10 +18,12 @@ func text(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// jsonText encodes v for a JSON column. PostgreSQL jsonb refuses the escape
-// \u0000, so it is dropped, as text drops NUL bytes.
+// jsonText encodes v for a JSON column. PostgreSQL json and jsonb refuse
+// the escape \u0000, so it is dropped, as text drops NUL bytes. Every read
+// of the fleet is encoded here (counters, supplies, status): segmentio's
+// encoder writes what encoding/json writes, at a fraction of its cost.
 func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := segjson.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("encode %T: %w", v, err)
 	}
