@@ -83,6 +83,7 @@ type Config struct {
 // MQTT says how to reach the broker.
 type MQTT struct {
 	URL      string `toml:"url"`
+	// Username defaults to the agent id when a password is set.
 	Username string `toml:"username"`
 	Password Secret `toml:"password"`
 	// ClientID defaults to "meterline-agent-" + the agent id.
@@ -248,6 +249,12 @@ func (c *Config) complete(env Env) error {
 	if c.MQTT.ClientID == "" {
 		c.MQTT.ClientID = "meterline-agent-" + c.AgentID
 	}
+	// The broker's ACL lets a user publish only under the agent id that is
+	// its name (deploy/mosquitto/acl): with a password and no user name,
+	// the agent id is the one that works.
+	if c.MQTT.Password != "" && c.MQTT.Username == "" {
+		c.MQTT.Username = c.AgentID
+	}
 	return nil
 }
 
@@ -313,9 +320,6 @@ func (c Config) Validate() error {
 
 	if err := validateBrokerURL(c.MQTT.URL); err != nil {
 		bad("mqtt.url: %v", err)
-	}
-	if c.MQTT.Password != "" && c.MQTT.Username == "" {
-		bad("mqtt.password: set, but mqtt.username is empty")
 	}
 	if len(c.MQTT.ClientID) > 256 {
 		bad("mqtt.client_id: longer than 256 characters")

@@ -74,6 +74,24 @@ retries = 0
 	}
 }
 
+func TestUsernameDefaultsToAgentID(t *testing.T) {
+	withPassword, err := Parse([]byte("agent_id = \"site-7\"\ntargets = [\"127.0.0.1\"]\n[snmp]\ncommunity = \"public\"\n"),
+		testEnv(map[string]string{EnvMQTTPassword: "secret"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if withPassword.MQTT.Username != "site-7" {
+		t.Errorf("username = %q, want the agent id when a password is set", withPassword.MQTT.Username)
+	}
+	anonymous, err := Parse([]byte("agent_id = \"site-7\"\ntargets = [\"127.0.0.1\"]\n[snmp]\ncommunity = \"public\"\n"), testEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if anonymous.MQTT.Username != "" {
+		t.Errorf("username = %q without a password, want none", anonymous.MQTT.Username)
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name, text string
