@@ -14,14 +14,7 @@ import (
 func BenchmarkSaveBatch(b *testing.B) {
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) {
-			s, err := Open(b.Context(), d.url(b), discard())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			if _, err := s.Migrate(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			s := benchStore(b, d)
 			start := time.Now().Add(-time.Hour).Truncate(time.Second)
 			b.ReportAllocs()
 			for i := range b.N {
@@ -44,14 +37,7 @@ func BenchmarkSaveBatches(b *testing.B) {
 	const agents, devices = 50, 100
 	for _, d := range dialects {
 		b.Run(d.name, func(b *testing.B) {
-			s, err := Open(b.Context(), d.url(b), discard())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer s.Close()
-			if _, err := s.Migrate(b.Context()); err != nil {
-				b.Fatal(err)
-			}
+			s := benchStore(b, d)
 			start := time.Now().Add(-time.Hour).Truncate(time.Second)
 			b.ReportAllocs()
 			for i := range b.N {
@@ -73,6 +59,20 @@ func BenchmarkSaveBatches(b *testing.B) {
 			b.ReportMetric(float64(b.N*agents*devices)/b.Elapsed().Seconds(), "reads/s")
 		})
 	}
+}
+
+// benchStore opens an empty, migrated database of the dialect.
+func benchStore(b *testing.B, d dialect) *Store {
+	b.Helper()
+	s, err := Open(b.Context(), d.url(b), discard())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(b.Context()); err != nil {
+		b.Fatal(err)
+	}
+	return s
 }
 
 // benchRead is a colour MFP's read: three meters, eight supplies, a status.
