@@ -82,7 +82,7 @@ type Config struct {
 
 // MQTT says how to reach the broker.
 type MQTT struct {
-	URL      string `toml:"url"`
+	URL string `toml:"url"`
 	// Username defaults to the agent id when a password is set.
 	Username string `toml:"username"`
 	Password Secret `toml:"password"`
