@@ -26,7 +26,7 @@ func local() Settings {
 		PollInterval:      15 * time.Minute,
 		DiscoveryInterval: 24 * time.Hour,
 		Targets:           []string{"127.0.0.5:161"},
-		Ranges:            []string{"192.168.1.0/24"},
+		Ranges:            []string{"127.0.1.0/24"},
 		Credentials:       []string{"office", "lab"},
 	}
 }
@@ -437,7 +437,7 @@ agent_id = "a1"
 poll_interval = "5m"
 discovery_interval = "12h"
 targets = ["127.0.0.5"]
-ranges = ["192.168.1.0/24"]
+ranges = ["127.0.1.0/24"]
 [[credentials]]
 name = "office"
 version = "2c"
@@ -452,7 +452,7 @@ community = "lab"
 	}
 	want := Settings{
 		PollInterval: 5 * time.Minute, DiscoveryInterval: 12 * time.Hour,
-		Targets: []string{"127.0.0.5:161"}, Ranges: []string{"192.168.1.0/24"}, Credentials: []string{"office", "lab"},
+		Targets: []string{"127.0.0.5:161"}, Ranges: []string{"127.0.1.0/24"}, Credentials: []string{"office", "lab"},
 	}
 	if got := LocalSettings(cfg); !got.Equal(want) {
 		t.Errorf("%+v, want %+v", got, want)

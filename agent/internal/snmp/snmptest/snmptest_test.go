@@ -14,7 +14,7 @@ func TestParseSnmprec(t *testing.T) {
 1.3.6.1.2.1.1.1.0|4|Printer | with a bar
 1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.11.2.3.9.1
 1.3.6.1.2.1.2.2.1.6.1|4x|3C2AF4BFF51B
-1.3.6.1.2.1.4.20.1.1.10.0.0.1|64x|0a000001
+1.3.6.1.2.1.4.20.1.1.127.0.0.1|64x|7f000001
 1.3.6.1.2.1.43.10.2.1.4.1.1|65|15232
 1.3.6.1.2.1.43.11.1.1.9.1.1|2|-3
 1.3.6.1.2.1.31.1.1.1.6.1|70|18446744073709551615
@@ -28,7 +28,7 @@ func TestParseSnmprec(t *testing.T) {
 		{OID: "1.3.6.1.2.1.1.1.0", Type: snmp.TypeOctetString, Value: []byte("Printer | with a bar")},
 		{OID: "1.3.6.1.2.1.1.2.0", Type: snmp.TypeObjectID, Value: "1.3.6.1.4.1.11.2.3.9.1"},
 		{OID: "1.3.6.1.2.1.2.2.1.6.1", Type: snmp.TypeOctetString, Value: []byte{0x3c, 0x2a, 0xf4, 0xbf, 0xf5, 0x1b}},
-		{OID: "1.3.6.1.2.1.4.20.1.1.10.0.0.1", Type: snmp.TypeIPAddress, Value: "10.0.0.1"},
+		{OID: "1.3.6.1.2.1.4.20.1.1.127.0.0.1", Type: snmp.TypeIPAddress, Value: "127.0.0.1"},
 		{OID: "1.3.6.1.2.1.43.10.2.1.4.1.1", Type: snmp.TypeCounter32, Value: int64(15232)},
 		{OID: "1.3.6.1.2.1.43.11.1.1.9.1.1", Type: snmp.TypeInteger, Value: int64(-3)},
 		{OID: "1.3.6.1.2.1.31.1.1.1.6.1", Type: snmp.TypeCounter64, Value: uint64(18446744073709551615)},
