@@ -61,28 +61,14 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-die() { echo "ingest: $*" >&2; exit 2; }
-need() { command -v "$1" >/dev/null 2>&1 || [[ -x /usr/sbin/$1 ]] || die "$1 is needed ($2)"; }
+bench_name=ingest
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 need go "https://go.dev/dl"
 need mosquitto "apt-get install mosquitto"
 need psql "apt-get install postgresql-client"
 mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	local p
-	for _ in $(seq 1 100); do
-		p=$((20000 + RANDOM % 40000))
-		port_open "$p" || { echo "$p"; return; }
-	done
-	die "no free port found"
-}
-wait_until() { # description, timeout seconds, command...
-	local what=$1 limit=$2
-	shift 2
-	for _ in $(seq 1 $((limit * 10))); do "$@" && return 0; sleep 0.1; done
-	die "$what: not within ${limit}s (logs in $work; KEEP=1 keeps them)"
-}
 
 echo "== build" >&2
 (cd "$root" && go build -o "$work/bin/" ./e2e/cmd/ingestbench) || die "build of ingestbench failed"
