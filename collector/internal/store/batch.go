@@ -1,11 +1,9 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"errors"
 	"math"
-	"sort"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -15,18 +13,6 @@ import (
 // MaxDeviceKeyBytes bounds a device key (see wire.DeviceRead.Key): it is a
 // unique index key, and PostgreSQL refuses index entries of a few KiB.
 const MaxDeviceKeyBytes = 512
-
-// SaveBatch stores one read batch of the agent; see SaveBatches. A batch
-// refused for its data returns that refusal as the error.
-func (s *Store) SaveBatch(ctx context.Context, agentID string, batch wire.ReadBatch, receivedAt time.Time) (stored int, duplicate bool, err error) {
-	batch.AgentID = agentID
-	results, err := s.SaveBatches(ctx, []IncomingBatch{{Batch: batch, ReceivedAt: receivedAt}})
-	if err != nil {
-		return 0, false, err
-	}
-	r := results[0]
-	return r.Stored, r.Duplicate, r.Err
-}
 
 // readRow is one read made ready for the devices and meter_reads tables.
 type readRow struct {
@@ -40,8 +26,8 @@ type readRow struct {
 }
 
 // batchRows checks what the schema needs beyond wire validation and turns
-// the reads into rows, ordered by device key so that concurrent batches
-// lock devices in the same order and cannot deadlock.
+// the reads into rows. (The device upserts order their rows by key
+// themselves, so concurrent transactions lock devices in one order.)
 func batchRows(agentID string, batch wire.ReadBatch, receivedAt time.Time) ([]readRow, error) {
 	if batch.Sequence > math.MaxInt64 {
 		return nil, domain.Errorf(domain.EINVALID, "sequence %d is over the largest storable %d", batch.Sequence, int64(math.MaxInt64))
@@ -57,7 +43,6 @@ func batchRows(agentID string, batch wire.ReadBatch, receivedAt time.Time) ([]re
 		}
 		rows = append(rows, row)
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].key < rows[j].key })
 	return rows, nil
 }
 

@@ -12,6 +12,19 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
+// SaveBatch stores one read batch of the agent through SaveBatches, as
+// the tests of one batch at a time use it. A batch
+// refused for its data returns that refusal as the error.
+func (s *Store) SaveBatch(ctx context.Context, agentID string, batch wire.ReadBatch, receivedAt time.Time) (stored int, duplicate bool, err error) {
+	batch.AgentID = agentID
+	results, err := s.SaveBatches(ctx, []IncomingBatch{{Batch: batch, ReceivedAt: receivedAt}})
+	if err != nil {
+		return 0, false, err
+	}
+	r := results[0]
+	return r.Stored, r.Duplicate, r.Err
+}
+
 func incoming(batches ...wire.ReadBatch) []IncomingBatch {
 	in := make([]IncomingBatch, len(batches))
 	for i, b := range batches {
