@@ -233,7 +233,7 @@ func TestACLBroker(t *testing.T) {
 		writeFile(t, pwFile, b.passwords[collectorUser]+"\n")
 		collector := start(t, "meterline-collector",
 			"-mqtt", "ssl://"+b.addr, "-mqtt-username", collectorUser, "-mqtt-password-file", pwFile,
-			"-mqtt-ca-file", ca, "-client-id", "acl-test-collector", "-data-dir", dir, "-http-listen", "off")
+			"-mqtt-ca-file", ca, "-client-id", "acl-test-collector", "-data-dir", dir)
 		waitFor(t, "collector subscribed", 20*time.Second, func() (bool, error) {
 			select {
 			case <-collector.done:

@@ -32,13 +32,13 @@ const deadLetterBytes = 64 << 10
 
 // startIngestCollector runs a collector replica on an external broker,
 // logging JSON at debug level (a line per transaction of batches), and waits
-// until it is subscribed. Its operations server is off: two replicas
-// would clash on its default port. dbURL "" runs it on its default
+// until it is subscribed (its operations server is off, as TestMain sets
+// for every collector of the package). dbURL "" runs it on its default
 // database, SQLite under dataDir, which it migrates itself.
 func startIngestCollector(t *testing.T, brokerURL, dbURL, dataDir, group, clientID string) *process {
 	t.Helper()
 	args := []string{"-mqtt", brokerURL, "-data-dir", dataDir, "-share-group", group, "-client-id", clientID,
-		"-log-format", "json", "-log-level", "debug", "-http-listen", "off"}
+		"-log-format", "json", "-log-level", "debug"}
 	if dbURL != "" {
 		args = append(args, "-database", dbURL)
 	}
