@@ -41,7 +41,7 @@ func TestBatchesDecodeAndMatchExpected(t *testing.T) {
 	var bytes, reads int
 	i := 0
 	for _, b := range batches {
-		rb, err := wire.DecodeReadBatch(b.Payload, start.Add(10*time.Hour))
+		rb, _, err := wire.DecodeReadBatch(b.Payload, start.Add(10*time.Hour))
 		if err != nil {
 			t.Fatalf("batch %s/%d does not decode: %v", b.AgentID, b.Seq, err)
 		}
@@ -205,7 +205,7 @@ func fakeCollector(t *testing.T, url, prefix, drop string, dropSeq uint64) *atom
 		if err != nil || !strings.HasPrefix(agentID, prefix) {
 			return
 		}
-		rb, err := wire.DecodeReadBatch(m.Payload(), time.Now())
+		rb, _, err := wire.DecodeReadBatch(m.Payload(), time.Now())
 		if err != nil {
 			t.Errorf("fake collector: batch on %s: %v", m.Topic(), err)
 			return

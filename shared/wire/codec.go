@@ -3,6 +3,7 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -80,69 +81,99 @@ func (c Codec) decode(b []byte, v versioned) error {
 	return domain.Errorf(domain.EINVALID, "malformed payload: %v", err)
 }
 
-// DecodeReadBatch decodes and validates a read batch. now bounds read times
-// from above (see MaxFutureSkew). Every error is a *domain.Error whose code
-// says why the payload was refused.
-func DecodeReadBatch(b []byte, now time.Time) (ReadBatch, error) {
+// DecodeReadBatch decodes a read batch and validates it read by read: the
+// batch's Reads are those that pass, and refused lists the others with
+// their index in the payload, why, and their JSON. now bounds read times
+// from above (see MaxFutureSkew). An error refuses the batch whole (not a
+// JSON object, another version, no agent id or sequence); it is a
+// *domain.Error whose code says why.
+func DecodeReadBatch(b []byte, now time.Time) (rb ReadBatch, refused []RefusedRead, err error) {
 	return Codec{}.DecodeReadBatch(b, now)
 }
 
 // DecodeReadBatch is the package's DecodeReadBatch with c's parser.
-func (c Codec) DecodeReadBatch(b []byte, now time.Time) (ReadBatch, error) {
+func (c Codec) DecodeReadBatch(b []byte, now time.Time) (ReadBatch, []RefusedRead, error) {
 	var rb ReadBatch
+	var refused []RefusedRead
 	if err := c.decode(b, &rb); err != nil {
-		return ReadBatch{}, err
+		// One read of the wrong shape fails the whole parse: parse again
+		// read by read, so that it costs only itself.
+		var byRead struct {
+			ReadBatch
+			Reads []json.RawMessage `json:"reads"`
+		}
+		if domain.ErrorCode(err) != domain.EINVALID || c.unmarshal(b, &byRead) != nil {
+			return ReadBatch{}, nil, err
+		}
+		rb = byRead.ReadBatch
+		rb.Reads = make([]DeviceRead, 0, len(byRead.Reads))
+		for i, raw := range byRead.Reads {
+			var r DeviceRead
+			if err := c.unmarshal(raw, &r); err != nil {
+				refused = append(refused, RefusedRead{Index: i, Reason: "malformed read: " + err.Error(), Raw: raw})
+				r = DeviceRead{} // a placeholder, dropped below
+			}
+			rb.Reads = append(rb.Reads, r)
+		}
 	}
-	if err := rb.Validate(now); err != nil {
-		return ReadBatch{}, err
+	if err := rb.validateBatch(); err != nil {
+		return ReadBatch{}, nil, err
 	}
-	return rb, nil
+	kept := rb.Reads[:0]
+	next := 0 // the next refused read found by the parse
+	for i, r := range rb.Reads {
+		if next < len(refused) && refused[next].Index == i {
+			next++
+			continue
+		}
+		if err := r.Validate(now); err != nil {
+			raw, _ := json.Marshal(r)
+			refused = append(refused, RefusedRead{Index: i, Reason: domain.ErrorMessage(err), Raw: raw})
+			continue
+		}
+		kept = append(kept, r)
+	}
+	rb.Reads = kept
+	sort.Slice(refused, func(i, j int) bool { return refused[i].Index < refused[j].Index })
+	return rb, refused, nil
 }
 
-// Validate checks the rules every stored batch must meet.
-func (rb ReadBatch) Validate(now time.Time) error {
-	if !topic.ValidAgentID(rb.AgentID) {
-		return domain.Errorf(domain.EINVALID, "agent id %q is not valid", rb.AgentID)
+// BatchHead is what identifies a read batch, read from a payload that may
+// be refused: enough to settle it with its agent.
+type BatchHead struct {
+	AgentID  string `json:"agent_id"`
+	Sequence uint64 `json:"seq"`
+	BatchID  string `json:"batch_id"`
+}
+
+// PeekBatchHead reads the identity of a batch from a payload that
+// DecodeReadBatch refused whole, so the collector can still settle it; ok
+// is false when the payload does not say (not JSON, no agent id or
+// sequence).
+func PeekBatchHead(b []byte) (h BatchHead, ok bool) {
+	if len(b) > MaxPayloadBytes || json.Unmarshal(b, &h) != nil {
+		return BatchHead{}, false
 	}
-	if rb.Sequence == 0 {
-		return domain.Errorf(domain.EINVALID, "sequence number missing")
+	rb := ReadBatch{AgentID: h.AgentID, Sequence: h.Sequence, BatchID: h.BatchID}
+	if rb.validateBatch() != nil {
+		return BatchHead{}, false
+	}
+	return h, true
+}
+
+// Validate checks the rules every stored batch meets: the batch's own,
+// then every read's.
+func (rb ReadBatch) Validate(now time.Time) error {
+	if err := rb.validateBatch(); err != nil {
+		return err
 	}
 	for i, r := range rb.Reads {
-		if err := r.validate(now); err != nil {
+		if err := r.Validate(now); err != nil {
 			return domain.Errorf(domain.EINVALID, "read %d: %s", i, domain.ErrorMessage(err))
 		}
 	}
 	return nil
 }
-
-func (r DeviceRead) validate(now time.Time) error {
-	switch {
-	case r.Address == "":
-		return domain.Errorf(domain.EINVALID, "address missing")
-	case r.ReadAt.IsZero():
-		return domain.Errorf(domain.EINVALID, "read time missing")
-	case r.ReadAt.After(now.Add(MaxFutureSkew)):
-		return domain.Errorf(domain.EINVALID, "read time %s is in the future", r.ReadAt.Format(time.RFC3339))
-	case r.ReadAt.Year() < 2000:
-		return domain.Errorf(domain.EINVALID, "read time %s is before 2000", r.ReadAt.Format(time.RFC3339))
-	}
-	for _, c := range r.Counters {
-		if c.Kind == "" {
-			return domain.Errorf(domain.EINVALID, "counter without a kind")
-		}
-		if c.Value < 0 {
-			return domain.Errorf(domain.EINVALID, "counter %s is negative (%d)", c.Kind, c.Value)
-		}
-	}
-	for _, s := range r.Supplies {
-		if bad := outOfPercent(s.Percent) || outOfPercent(s.FullPercent); bad {
-			return domain.Errorf(domain.EINVALID, "supply %d has a percent outside 0..100", s.Index)
-		}
-	}
-	return nil
-}
-
-func outOfPercent(p *int) bool { return p != nil && (*p < 0 || *p > 100) }
 
 // DecodeAgentStatus decodes and validates an agent status.
 func DecodeAgentStatus(b []byte) (AgentStatus, error) {

@@ -19,18 +19,23 @@ const SchemaVersion = 1
 // few hundred colour MFPs stays well under it.
 const MaxPayloadBytes = 1 << 20
 
-// MaxFutureSkew is how far in the future a read time may lie before it is
-// rejected: agent clocks drift, but not by days.
+// MaxFutureSkew is how far in the future a read time may lie before the
+// read is refused: agent clocks drift, but not by days.
 const MaxFutureSkew = 24 * time.Hour
 
 // ReadBatch is what an agent publishes on its reads topic: the reads of one
-// poll round. AgentID + Sequence is the batch's idempotency key.
+// poll round. AgentID + Sequence + BatchKey is the batch's idempotency key.
 type ReadBatch struct {
-	Schema   int          `json:"schema"`
-	AgentID  string       `json:"agent_id"`
-	Sequence uint64       `json:"seq"`
-	SentAt   time.Time    `json:"sent_at"`
-	Reads    []DeviceRead `json:"reads"`
+	Schema   int    `json:"schema"`
+	AgentID  string `json:"agent_id"`
+	Sequence uint64 `json:"seq"`
+	// BatchID is drawn at random by the agent's outbox when it stores the
+	// batch, so that a sequence number that repeats (a reinstall, a clock
+	// without battery) never passes for a batch already stored. Letters,
+	// digits, '.', '_' and '-', at most MaxBatchIDLen.
+	BatchID string       `json:"batch_id,omitempty"`
+	SentAt  time.Time    `json:"sent_at"`
+	Reads   []DeviceRead `json:"reads"`
 }
 
 // DeviceRead is one read of one printer.
@@ -102,6 +107,18 @@ type AgentStatus struct {
 	DevicesPolled int               `json:"devices_polled,omitempty"`
 	OutboxDepth   int               `json:"outbox_depth,omitempty"`
 	OutboxDropped uint64            `json:"outbox_dropped,omitempty"`
+	// ReadsCleaned counts the reads the agent had to clean before storing
+	// them (DeviceRead.Clean: a field dropped or cut), since it was
+	// installed.
+	ReadsCleaned uint64 `json:"reads_cleaned,omitempty"`
+	// ReadsRefused and BatchesRefused count what the collector's acks said
+	// it refused: single reads, and batches refused whole.
+	ReadsRefused   uint64 `json:"reads_refused,omitempty"`
+	BatchesRefused uint64 `json:"batches_refused,omitempty"`
+	// ConfigRefused lists what the agent refused of the configuration the
+	// collector sent (a target outside the ranges its own file allows),
+	// one reason each.
+	ConfigRefused []string `json:"config_refused,omitempty"`
 }
 
 // Event is one alert raised by an agent. AgentID + ID is its idempotency key.
@@ -119,13 +136,39 @@ type Event struct {
 	Current  *int64           `json:"current,omitempty"`
 }
 
-// Ack is what a collector publishes on an agent's acks topic once the
-// batches with these sequence numbers are committed to its database.
+// Ack is what a collector publishes on an agent's acks topic once batches
+// are settled: their reads committed to its database, or refused (stored
+// in its dead letters). Either way the agent deletes them from its outbox.
 type Ack struct {
-	Schema    int       `json:"schema"`
-	AgentID   string    `json:"agent_id"`
-	Sequences []uint64  `json:"seqs"`
-	At        time.Time `json:"at"`
+	Schema  int    `json:"schema"`
+	AgentID string `json:"agent_id"`
+	// Sequences lists the sequence number of every settled batch, for the
+	// agents that predate Batches.
+	Sequences []uint64 `json:"seqs"`
+	// Batches settles each batch by sequence and BatchID, and tells which
+	// of its reads were refused.
+	Batches []BatchAck `json:"batches,omitempty"`
+	At      time.Time  `json:"at"`
+}
+
+// BatchAck settles one read batch.
+type BatchAck struct {
+	Seq     uint64 `json:"seq"`
+	BatchID string `json:"batch_id,omitempty"`
+	// Refused lists the reads the collector refused, by their index in the
+	// batch; the other reads are stored.
+	Refused []RefusedRead `json:"refused,omitempty"`
+	// Rejected, when set, says why the batch was refused whole (none of its
+	// reads is stored).
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// RefusedRead is a read the collector refused, and why. Raw holds its
+// JSON for the collector's dead letters; it is not sent.
+type RefusedRead struct {
+	Index  int    `json:"index"`
+	Reason string `json:"reason"`
+	Raw    []byte `json:"-"`
 }
 
 // AgentConfig is the retained configuration a collector publishes for an

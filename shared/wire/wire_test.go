@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
@@ -27,6 +28,7 @@ func sampleBatch() wire.ReadBatch {
 		Schema:   wire.SchemaVersion,
 		AgentID:  "site-lyon-01",
 		Sequence: 42,
+		BatchID:  "Kp2xa7Qz",
 		SentAt:   readAt.Add(2 * time.Second),
 		Reads: []wire.DeviceRead{
 			{
@@ -92,9 +94,9 @@ func golden(t *testing.T, name string, v any) []byte {
 func TestGoldenReadBatch(t *testing.T) {
 	want := sampleBatch()
 	b := golden(t, "read_batch.json", want)
-	got, err := wire.DecodeReadBatch(b, readAt)
-	if err != nil {
-		t.Fatal(err)
+	got, refused, err := wire.DecodeReadBatch(b, readAt)
+	if err != nil || refused != nil {
+		t.Fatal(err, refused)
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
@@ -119,7 +121,12 @@ func TestGoldenOtherPayloads(t *testing.T) {
 		t.Errorf("event round trip: %+v, %v", got, err)
 	}
 
-	ack := wire.Ack{Schema: 1, AgentID: "site-lyon-01", Sequences: []uint64{41, 42}, At: readAt}
+	ack := wire.Ack{Schema: 1, AgentID: "site-lyon-01", Sequences: []uint64{41, 42, 43}, At: readAt,
+		Batches: []wire.BatchAck{
+			{Seq: 41, BatchID: "b7Qz1"},
+			{Seq: 42, BatchID: "Kp2xa", Refused: []wire.RefusedRead{{Index: 3, Reason: "serial longer than 64 bytes"}}},
+			{Seq: 43, BatchID: "x9LmR", Rejected: "agent id \"b\" in the payload is not \"site-lyon-01\" of the topic"},
+		}}
 	b = golden(t, "ack.json", ack)
 	if got, err := wire.DecodeAck(b); err != nil || !reflect.DeepEqual(got, ack) {
 		t.Errorf("ack round trip: %+v, %v", got, err)
@@ -138,19 +145,10 @@ func TestGoldenOtherPayloads(t *testing.T) {
 	}
 }
 
-func TestDecodeReadBatchRefuses(t *testing.T) {
+func TestDecodeReadBatchRefusesTheBatch(t *testing.T) {
 	good, err := wire.Encode(sampleBatch())
 	if err != nil {
 		t.Fatal(err)
-	}
-	edit := func(f func(*wire.ReadBatch)) []byte {
-		b := sampleBatch()
-		f(&b)
-		out, err := wire.Encode(b)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
 	}
 	tests := []struct {
 		name    string
@@ -162,18 +160,14 @@ func TestDecodeReadBatchRefuses(t *testing.T) {
 		{"no schema", []byte(`{"agent_id":"a","seq":1}`), domain.ESCHEMA},
 		{"future schema", bytes.Replace(good, []byte(`"schema":1`), []byte(`"schema":2`), 1), domain.ESCHEMA},
 		{"oversized", append(good, bytes.Repeat([]byte(" "), wire.MaxPayloadBytes)...), domain.ETOOLARGE},
-		{"bad agent id", edit(func(b *wire.ReadBatch) { b.AgentID = "a/b" }), domain.EINVALID},
-		{"no sequence", edit(func(b *wire.ReadBatch) { b.Sequence = 0 }), domain.EINVALID},
-		{"negative counter", edit(func(b *wire.ReadBatch) { b.Reads[0].Counters[0].Value = -5 }), domain.EINVALID},
-		{"read in the future", edit(func(b *wire.ReadBatch) { b.Reads[0].ReadAt = readAt.Add(72 * time.Hour) }), domain.EINVALID},
-		{"no read time", edit(func(b *wire.ReadBatch) { b.Reads[0].ReadAt = time.Time{} }), domain.EINVALID},
-		{"no address", edit(func(b *wire.ReadBatch) { b.Reads[1].Address = "" }), domain.EINVALID},
-		{"percent over 100", edit(func(b *wire.ReadBatch) { b.Reads[0].Supplies[0].Percent = ptr(150) }), domain.EINVALID},
+		{"bad agent id", editBatch(t, func(b *wire.ReadBatch) { b.AgentID = "a/b" }), domain.EINVALID},
+		{"no sequence", editBatch(t, func(b *wire.ReadBatch) { b.Sequence = 0 }), domain.EINVALID},
+		{"bad batch id", editBatch(t, func(b *wire.ReadBatch) { b.BatchID = "a b" }), domain.EINVALID},
 		{"wrong type", []byte(`{"schema":1,"agent_id":"a","seq":"x"}`), domain.EINVALID},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := wire.DecodeReadBatch(tt.payload, readAt)
+			_, _, err := wire.DecodeReadBatch(tt.payload, readAt)
 			var de *domain.Error
 			if !errors.As(err, &de) {
 				t.Fatalf("err = %v, want a *domain.Error", err)
@@ -185,12 +179,189 @@ func TestDecodeReadBatchRefuses(t *testing.T) {
 	}
 }
 
+func editBatch(t *testing.T, f func(*wire.ReadBatch)) []byte {
+	t.Helper()
+	b := sampleBatch()
+	f(&b)
+	out, err := wire.Encode(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// One bad read is refused alone: the batch keeps the others.
+func TestDecodeReadBatchRefusesOneRead(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*wire.DeviceRead)
+		want string
+	}{
+		{"negative counter", func(r *wire.DeviceRead) { r.Counters[0].Value = -5 }, "negative"},
+		{"read in the future", func(r *wire.DeviceRead) { r.ReadAt = readAt.Add(25 * time.Hour) }, "future"},
+		{"no read time", func(r *wire.DeviceRead) { r.ReadAt = time.Time{} }, "read time missing"},
+		{"no address", func(r *wire.DeviceRead) { r.Address = "" }, "address missing"},
+		{"percent over 100", func(r *wire.DeviceRead) { r.Supplies[0].Percent = ptr(150) }, "percent"},
+		{"long serial", func(r *wire.DeviceRead) { r.Serial = strings.Repeat("S", 600) }, "serial longer than 64"},
+		{"NUL in the model", func(r *wire.DeviceRead) { r.Model = "Alta\x00Link" }, "model holds a NUL"},
+		{"long source", func(r *wire.DeviceRead) { r.Counters[0].Source = strings.Repeat("x", 257) }, "counter source longer"},
+		{"too many counters", func(r *wire.DeviceRead) {
+			r.Counters = make([]wire.Counter, wire.MaxListLen+1)
+			for i := range r.Counters {
+				r.Counters[i] = wire.Counter{Kind: domain.CounterTotal, Value: 1}
+			}
+		}, "counters"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			payload := editBatch(t, func(b *wire.ReadBatch) { tt.edit(&b.Reads[0]) })
+			got, refused, err := wire.DecodeReadBatch(payload, readAt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Reads) != 1 || got.Reads[0].Address != "127.0.1.2:161" {
+				t.Errorf("kept reads = %+v, want the second read alone", got.Reads)
+			}
+			if len(refused) != 1 || refused[0].Index != 0 || !strings.Contains(refused[0].Reason, tt.want) {
+				t.Fatalf("refused = %+v, want read 0 for %q", refused, tt.want)
+			}
+			var back wire.DeviceRead
+			if err := json.Unmarshal(refused[0].Raw, &back); err != nil {
+				t.Errorf("the refused read's JSON does not parse: %v", err)
+			}
+		})
+	}
+}
+
+// A read of the wrong shape (a counter value that is a string) fails the
+// fast parse; it is refused alone, with its bytes as they came.
+func TestDecodeReadBatchMalformedRead(t *testing.T) {
+	payload := []byte(`{"schema":1,"agent_id":"a","seq":7,"batch_id":"x1","sent_at":"2026-11-02T09:30:00Z","reads":[
+		{"address":"127.0.0.1:161","read_at":"2026-11-02T09:30:00Z","counters":[{"kind":"total","value":"lots"}]},
+		{"address":"127.0.0.2:161","read_at":"2026-11-02T09:30:00Z","counters":[{"kind":"total","value":12}]},
+		{"address":"","read_at":"2026-11-02T09:30:00Z"}]}`)
+	got, refused, err := wire.DecodeReadBatch(payload, readAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sequence != 7 || got.BatchID != "x1" || len(got.Reads) != 1 || got.Reads[0].Address != "127.0.0.2:161" {
+		t.Errorf("got %+v", got)
+	}
+	if len(refused) != 2 || refused[0].Index != 0 || refused[1].Index != 2 {
+		t.Fatalf("refused = %+v, want reads 0 and 2", refused)
+	}
+	if !strings.Contains(string(refused[0].Raw), `"lots"`) {
+		t.Errorf("raw of the malformed read = %s", refused[0].Raw)
+	}
+}
+
+func TestPeekBatchHead(t *testing.T) {
+	h, ok := wire.PeekBatchHead([]byte(`{"schema":9,"agent_id":"a","seq":3,"batch_id":"q","reads":"?"}`))
+	if !ok || h != (wire.BatchHead{AgentID: "a", Sequence: 3, BatchID: "q"}) {
+		t.Errorf("head = %+v, %v", h, ok)
+	}
+	for _, p := range []string{`hello`, `{"agent_id":"a"}`, `{"agent_id":"a/b","seq":1}`, `{"agent_id":"a","seq":-1}`} {
+		if h, ok := wire.PeekBatchHead([]byte(p)); ok {
+			t.Errorf("PeekBatchHead(%s) = %+v, want not ok", p, h)
+		}
+	}
+}
+
+func TestBatchKey(t *testing.T) {
+	b := sampleBatch()
+	b.BatchID = "" // an agent that predates batch ids
+	if got := (wire.ReadBatch{BatchID: "abc"}).BatchKey([]byte("x")); got != "abc" {
+		t.Errorf("key with a batch id = %q", got)
+	}
+	p1, p2 := editBatch(t, func(*wire.ReadBatch) {}), editBatch(t, func(b *wire.ReadBatch) { b.Reads = b.Reads[:1] })
+	k1, k2 := b.BatchKey(p1), b.BatchKey(p2)
+	if k1 == k2 || k1 != b.BatchKey(p1) || !strings.HasPrefix(k1, "sha256:") || len(k1) > wire.MaxBatchIDLen {
+		t.Errorf("content keys %q %q", k1, k2)
+	}
+}
+
+// worstRead is a read at every bound, of the characters JSON escapes most.
+func worstRead() wire.DeviceRead {
+	text := func(n int) string { return strings.Repeat("<", n) }
+	r := wire.DeviceRead{Serial: text(wire.MaxSerialLen), MAC: text(wire.MaxTextLen), Vendor: text(wire.MaxTextLen),
+		Model: text(wire.MaxTextLen), Firmware: text(wire.MaxTextLen), Address: text(wire.MaxTextLen), ReadAt: readAt,
+		Status: &wire.Status{Device: domain.DeviceState(text(wire.MaxTokenLen)), Printer: domain.PrinterState(text(wire.MaxTokenLen))}}
+	for range wire.MaxListLen {
+		r.Counters = append(r.Counters, wire.Counter{Kind: domain.CounterKind(text(wire.MaxTokenLen)), Value: -1 << 63,
+			Unit: domain.CounterUnit(text(wire.MaxTokenLen)), Source: text(wire.MaxTextLen)})
+		r.Supplies = append(r.Supplies, wire.Supply{Index: -1 << 62, Description: text(wire.MaxTextLen),
+			Kind: domain.SupplyKind(text(wire.MaxTokenLen)), Colour: text(wire.MaxTokenLen), PartNumber: text(wire.MaxTextLen),
+			Level: ptr[int64](-1 << 63), Capacity: ptr[int64](-1 << 63), Unit: text(wire.MaxTokenLen),
+			State: domain.LevelState(text(wire.MaxTokenLen)), Receptacle: true, Percent: ptr(100), FullPercent: ptr(100)})
+		r.Status.Conditions = append(r.Status.Conditions, domain.Condition(text(wire.MaxTokenLen)))
+	}
+	return r
+}
+
+func TestReadBoundFitsAPayload(t *testing.T) {
+	b, err := wire.Encode(worstRead())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > wire.MaxReadBytes {
+		t.Errorf("a read at every bound takes %d bytes, over MaxReadBytes %d", len(b), wire.MaxReadBytes)
+	}
+	if wire.MaxReadBytes+4096 > wire.MaxPayloadBytes {
+		t.Errorf("MaxReadBytes %d leaves no room for a batch under %d", wire.MaxReadBytes, wire.MaxPayloadBytes)
+	}
+}
+
+func TestCleanMeetsValidate(t *testing.T) {
+	r := worstRead()
+	r.Serial = strings.Repeat("9", 600)
+	r.Model = "bizhub\x00" + strings.Repeat("é", 200) // cut inside a character
+	r.Counters = append(r.Counters, wire.Counter{Kind: "total", Value: 5})
+	r.Counters[0].Kind = ""
+	r.Supplies[0].Percent = ptr(-13)
+	for i := range r.Counters {
+		r.Counters[i].Value = int64(i) - 3
+	}
+	got, changed := r.Clean()
+	if err := got.Validate(readAt); err != nil {
+		t.Fatalf("cleaned read does not validate: %v", err)
+	}
+	if got.Serial != "" || len(changed) == 0 {
+		t.Errorf("serial %q, changed %q", got.Serial, changed)
+	}
+	if !strings.HasPrefix(got.Model, "bizhub") || len(got.Model) > wire.MaxTextLen || !utf8.ValidString(got.Model) {
+		t.Errorf("model cut to %q", got.Model)
+	}
+	if r.Counters[0].Kind != "" || r.Serial == "" {
+		t.Error("Clean changed the read it was given")
+	}
+
+	padded := wire.DeviceRead{Serial: "CNB1234567\x00\x00", Address: "h", ReadAt: readAt}
+	if got, changed := padded.Clean(); got.Serial != "CNB1234567" || len(changed) != 0 {
+		t.Errorf("a NUL-padded serial: %q, %q", got.Serial, changed)
+	}
+	good := sampleBatch().Reads[0]
+	if got, changed := good.Clean(); !reflect.DeepEqual(got, good) || changed != nil {
+		t.Errorf("a good read changed: %q", changed)
+	}
+}
+
+func TestAhead(t *testing.T) {
+	r := wire.DeviceRead{ReadAt: readAt.Add(wire.ClockSkewTolerance)}
+	if r.Ahead(readAt) {
+		t.Error("a read within the tolerance is ahead")
+	}
+	r.ReadAt = r.ReadAt.Add(time.Second)
+	if !r.Ahead(readAt) {
+		t.Error("a read past the tolerance is not ahead")
+	}
+}
+
 func TestDecodeIgnoresUnknownFields(t *testing.T) {
 	// A newer agent may add fields within schema 1; an older collector keeps
 	// what it knows.
 	b := []byte(`{"schema":1,"agent_id":"a","seq":7,"sent_at":"2026-11-02T09:30:00Z","future_field":{"x":1},
 		"reads":[{"address":"127.0.0.1:161","read_at":"2026-11-02T09:30:00Z","tray_levels":[1]}]}`)
-	got, err := wire.DecodeReadBatch(b, readAt)
+	got, _, err := wire.DecodeReadBatch(b, readAt)
 	if err != nil {
 		t.Fatal(err)
 	}

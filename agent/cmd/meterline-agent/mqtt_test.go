@@ -150,7 +150,7 @@ timeout = "2s"
 	var batches []wire.ReadBatch
 	for len(batches) < 2 {
 		m := next(t, reads, "read batch")
-		b, err := wire.DecodeReadBatch(m.Payload(), time.Now())
+		b, _, err := wire.DecodeReadBatch(m.Payload(), time.Now())
 		if err != nil {
 			t.Fatalf("batch %s: %v", m.Payload(), err)
 		}

@@ -122,7 +122,7 @@ func startCollector(t *testing.T, url, agentID string, tlsOpts TLSOptions) *fake
 		SetAutoReconnect(true).SetMaxReconnectInterval(time.Second).SetConnectRetry(true).SetConnectRetryInterval(200 * time.Millisecond).
 		SetOnConnectHandler(func(c mqtt.Client) {
 			c.Subscribe(topic.For(agentID, topic.Reads), 1, func(_ mqtt.Client, m mqtt.Message) {
-				if b, err := wire.DecodeReadBatch(m.Payload(), time.Now()); err == nil {
+				if b, _, err := wire.DecodeReadBatch(m.Payload(), time.Now()); err == nil {
 					batches <- b // never blocks in practice: the channel is large
 				}
 			}).WaitTimeout(10 * time.Second)

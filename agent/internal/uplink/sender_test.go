@@ -52,7 +52,7 @@ func newFakePublisher() *fakePublisher {
 }
 
 func (p *fakePublisher) PublishReads(payload []byte) func(context.Context) error {
-	b, err := wire.DecodeReadBatch(payload, time.Now().Add(24*time.Hour))
+	b, _, err := wire.DecodeReadBatch(payload, time.Now().Add(24*time.Hour))
 	if err != nil {
 		panic(fmt.Sprintf("published an invalid batch: %v", err))
 	}

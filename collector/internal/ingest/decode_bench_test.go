@@ -48,7 +48,7 @@ func BenchmarkDecodeReadBatch(b *testing.B) {
 			b.SetBytes(int64(len(payload)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if _, err := c.codec.DecodeReadBatch(payload, time.Now()); err != nil {
+				if _, _, err := c.codec.DecodeReadBatch(payload, time.Now()); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -22,6 +22,7 @@ type decoded struct {
 	agentID string
 	kind    topic.Kind
 	batch   wire.ReadBatch
+	refused []wire.RefusedRead // reads of batch refused alone
 	status  wire.AgentStatus
 	event   wire.Event
 }
@@ -37,7 +38,7 @@ func decode(topicName string, payload []byte, now time.Time) (decoded, error) {
 	var payloadAgent string
 	switch kind {
 	case topic.Reads:
-		d.batch, err = payloadCodec.DecodeReadBatch(payload, now)
+		d.batch, d.refused, err = payloadCodec.DecodeReadBatch(payload, now)
 		payloadAgent = d.batch.AgentID
 	case topic.Status:
 		d.status, err = wire.DecodeAgentStatus(payload)

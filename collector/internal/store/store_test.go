@@ -138,7 +138,7 @@ func loadBatch(t *testing.T) wire.ReadBatch {
 	if err != nil {
 		t.Fatal(err)
 	}
-	batch, err := wire.DecodeReadBatch(b, time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC))
+	batch, _, err := wire.DecodeReadBatch(b, time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatalf("decode testdata/batch.json: %v", err)
 	}
