@@ -176,6 +176,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controlle
 	if err != nil {
 		return err
 	}
+	pr.Log = log.With("task", "poll")
 	all := cfg.SNMPCredentials()
 	reader := poll.NewCredentialReader(a.dial, remote.SelectCredentials(all, rc.Settings().Credentials), a.now)
 	reader.Printer = pr
