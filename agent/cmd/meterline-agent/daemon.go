@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,23 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 		AckTimeout: cfg.Outbox.AckTimeout.Duration,
 		Now:        a.now,
 	}, log.With("task", "uplink"))
+	// The collector may change what is polled and how often (a retained
+	// config) and ask for a round or a sweep now (commands), within what
+	// the local file allows.
+	pollNow, discoverNow := make(chan struct{}, 1), make(chan struct{}, 1)
+	rc := remote.New(remote.Options{
+		Local:       remote.LocalSettings(cfg),
+		Allow:       cfg.RemoteAllow,
+		StateDir:    cfg.StateDir,
+		PollNow:     pollNow,
+		DiscoverNow: discoverNow,
+		Log:         log,
+	})
+	report := func() uplink.StatusReport {
+		r := sender.Report()
+		r.ConfigRefused = strings.Join(rc.Refused(), "\n")
+		return r
+	}
 	pub, err := uplink.Start(ctx, uplink.MQTTOptions{
 		URL:      cfg.MQTT.URL,
 		Username: cfg.MQTT.Username,
@@ -89,7 +107,7 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 		},
 		KeepAlive:            cfg.MQTT.KeepAlive.Duration,
 		MaxReconnectInterval: cfg.MQTT.MaxReconnectInterval.Duration,
-		Report:               sender.Report,
+		Report:               report,
 		Now:                  a.now,
 	}, log)
 	if err != nil {
@@ -98,16 +116,6 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 	pub.Subscribe(topic.Acks, sender.HandleAck)
 	pub.OnConnect(sender.Reconnected)
 
-	// The collector may change what is polled and how often (a retained
-	// config) and ask for a round or a sweep now (commands).
-	pollNow, discoverNow := make(chan struct{}, 1), make(chan struct{}, 1)
-	rc := remote.New(remote.Options{
-		Local:       remote.LocalSettings(cfg),
-		StateDir:    cfg.StateDir,
-		PollNow:     pollNow,
-		DiscoverNow: discoverNow,
-		Log:         log,
-	})
 	rc.Attach(pub)
 
 	events := newEventQueue(pub, log.With("task", "events"))
@@ -176,6 +184,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controlle
 	if err != nil {
 		return err
 	}
+	pr.Log = log.With("task", "poll")
 	all := cfg.SNMPCredentials()
 	reader := poll.NewCredentialReader(a.dial, remote.SelectCredentials(all, rc.Settings().Credentials), a.now)
 	reader.Printer = pr

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -17,8 +19,23 @@ import (
 )
 
 // alertsFile keeps, in the state directory, what the alert rules know of
-// each device, so that a restart does not raise every standing alert again.
+// each device, so that a restart does not raise every standing alert again,
+// and the events the broker has not taken yet, so that a restart (a clean
+// stop during an outage, a crash, a SIGKILL) does not lose them: the
+// tracker has moved on, and would never raise them again. Both are one
+// file, written after every change, so that neither is kept without the
+// other.
 const alertsFile = "alerts.json"
+
+// alertState is alertsFile. A file of an earlier version holds the
+// tracker's snapshot alone.
+type alertState struct {
+	Tracker json.RawMessage `json:"tracker"`
+	// Pending are the events not yet taken by the broker, oldest first.
+	// One published again after a restart has its ID: the collector
+	// stores it once.
+	Pending []wire.Event `json:"pending,omitempty"`
+}
 
 // maxPendingEvents bounds the events waiting for the broker. Events are
 // notices, not billing data: past the bound the oldest are dropped, with a
@@ -42,12 +59,14 @@ type alertingSink struct {
 	tracker *alerts.Tracker
 	agentID string
 	events  *eventQueue
-	state   string // the tracker's file; empty keeps nothing
+	state   string // alertsFile; empty keeps nothing
 	now     func() time.Time
 	log     *slog.Logger
 
 	mu   sync.Mutex
 	keys map[string]string // target → device key of its last read
+
+	saving sync.Mutex // one save at a time, so that the last written is the newest
 }
 
 func newAlertingSink(next poll.Sink, agentID, stateDir string, events *eventQueue, now func() time.Time, log *slog.Logger) *alertingSink {
@@ -63,6 +82,7 @@ func newAlertingSink(next poll.Sink, agentID, stateDir string, events *eventQueu
 	if stateDir != "" {
 		s.state = filepath.Join(stateDir, alertsFile)
 		s.restore()
+		events.onChange = s.save
 	}
 	return s
 }
@@ -72,11 +92,23 @@ func (s *alertingSink) restore() {
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
+	var st alertState
 	if err == nil {
-		err = s.tracker.Restore(b)
+		err = json.Unmarshal(b, &st)
+	}
+	if err == nil && st.Tracker == nil {
+		st.Tracker = b // an earlier version's file: the tracker alone
+	}
+	if err == nil {
+		err = s.tracker.Restore(st.Tracker)
 	}
 	if err != nil {
 		s.log.Warn("alert state unreadable; standing alerts may be raised once more", "file", s.state, "error", err.Error())
+		return
+	}
+	if len(st.Pending) > 0 {
+		s.log.Info("events of the last run not yet published are queued again", "events", len(st.Pending))
+		s.events.restore(st.Pending)
 	}
 }
 
@@ -124,7 +156,13 @@ func (s *alertingSink) save() {
 	if s.state == "" {
 		return
 	}
-	b, err := s.tracker.Snapshot()
+	s.saving.Lock()
+	defer s.saving.Unlock()
+	tracker, err := s.tracker.Snapshot()
+	var b []byte
+	if err == nil {
+		b, err = json.Marshal(alertState{Tracker: tracker, Pending: s.events.snapshot()})
+	}
 	if err == nil {
 		err = statefile.WriteAtomic(s.state, b)
 	}
@@ -141,6 +179,9 @@ type eventQueue struct {
 	pub  eventPublisher
 	log  *slog.Logger
 	wake chan struct{}
+	// onChange, when set, is called after published events leave the
+	// queue (the sink saves it). Set before run.
+	onChange func()
 
 	mu      sync.Mutex
 	pending []wire.Event
@@ -161,6 +202,25 @@ func (q *eventQueue) add(e wire.Event) {
 	q.pending = append(q.pending, e)
 	q.mu.Unlock()
 	q.poke()
+}
+
+// restore queues events of an earlier run, before those added since.
+func (q *eventQueue) restore(events []wire.Event) {
+	q.mu.Lock()
+	q.pending = append(slices.Clone(events), q.pending...)
+	if extra := len(q.pending) - maxPendingEvents; extra > 0 {
+		q.pending = q.pending[extra:]
+		q.dropped += extra
+	}
+	q.mu.Unlock()
+	q.poke()
+}
+
+// snapshot returns a copy of the pending events, oldest first.
+func (q *eventQueue) snapshot() []wire.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.Clone(q.pending)
 }
 
 // poke makes run try the pending events now (an event added, a
@@ -188,6 +248,14 @@ func (q *eventQueue) run(ctx context.Context) {
 }
 
 func (q *eventQueue) flush(ctx context.Context) {
+	published := 0
+	defer func() {
+		// Once per burst, not per event: one published again after a
+		// crash in between keeps its ID.
+		if published > 0 && q.onChange != nil {
+			q.onChange()
+		}
+	}()
 	for ctx.Err() == nil {
 		q.mu.Lock()
 		if len(q.pending) == 0 {
@@ -200,6 +268,7 @@ func (q *eventQueue) flush(ctx context.Context) {
 			q.log.Debug("event not published yet; will retry", "event_id", e.ID, "error", err.Error())
 			return
 		}
+		published++
 		q.mu.Lock()
 		if len(q.pending) > 0 && q.pending[0].ID == e.ID {
 			q.pending = q.pending[1:]

@@ -47,6 +47,7 @@ func (a *app) pollOnce(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	pr.Log = log
 	reader := poll.NewCredentialReader(a.dial, cfg.SNMPCredentials(), a.now)
 	reader.Printer = pr
 	targets := cfg.Targets

@@ -59,6 +59,10 @@ type Config struct {
 	// targets; Exclude leaves addresses out. Syntax: discover.ParseRanges.
 	Ranges  []string `toml:"ranges"`
 	Exclude []string `toml:"exclude"`
+	// RemoteAllow widens what the collector's remote configuration may
+	// point the agent at: beside the targets and ranges above, the
+	// addresses listed here (ranges syntax). Anything else is refused.
+	RemoteAllow []string `toml:"remote_allow"`
 	// DiscoveryInterval is the time between two sweeps of the ranges; 0
 	// sweeps once, at start.
 	DiscoveryInterval Duration `toml:"discovery_interval"`
@@ -404,6 +408,9 @@ func (c Config) validateDiscovery() []error {
 	}
 	if _, err := discover.ParseRanges(c.Exclude, nil); err != nil {
 		bad("exclude: %s", oneLine(err))
+	}
+	if _, err := discover.ParseRanges(c.RemoteAllow, nil); err != nil {
+		bad("remote_allow: %s", oneLine(err))
 	}
 	if d := c.DiscoveryInterval.Duration; d != 0 && d < MinPollInterval {
 		bad("discovery_interval: %s is below the minimum of %s (0 sweeps once, at start)", c.DiscoveryInterval, MinPollInterval)

@@ -24,6 +24,7 @@ type file struct {
 
 	Ranges               []string         `toml:"ranges"`
 	Exclude              []string         `toml:"exclude"`
+	RemoteAllow          []string         `toml:"remote_allow"`
 	DiscoveryInterval    string           `toml:"discovery_interval"`
 	DiscoveryPort        int              `toml:"discovery_port"`
 	DiscoveryConcurrency int              `toml:"discovery_concurrency"`
@@ -74,6 +75,7 @@ func fileOf(c Config) file {
 		Targets:       c.Targets,
 		Ranges:        c.Ranges,
 		Exclude:       c.Exclude,
+		RemoteAllow:   c.RemoteAllow,
 
 		DiscoveryInterval:    c.DiscoveryInterval.String(),
 		DiscoveryPort:        c.DiscoveryPort,
@@ -111,6 +113,7 @@ func (f file) config() (Config, error) {
 		Targets:      f.Targets,
 		Ranges:       f.Ranges,
 		Exclude:      f.Exclude,
+		RemoteAllow:  f.RemoteAllow,
 
 		DiscoveryPort:        f.DiscoveryPort,
 		DiscoveryConcurrency: f.DiscoveryConcurrency,

@@ -92,6 +92,11 @@ func (r Ranges) Contains(addr netip.Addr) bool {
 	return false
 }
 
+// Within reports whether every address of r is in outer.
+func (r Ranges) Within(outer Ranges) bool {
+	return len(subtract(r.spans, outer.spans)) == 0
+}
+
 // String lists the runs, for logs: "10.1.0.1-10.1.3.254, 10.1.4.10".
 func (r Ranges) String() string {
 	parts := make([]string, len(r.spans))

@@ -115,3 +115,23 @@ func TestAllStopsEarly(t *testing.T) {
 		t.Errorf("%v allocations to yield a /16", allocs)
 	}
 }
+
+func TestWithin(t *testing.T) {
+	outer := MustParseRanges("127.1.0.0/24", "127.1.2.10-20")
+	tests := []struct {
+		inner string
+		want  bool
+	}{
+		{"127.1.0.0/24", true},
+		{"127.1.0.0/25", true},
+		{"127.1.2.12-15, 127.1.0.9", true},
+		{"127.1.0.0/23", false}, // half outside
+		{"127.1.2.21", false},
+		{"127.9.0.0/24", false},
+	}
+	for _, tt := range tests {
+		if got := MustParseRanges(tt.inner).Within(outer); got != tt.want {
+			t.Errorf("%s within %s = %t, want %t", tt.inner, outer, got, tt.want)
+		}
+	}
+}

@@ -42,11 +42,18 @@ func Decode(s Snapshot) (wire.DeviceRead, error) {
 }
 
 // Decode turns the values fetched from one device into a read, with the
-// reader's profiles. It is a pure function of the snapshot.
+// reader's profiles. It is a pure function of the snapshot (but for the
+// log lines of values it drops).
+//
+// Whatever the device sends, the read it gives meets the bounds of
+// wire.DeviceRead.Validate: a value of the wrong type, out of range or
+// negative where a count belongs costs only its own field; text is cut to
+// its bound; percentages are 0..100.
 func (rd Reader) Decode(s Snapshot) (wire.DeviceRead, error) {
+	log := rd.logger()
 	sysDescr := ""
 	if b, ok := s.bytes(oidSysDescr); ok {
-		sysDescr = cleanText(b)
+		sysDescr = boundText(cleanText(b), wire.MaxTextLen)
 	}
 	sysObjectID, _ := s.objectID(oidSysObjectID)
 
@@ -62,16 +69,26 @@ func (rd Reader) Decode(s Snapshot) (wire.DeviceRead, error) {
 		vendor = prof.Vendor
 	}
 	r := wire.DeviceRead{
-		Vendor: vendor,
+		Vendor: boundText(vendor, wire.MaxTextLen),
 		Serial: serialOf(s, suffix, prof),
 		MAC:    macOf(s),
-		Model:  modelOf(s, suffix, hasPrinterRow, sysDescr, prof),
+		Model:  boundText(modelOf(s, suffix, hasPrinterRow, sysDescr, prof), wire.MaxTextLen),
+	}
+	if len(r.Serial) > wire.MaxSerialLen {
+		// Cut, it would name another device: without one, the read is
+		// keyed by its MAC or address.
+		log.Warn("serial number longer than the wire allows dropped", "bytes", len(r.Serial), "max", wire.MaxSerialLen)
+		r.Serial = ""
 	}
 	if prof != nil {
-		r.Firmware = firstText(s, prof.Identity.Firmware)
+		r.Firmware = boundText(firstText(s, prof.Identity.Firmware), wire.MaxTextLen)
 	}
-	r.Counters = counters(s, index, prof)
+	r.Counters = counters(s, index, prof, log)
 	r.Supplies = supplies(s, index, r.Vendor)
+	if n := len(r.Supplies); n > wire.MaxListLen {
+		log.Warn("more supplies than the wire allows; the first kept", "supplies", n, "kept", wire.MaxListLen)
+		r.Supplies = r.Supplies[:wire.MaxListLen]
+	}
 	r.Status = status(s, suffix)
 	return r, nil
 }
@@ -160,18 +177,18 @@ var pageUnits = map[int64]domain.CounterUnit{
 // lifeCounter is prtMarkerLifeCount of the printer's first marker, as the
 // total page count. Other markers mostly repeat it. A marker counting in
 // another unit (hours, meters of label stock, …) is no page counter.
-func lifeCounter(s Snapshot, index int) (wire.Counter, bool) {
-	cells := rowsOf(s.column(oidPrtMarkerLifeCount), index)
+func (mr *meterReader) lifeCounter() (wire.Counter, bool) {
+	cells := rowsOf(mr.s.column(oidPrtMarkerLifeCount), mr.index)
 	if len(cells) == 0 {
 		return wire.Counter{}, false
 	}
 	first := cells[0]
-	value, ok := first.pdu.Int()
-	if !ok || value < 0 {
+	unitCode, _ := mr.s.int(oidPrtMarkerCounterUnit + "." + first.index)
+	unit, ok := pageUnits[unitCode]
+	if !ok {
 		return wire.Counter{}, false
 	}
-	unitCode, _ := s.int(oidPrtMarkerCounterUnit + "." + first.index)
-	unit, ok := pageUnits[unitCode]
+	value, ok := mr.meterOf(first.pdu)
 	if !ok {
 		return wire.Counter{}, false
 	}
@@ -226,7 +243,7 @@ func supply(s Snapshot, row string, vendor string) wire.Supply {
 
 	sp := wire.Supply{Index: entry}
 	if b, ok := s.bytes(col(oidPrtMarkerSuppliesDescription)); ok {
-		sp.Description = cleanText(b)
+		sp.Description = boundText(cleanText(b), wire.MaxTextLen)
 	}
 	typ, hasType := s.int(col(oidPrtMarkerSuppliesType))
 	sp.Kind = supplyKind(typ, hasType, sp.Description)

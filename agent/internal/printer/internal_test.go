@@ -1,6 +1,7 @@
 package printer
 
 import (
+	"math"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -198,6 +199,11 @@ func TestRoundPercent(t *testing.T) {
 	}{
 		{0, 100, 0}, {100, 100, 100}, {1, 200, 1}, {1, 201, 0}, {25, 200, 13},
 		{22050, 45000, 49}, {2147483647, 2147483647, 100}, {1, 2147483647, 0},
+		// 8-byte levels: 2^57 of 2^58 once gave −13 %.
+		{1 << 57, 1 << 58, 50}, {math.MaxInt64 - 1, math.MaxInt64, 100}, {math.MaxInt64 / 200, math.MaxInt64, 0}, {math.MaxInt64/200 + 1, math.MaxInt64, 1},
+		{math.MaxInt64/2 + 1, math.MaxInt64, 50}, {math.MaxInt64 / 3, math.MaxInt64, 33},
+		// Outside the domain: clamped, never outside 0..100.
+		{-5, 100, 0}, {math.MinInt64, math.MaxInt64, 0}, {math.MaxInt64, 1, 100}, {5, 0, 0}, {5, math.MinInt64, 0},
 	}
 	for _, tt := range tests {
 		if got := roundPercent(tt.part, tt.whole); got != tt.want {

@@ -1,10 +1,13 @@
 package printer
 
 import (
+	"log/slog"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/meterline/meterline/agent/internal/profile"
+	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -14,8 +17,8 @@ import (
 // counter MIB, then prtMarkerLifeCount as the total, then the profile's
 // fallback counters. A kind none of them gives is absent; nothing is
 // derived from other meters.
-func counters(s Snapshot, index int, prof *profile.Profile) []wire.Counter {
-	mr := meterReader{s: s, index: index}
+func counters(s Snapshot, index int, prof *profile.Profile, log *slog.Logger) []wire.Counter {
+	mr := meterReader{s: s, index: index, log: log}
 	found := make(map[domain.CounterKind]wire.Counter, 4)
 	add := func(c wire.Counter) {
 		if _, ok := found[c.Kind]; !ok {
@@ -39,10 +42,10 @@ func counters(s Snapshot, index int, prof *profile.Profile) []wire.Counter {
 		}
 	}
 	fromProfile(false)
-	for _, c := range pwgCounters(s) {
+	for _, c := range mr.pwgCounters() {
 		add(c)
 	}
-	if c, ok := lifeCounter(s, index); ok {
+	if c, ok := mr.lifeCounter(); ok {
 		add(c)
 	}
 	fromProfile(true)
@@ -59,29 +62,45 @@ func counters(s Snapshot, index int, prof *profile.Profile) []wire.Counter {
 	return out
 }
 
-// meterValue reads a page meter: an integer type, not negative. A string
-// where a number belongs, or a negative count, is no meter.
-func meterValue(s Snapshot, oid string) (int64, bool) {
-	v, ok := s.int(oid)
-	if !ok || v < 0 {
+// meterReader reads page meters from a snapshot. It indexes a counter
+// table's name and code columns once, however many counters look rows up
+// in them.
+type meterReader struct {
+	s     Snapshot
+	index int
+	log   *slog.Logger
+	names map[string]map[string][]string // name column → lower-case name → rows
+	codes map[string]map[int64][]string  // code column → code → rows
+}
+
+// meter reads a page meter at oid: an integer type, not negative. A
+// string where a number belongs (or a Counter64 above the int64 range) is
+// no meter; a negative count is none either, and is logged, as it means
+// a device's billing meter is missing from its reads.
+func (mr *meterReader) meter(oid string) (int64, bool) {
+	p, ok := mr.s.byOID[oid]
+	if !ok {
+		return 0, false
+	}
+	return mr.meterOf(p)
+}
+
+// meterOf is meter for a binding in hand.
+func (mr *meterReader) meterOf(p snmp.PDU) (int64, bool) {
+	v, ok := p.Int()
+	if !ok {
+		return 0, false
+	}
+	if v < 0 {
+		mr.log.Warn("negative page counter dropped", "oid", p.OID, "type", p.Type.String(), "value", v)
 		return 0, false
 	}
 	return v, true
 }
 
-// meterReader resolves profile counters against a snapshot. It indexes a
-// counter table's name and code columns once, however many counters
-// look rows up in them.
-type meterReader struct {
-	s     Snapshot
-	index int
-	names map[string]map[string][]string // name column → lower-case name → rows
-	codes map[string]map[int64][]string  // code column → code → rows
-}
-
 // value resolves one profile counter.
 func (mr *meterReader) value(c profile.Counter) (int64, bool) {
-	s, index := mr.s, mr.index
+	s := mr.s
 	switch {
 	case c.Decoder == profile.DecodeBrotherCounters:
 		b, ok := s.bytes(c.OID)
@@ -90,15 +109,20 @@ func (mr *meterReader) value(c profile.Counter) (int64, bool) {
 		}
 		return brotherCounter(b, byte(*c.Item))
 	case strings.Contains(c.OID, profile.Wildcard):
-		return wildcardValue(s, index, c.OID)
+		return mr.wildcardValue(c.OID)
 	case c.OID != "":
-		return meterValue(s, c.OID)
+		return mr.meter(c.OID)
 	case len(c.Sum) > 0:
-		// The meter is defined as the sum: every part must be there.
+		// The meter is defined as the sum: every part must be there, and
+		// the sum must fit (parts near 2^63 are a broken device).
 		var total int64
 		for _, oid := range c.Sum {
-			v, ok := meterValue(s, oid)
+			v, ok := mr.meter(oid)
 			if !ok {
+				return 0, false
+			}
+			if total > math.MaxInt64-v {
+				mr.log.Warn("page counter sum overflows; dropped", "source", c.Source, "oids", strings.Join(c.Sum, " "))
 				return 0, false
 			}
 			total += v
@@ -113,20 +137,18 @@ func (mr *meterReader) value(c profile.Counter) (int64, bool) {
 // wildcardValue resolves an OID with one "*" arc that stands for an
 // hrDeviceIndex (Xerox xcmHrDevDetail): the printer's own index when the
 // device has that row, else the lowest index that has it.
-func wildcardValue(s Snapshot, index int, oid string) (int64, bool) {
+func (mr *meterReader) wildcardValue(oid string) (int64, bool) {
 	prefix, suffix, _ := strings.Cut(oid, "."+profile.Wildcard)
-	if v, ok := meterValue(s, prefix+"."+strconv.Itoa(index)+suffix); ok {
+	own := strconv.Itoa(mr.index)
+	if v, ok := mr.meter(prefix + "." + own + suffix); ok {
 		return v, true
 	}
-	for _, c := range s.column(prefix) {
+	for _, c := range mr.s.column(prefix) {
 		arc, rest, _ := strings.Cut(c.index, ".")
-		if "."+rest != suffix || arc == strconv.Itoa(index) {
+		if "."+rest != suffix || arc == own {
 			continue
 		}
-		if v, ok := c.pdu.Int(); ok && v >= 0 {
-			return v, true
-		}
-		return 0, false
+		return mr.meterOf(c.pdu)
 	}
 	return 0, false
 }
@@ -164,7 +186,7 @@ func (mr *meterReader) tableValue(t profile.Table) (int64, bool) {
 	if row == "" {
 		return 0, false
 	}
-	return meterValue(mr.s, t.Value+"."+row)
+	return mr.meter(t.Value + "." + row)
 }
 
 func (mr *meterReader) nameIndex(col string) map[string][]string {
@@ -240,9 +262,9 @@ func brotherCounter(b []byte, item byte) (int64, bool) {
 // pwgCounters reads the lifetime system totals of the PWG Imaging System
 // Counter MIB: the icKeyTable row of service type systemTotals gives the
 // key; icImpressionTable at key.workTotals.lifetime gives the meters.
-func pwgCounters(s Snapshot) []wire.Counter {
+func (mr *meterReader) pwgCounters() []wire.Counter {
 	key := ""
-	for _, c := range s.column(oidICKeyServiceType) {
+	for _, c := range mr.s.column(oidICKeyServiceType) {
 		if v, ok := c.pdu.Int(); ok && v == pwgServiceSystemTotals {
 			key = c.index
 			break
@@ -254,7 +276,7 @@ func pwgCounters(s Snapshot) []wire.Counter {
 	row := key + "." + strconv.Itoa(pwgWorkTotals) + "." + strconv.Itoa(pwgLifetime)
 	var out []wire.Counter
 	for _, col := range pwgImpressionColumns {
-		if v, ok := meterValue(s, oidICImpressionEntry+"."+col.column+"."+row); ok {
+		if v, ok := mr.meter(oidICImpressionEntry + "." + col.column + "." + row); ok {
 			out = append(out, wire.Counter{Kind: col.kind, Value: v, Unit: domain.UnitImpressions, Source: "pwg:" + col.name})
 		}
 	}

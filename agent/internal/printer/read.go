@@ -3,6 +3,7 @@ package printer
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,16 @@ import (
 // user's file (profile.Set.Merge) to add or replace profiles.
 type Reader struct {
 	Profiles profile.Set
+	// Log receives the values a read drops (a negative page counter, a
+	// serial number too long to be one); nil logs nothing.
+	Log *slog.Logger
+}
+
+func (rd Reader) logger() *slog.Logger {
+	if rd.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return rd.Log
 }
 
 func (rd Reader) profiles() profile.Set {
@@ -177,6 +188,7 @@ func (rd Reader) Read(ctx context.Context, c snmp.Client, address string, readAt
 	if err != nil {
 		return wire.DeviceRead{}, err
 	}
+	rd.Log = rd.logger().With("target", address)
 	r, err := rd.Decode(s)
 	if err != nil {
 		return wire.DeviceRead{}, err

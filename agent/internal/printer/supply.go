@@ -1,9 +1,11 @@
 package printer
 
 import (
+	"math/bits"
 	"strings"
 
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/wire"
 )
 
 // Printer-MIB prtMarkerSuppliesClass values.
@@ -98,8 +100,14 @@ func colourFromDescription(descr string) string {
 }
 
 // cleanColour normalises a prtMarkerColorantValue ("Black", "black\x00").
+// A value longer than a colour name can be is none: the description may
+// still name the colour.
 func cleanColour(b []byte) string {
-	return strings.ToLower(cleanText(b))
+	c := strings.ToLower(cleanText(b))
+	if len(c) > wire.MaxTokenLen {
+		return ""
+	}
+	return c
 }
 
 // partNumber finds the part number vendors put in supply descriptions:
@@ -253,8 +261,22 @@ func decodeLevel(raw, capacity *int64, receptacle bool, vendor string) level {
 	return level{state: domain.LevelMeasured, percent: &pct}
 }
 
-// roundPercent is round(100·part/whole), halves rounded up, in integers
-// (part ≤ whole < 2³¹, so nothing overflows).
+// roundPercent is round(100·part/whole), halves rounded up, for
+// 0 ≤ part ≤ whole, 0 < whole: always 0..100. It works in 128 bits, as a
+// device may send 8-byte levels (2^57 of 2^58 once gave −13 %), and
+// clamps arguments outside its domain rather than return nonsense.
 func roundPercent(part, whole int64) int {
-	return int((200*part + whole) / (2 * whole))
+	if whole <= 0 || part <= 0 {
+		return 0
+	}
+	if part >= whole {
+		return 100
+	}
+	// (200·part + whole) / (2·whole): the numerator needs up to 72 bits;
+	// 2·whole < 2^64 and the quotient ≤ 100, so Div64 cannot overflow.
+	hi, lo := bits.Mul64(200, uint64(part))
+	lo, carry := bits.Add64(lo, uint64(whole), 0)
+	hi += carry
+	q, _ := bits.Div64(hi, lo, 2*uint64(whole))
+	return int(q)
 }

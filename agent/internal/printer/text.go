@@ -147,3 +147,13 @@ func ieee1284Model(id string) string {
 	}
 	return ""
 }
+
+// boundText cuts display text to at most max bytes on a character
+// boundary: a device that sends kilobytes of description is read with
+// the first max bytes of it (wire.MaxTextLen and its kin are the bounds).
+func boundText(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return strings.ToValidUTF8(s[:max], "")
+}

@@ -28,11 +28,12 @@ var knownFields = []string{"schema", "poll_interval", "discovery_interval", "tar
 // present one replaces it whole. A list given empty ("targets": [])
 // empties it. Every invalid field is reported, each by its key; any of
 // them refuses the whole configuration. ignored lists the keys that are
-// not settings the collector may change.
-func decodeRemote(local Settings, payload []byte) (next Settings, ignored []string, err error) {
+// not settings the collector may change. A target or range outside sc is
+// left out, the rest applying, and refused says why, one entry each.
+func decodeRemote(local Settings, sc scope, payload []byte) (next Settings, ignored, refused []string, err error) {
 	cfg, err := wire.DecodeAgentConfig(payload)
 	if err != nil {
-		return Settings{}, nil, fmt.Errorf("decode: %w", err)
+		return Settings{}, nil, nil, fmt.Errorf("decode: %w", err)
 	}
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &fields); err == nil {
@@ -72,14 +73,25 @@ func decodeRemote(local Settings, payload []byte) (next Settings, ignored []stri
 				continue
 			}
 			seen[canonical] = i
+			if why := sc.refuseTarget(canonical); why != "" {
+				refused = append(refused, fmt.Sprintf("targets[%d]: %s", i, why))
+				continue
+			}
 			next.Targets = append(next.Targets, canonical)
 		}
 	}
 	if cfg.Ranges != nil {
+		next.Ranges = []string{}
 		if _, err := discover.ParseRanges(cfg.Ranges, nil); err != nil {
 			bad("ranges: %w", err)
 		}
-		next.Ranges = slices.Clone(cfg.Ranges)
+		for i, text := range cfg.Ranges {
+			if why := sc.refuseRange(text); why != "" {
+				refused = append(refused, fmt.Sprintf("ranges[%d]: %s", i, why))
+				continue
+			}
+			next.Ranges = append(next.Ranges, text)
+		}
 	}
 	if cfg.Credentials != nil {
 		if len(cfg.Credentials) == 0 {
@@ -100,9 +112,9 @@ func decodeRemote(local Settings, payload []byte) (next Settings, ignored []stri
 		bad("targets, ranges: with neither, nothing would be polled")
 	}
 	if err := errors.Join(errs...); err != nil {
-		return Settings{}, ignored, err
+		return Settings{}, ignored, refused, err
 	}
-	return next, ignored, nil
+	return next, ignored, refused, nil
 }
 
 // interval parses a remote interval, which may not go below MinInterval.

@@ -85,7 +85,7 @@ func TestOverRealBroker(t *testing.T) {
 
 	dir := t.TempDir()
 	pollNow := make(chan struct{}, 1)
-	c := New(Options{Local: local(), StateDir: dir, PollNow: pollNow, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, StateDir: dir, PollNow: pollNow, Log: discard})
 	changes := c.Changes()
 	agent := connect(t, url, agentID)
 	t.Cleanup(func() { agent.Disconnect(250) })

@@ -50,6 +50,10 @@ type Options struct {
 	// command.
 	PollNow     chan<- struct{}
 	DiscoverNow chan<- struct{}
+	// Allow widens the addresses a remote configuration may make the
+	// agent poll or sweep beyond Local's targets and ranges
+	// (config.Config.RemoteAllow, in ranges syntax).
+	Allow []string
 	// Log receives what is applied, refused and run.
 	Log *slog.Logger
 }
@@ -59,6 +63,7 @@ type Options struct {
 // concurrent use.
 type Controller struct {
 	local       Settings
+	scope       scope
 	statePath   string
 	pollNow     chan<- struct{}
 	discoverNow chan<- struct{}
@@ -67,6 +72,7 @@ type Controller struct {
 	mu        sync.Mutex
 	effective Settings
 	saved     []byte          // the remote configuration on disk; nil when none
+	refused   []string        // what was refused of the last remote configuration, one reason each
 	watchers  []chan struct{} // one per Changes call
 	commands  recentIDs
 }
@@ -88,6 +94,10 @@ func New(opts Options) *Controller {
 		effective:   opts.Local.Clone(),
 		commands:    newRecentIDs(recentCommands),
 	}
+	var err error
+	if c.scope, err = newScope(c.local, opts.Allow); err != nil {
+		c.log.Error("remote config may only name the local targets", "error", oneLine(err))
+	}
 	if opts.StateDir != "" {
 		c.statePath = filepath.Join(opts.StateDir, StateFile)
 	}
@@ -108,7 +118,8 @@ func (c *Controller) restore() {
 		c.log.Warn("saved remote config unreadable; using the local file until the collector's comes", "file", c.statePath, "error", err.Error())
 		return
 	}
-	next, _, err := decodeRemote(c.local, payload)
+	next, _, refused, err := decodeRemote(c.local, c.scope, payload)
+	c.noteRefused(refused, nil)
 	if err != nil {
 		c.log.Warn("saved remote config no longer valid against the local file; using the local file until the collector's comes",
 			"file", c.statePath, "error", oneLine(err))
@@ -159,13 +170,15 @@ func (c *Controller) ApplyConfig(payload []byte) error {
 	defer c.mu.Unlock()
 	if len(bytes.TrimSpace(payload)) == 0 {
 		c.forget()
+		c.refused = nil
 		c.install(c.local.Clone(), "remote config cleared: back to the local file")
 		return nil
 	}
-	next, ignored, err := decodeRemote(c.local, payload)
+	next, ignored, refused, err := decodeRemote(c.local, c.scope, payload)
 	if len(ignored) > 0 {
 		c.log.Warn("remote config: ignoring fields the collector may not set", "fields", strings.Join(ignored, ", "))
 	}
+	c.noteRefused(refused, err)
 	if err != nil {
 		c.log.Warn("remote config refused; keeping the current settings", "error", oneLine(err))
 		return fmt.Errorf("remote config refused: %w", err)
@@ -173,6 +186,30 @@ func (c *Controller) ApplyConfig(payload []byte) error {
 	c.save(payload)
 	c.install(next, "remote config applied")
 	return nil
+}
+
+// Refused lists what was refused of the collector's last configuration,
+// one reason per refused entry (a target or range outside what the local
+// file allows), and the reason it was refused whole if it was; nil when
+// nothing was. It is for the agent's status.
+func (c *Controller) Refused() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.refused)
+}
+
+// noteRefused keeps, and logs, what was refused of a configuration:
+// entries outside the scope, and whole is why it was refused whole, if it
+// was. The caller holds c.mu, or is New.
+func (c *Controller) noteRefused(entries []string, whole error) {
+	c.refused = slices.Clone(entries)
+	if len(entries) > 0 {
+		c.log.Warn("remote config: entries refused, outside what the local file allows; the rest applies",
+			"refused", strings.Join(entries, "; "))
+	}
+	if whole != nil {
+		c.refused = append(c.refused, "config refused whole: "+oneLine(whole))
+	}
 }
 
 // install makes next the effective settings, tells the watchers, and

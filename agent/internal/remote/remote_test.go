@@ -31,6 +31,10 @@ func local() Settings {
 	}
 }
 
+// testAllow is the remote_allow of these tests but TestRemoteScope's:
+// wide enough for every target and range they send.
+var testAllow = []string{"127.0.0.0/16", "127.1.0.0/16"}
+
 // with returns the local settings changed by edit.
 func with(edit func(*Settings)) Settings {
 	s := local()
@@ -194,7 +198,7 @@ func TestApplyConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs logBuffer
-			c := New(Options{Local: local(), Log: logs.logger()})
+			c := New(Options{Local: local(), Allow: testAllow, Log: logs.logger()})
 			for _, p := range tt.before {
 				if err := c.ApplyConfig([]byte(p)); err != nil {
 					t.Fatalf("before: %v", err)
@@ -220,7 +224,7 @@ func TestApplyConfig(t *testing.T) {
 }
 
 func TestSettingsIsACopy(t *testing.T) {
-	c := New(Options{Local: local(), Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, Log: discard})
 	s := c.Settings()
 	s.Targets[0] = "changed:161"
 	if got := c.Settings().Targets[0]; got != "127.0.0.5:161" {
@@ -240,7 +244,7 @@ func received(ch <-chan struct{}) bool {
 
 func TestChangesAndTriggers(t *testing.T) {
 	pollNow, discoverNow := make(chan struct{}, 1), make(chan struct{}, 1)
-	c := New(Options{Local: local(), PollNow: pollNow, DiscoverNow: discoverNow, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, PollNow: pollNow, DiscoverNow: discoverNow, Log: discard})
 	pollLoop, discoveryLoop := c.Changes(), c.Changes()
 	steps := []struct {
 		name                            string
@@ -279,12 +283,12 @@ func TestRemoteConfigSurvivesARestart(t *testing.T) {
 	remote := `{"schema":1,"poll_interval":"30s","targets":[],"credentials":["lab"]}`
 	want := with(func(s *Settings) { s.PollInterval, s.Targets, s.Credentials = 30*time.Second, nil, []string{"lab"} })
 
-	first := New(Options{Local: local(), StateDir: dir, Log: discard})
+	first := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: discard})
 	if err := first.ApplyConfig([]byte(remote)); err != nil {
 		t.Fatal(err)
 	}
 	var logs logBuffer
-	restarted := New(Options{Local: local(), StateDir: dir, Log: logs.logger()})
+	restarted := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: logs.logger()})
 	if got := restarted.Settings(); !got.Equal(want) {
 		t.Errorf("after a restart: %+v, want the remote settings %+v", got, want)
 	}
@@ -295,7 +299,7 @@ func TestRemoteConfigSurvivesARestart(t *testing.T) {
 	// The local file changed meanwhile: the saved config names a
 	// credential it no longer defines, so the file's settings win.
 	fewer := with(func(s *Settings) { s.Credentials = []string{"office"} })
-	if got := New(Options{Local: fewer, StateDir: dir, Log: discard}).Settings(); !got.Equal(fewer) {
+	if got := New(Options{Local: fewer, Allow: testAllow, StateDir: dir, Log: discard}).Settings(); !got.Equal(fewer) {
 		t.Errorf("saved config naming a removed credential: %+v, want the local settings", got)
 	}
 
@@ -306,7 +310,7 @@ func TestRemoteConfigSurvivesARestart(t *testing.T) {
 	if _, err := os.Stat(saved); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("saved config still there after a clear: %v", err)
 	}
-	if got := New(Options{Local: local(), StateDir: dir, Log: discard}).Settings(); !got.Equal(local()) {
+	if got := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: discard}).Settings(); !got.Equal(local()) {
 		t.Errorf("after a clear and a restart: %+v, want the local settings", got)
 	}
 
@@ -314,19 +318,19 @@ func TestRemoteConfigSurvivesARestart(t *testing.T) {
 	if err := os.WriteFile(saved, []byte("{half a"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if got := New(Options{Local: local(), StateDir: dir, Log: discard}).Settings(); !got.Equal(local()) {
+	if got := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: discard}).Settings(); !got.Equal(local()) {
 		t.Errorf("damaged saved config: %+v, want the local settings", got)
 	}
 }
 
 func TestRefusedConfigIsNotSaved(t *testing.T) {
 	dir := t.TempDir()
-	c := New(Options{Local: local(), StateDir: dir, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: discard})
 	if err := c.ApplyConfig([]byte(`{"schema":1,"poll_interval":"30s"}`)); err != nil {
 		t.Fatal(err)
 	}
 	c.ApplyConfig([]byte(`{"schema":1,"credentials":["vault"]}`))
-	got := New(Options{Local: local(), StateDir: dir, Log: discard}).Settings()
+	got := New(Options{Local: local(), Allow: testAllow, StateDir: dir, Log: discard}).Settings()
 	if want := with(func(s *Settings) { s.PollInterval = 30 * time.Second }); !got.Equal(want) {
 		t.Errorf("after a refused config and a restart: %+v, want the last accepted one %+v", got, want)
 	}
@@ -334,7 +338,7 @@ func TestRefusedConfigIsNotSaved(t *testing.T) {
 
 func TestCommands(t *testing.T) {
 	pollNow, discoverNow := make(chan struct{}, 1), make(chan struct{}, 1)
-	c := New(Options{Local: local(), PollNow: pollNow, DiscoverNow: discoverNow, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, PollNow: pollNow, DiscoverNow: discoverNow, Log: discard})
 	steps := []struct {
 		name                string
 		payload             string
@@ -369,7 +373,7 @@ func TestCommands(t *testing.T) {
 
 func TestBurstOfCommandsMakesOneRound(t *testing.T) {
 	pollNow := make(chan struct{}, 1)
-	c := New(Options{Local: local(), PollNow: pollNow, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, PollNow: pollNow, Log: discard})
 	for _, id := range []string{"a", "b", "c"} {
 		if err := c.HandleCommand([]byte(`{"schema":1,"id":"` + id + `","name":"poll_now"}`)); err != nil {
 			t.Fatal(err)
@@ -381,7 +385,7 @@ func TestBurstOfCommandsMakesOneRound(t *testing.T) {
 }
 
 func TestCommandNotWired(t *testing.T) {
-	c := New(Options{Local: local(), Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, Log: discard})
 	if err := c.HandleCommand([]byte(`{"schema":1,"id":"c-1","name":"discover_now"}`)); err == nil {
 		t.Error("discover_now with no DiscoverNow channel: no error")
 	}
@@ -415,7 +419,7 @@ func (f fakeSubscriber) Subscribe(kind topic.Kind, handle func([]byte)) { f[kind
 
 func TestAttach(t *testing.T) {
 	pollNow := make(chan struct{}, 1)
-	c := New(Options{Local: local(), PollNow: pollNow, Log: discard})
+	c := New(Options{Local: local(), Allow: testAllow, PollNow: pollNow, Log: discard})
 	sub := fakeSubscriber{}
 	c.Attach(sub)
 	if got := slices.Sorted(maps.Keys(sub)); !slices.Equal(got, []topic.Kind{topic.Commands, topic.Config}) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -282,14 +283,14 @@ func convert(v gosnmp.SnmpPDU) (PDU, bool) {
 	case int64:
 		p.Value = val
 	case uint:
-		p.Value = int64(val)
+		p.Value = unsigned(uint64(val))
 	case uint32:
 		p.Value = int64(val)
 	case uint64:
 		if p.Type == TypeCounter64 {
 			p.Value = val
 		} else {
-			p.Value = int64(val) //nolint:gosec // 32-bit types only
+			p.Value = unsigned(val)
 		}
 	case []byte:
 		p.Value = append([]byte(nil), val...)
@@ -304,4 +305,15 @@ func convert(v gosnmp.SnmpPDU) (PDU, bool) {
 		return PDU{}, false
 	}
 	return p, true
+}
+
+// unsigned keeps an unsigned value as an int64 when it fits, else as the
+// uint64 it is, which PDU.Int refuses. gosnmp decodes a Counter32 or
+// Gauge32 of up to nine bytes into a uint: a broken agent's 2^63 must not
+// wrap into a negative count.
+func unsigned(v uint64) any {
+	if v > math.MaxInt64 {
+		return v
+	}
+	return int64(v)
 }

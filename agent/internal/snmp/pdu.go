@@ -50,7 +50,8 @@ func (t Type) String() string {
 
 // PDU is one variable binding: an OID and its value. OIDs are dotted
 // decimal without a leading dot. Value holds an int64 for Integer, Counter32,
-// Gauge32 and TimeTicks, a uint64 for Counter64, a []byte for OctetString and
+// Gauge32 and TimeTicks (a uint64 when a broken agent sends one above the
+// int64 range), a uint64 for Counter64, a []byte for OctetString and
 // Opaque, and a string for ObjectIdentifier (dotted, no leading dot) and
 // IpAddress; it is nil for Null.
 type PDU struct {

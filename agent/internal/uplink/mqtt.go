@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,9 @@ type StatusReport struct {
 	DevicesPolled int
 	OutboxDepth   int
 	OutboxDropped uint64
+	// ConfigRefused is wire.AgentStatus.ConfigRefused, one reason a line:
+	// a string, so that reports compare with ==.
+	ConfigRefused string
 }
 
 func (o MQTTOptions) withDefaults() MQTTOptions {
@@ -514,7 +518,16 @@ func (m *MQTT) status(state domain.AgentState, at time.Time, r StatusReport) wir
 		DevicesPolled: r.DevicesPolled,
 		OutboxDepth:   r.OutboxDepth,
 		OutboxDropped: r.OutboxDropped,
+		ConfigRefused: lines(r.ConfigRefused),
 	}
+}
+
+// lines splits text into its lines; none for "".
+func lines(text string) []string {
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
 }
 
 // jitter is a random delay in [0, ConnectJitter).
