@@ -503,3 +503,63 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 		}
 	}
 }
+
+// TestCollectorPrunesDeadLettersOnStart starts a collector on a database
+// holding more dead letters of an agent than its cap: they are pruned at
+// once, and the metrics say so.
+func TestCollectorPrunesDeadLettersOnStart(t *testing.T) {
+	dbURL := storetest.SQLiteURL(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		m := store.RefusedMessage{Topic: topic.For("agent-1", topic.Reads), Reason: "invalid", Payload: fmt.Appendf(nil, "garbage %d", i), AgentID: "agent-1"}
+		if _, err := st.SaveDeadLetter(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-prune-test", "-dead-letter-max-per-agent", "2")
+	want := []string{
+		"meterline_collector_dead_letters_stored 2\n",
+		`meterline_collector_dead_letters_pruned_total{why="agent_cap"} 3` + "\n",
+	}
+	deadline := time.Now().Add(mqtttest.Wait)
+	for {
+		_, body := c.get(t, "/metrics")
+		missing := ""
+		for _, line := range want {
+			if !strings.Contains(body, line) {
+				missing = line
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	st, err = store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	letters, err := st.DeadLetters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 2 || string(letters[0].Payload) != "garbage 3" || string(letters[1].Payload) != "garbage 4" {
+		t.Errorf("dead letters left = %d, want the newest two", len(letters))
+	}
+}
