@@ -47,8 +47,8 @@ const (
 	EnvDeadLetterMaxAge      = "METERLINE_DEAD_LETTER_MAX_AGE"
 	EnvDeadLetterMaxRows     = "METERLINE_DEAD_LETTER_MAX_ROWS"
 	EnvDeadLetterMaxPerAgent = "METERLINE_DEAD_LETTER_MAX_PER_AGENT"
-	EnvLogLevel         = "METERLINE_LOG_LEVEL"
-	EnvLogFormat        = "METERLINE_LOG_FORMAT"
+	EnvLogLevel              = "METERLINE_LOG_LEVEL"
+	EnvLogFormat             = "METERLINE_LOG_FORMAT"
 )
 
 // Defaults.
