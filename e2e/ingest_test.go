@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
-	"maps"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -27,8 +26,9 @@ import (
 // compares the full set of reads published with the set stored.
 
 // deadLetterBytes is how much of a refused payload the collector keeps
-// (collector/internal/store.MaxDeadLetterBytes).
-const deadLetterBytes = 64 << 10
+// (collector/internal/store.MaxDeadLetterBytes): every payload it reads,
+// whole.
+const deadLetterBytes = wire.MaxPayloadBytes
 
 // startIngestCollector runs a collector replica on an external broker,
 // logging JSON at debug level (a line per transaction of batches), and waits
@@ -277,13 +277,21 @@ func testBatch(agentID string, seq uint64, n int, at time.Time) wire.ReadBatch {
 	return b
 }
 
-// badPayload is one message the collector must refuse.
+// badPayload is one message the collector must refuse, whole or in part.
 type badPayload struct {
 	name    string
 	kind    topic.Kind
 	payload []byte
-	// reason is what the dead letter's reason must contain.
+	// reason is what the dead letter's reason must contain, and the ack's.
 	reason string
+	// seq is the sequence of a read batch the collector settles with its
+	// agent (rejected whole, or with a read refused alone); 0 for a
+	// payload whose agent or sequence cannot be told.
+	seq uint64
+	// refusedRead is the index of the one read refused alone, the rest of
+	// the batch being stored (kept); -1 when the payload is refused whole.
+	refusedRead int
+	kept        wire.ReadBatch
 }
 
 // badPayloads returns the garbage published between the good batches of
@@ -299,10 +307,14 @@ func badPayloads(t *testing.T, agentID string, now time.Time) []badPayload {
 	}
 	wrongSchema := testBatch(agentID, 901, 2, now)
 	wrongSchema.Schema = wire.SchemaVersion + 1
-	negative := testBatch(agentID, 904, 2, now)
+	negative := testBatch(agentID, 904, 2, now.Add(-time.Hour))
 	negative.Reads[1].Counters[0].Value = -5
-	future := testBatch(agentID, 905, 2, now)
+	negativeKept := negative
+	negativeKept.Reads = negative.Reads[:1]
+	future := testBatch(agentID, 905, 2, now.Add(-2*time.Hour))
 	future.Reads[0].ReadAt = now.Add(30 * 24 * time.Hour)
+	futureKept := future
+	futureKept.Reads = future.Reads[1:]
 	otherAgent := testBatch(agentID+"-other", 906, 2, now)
 
 	// Over the limit with a field the decoder would ignore: only the size
@@ -311,24 +323,32 @@ func badPayloads(t *testing.T, agentID string, now time.Time) []badPayload {
 	huge = append(huge, bytes.Repeat([]byte("x"), 2<<20)...)
 	huge = append(huge, `"}`...)
 
+	whole := func(name string, kind topic.Kind, payload []byte, reason string, seq uint64) badPayload {
+		return badPayload{name: name, kind: kind, payload: payload, reason: reason, seq: seq, refusedRead: -1}
+	}
 	return []badPayload{
-		{"not JSON", topic.Reads, []byte("this is not JSON {"), "invalid: not a JSON object"},
-		{"JSON array", topic.Reads, []byte(`[{"schema":1},2,3]`), "invalid: not a JSON object"},
-		{"wrong schema version", topic.Reads, enc(wrongSchema), "schema: schema version 2 is not supported"},
-		{"no schema", topic.Reads, noSchemaJSON, "schema: no schema version"},
-		{"oversized", topic.Reads, huge, "too_large: payload of"},
-		{"negative counter", topic.Reads, enc(negative), "counter total is negative"},
-		{"read time in the future", topic.Reads, enc(future), "is in the future"},
-		{"agent id not the topic's", topic.Reads, enc(otherAgent), fmt.Sprintf("agent id %q in the payload is not %q", agentID+"-other", agentID)},
-		{"malformed status", topic.Status, []byte(fmt.Sprintf(`{"schema":1,"agent_id":%q,"state":"asleep"}`, agentID)), `agent state "asleep" is not online or offline`},
-		{"malformed event", topic.Events, []byte(fmt.Sprintf(`{"schema":1,"agent_id":%q,"id":"","kind":"jam","at":%q}`, agentID, now.Format(time.RFC3339))), "event id missing"},
+		whole("not JSON", topic.Reads, []byte("this is not JSON {"), "invalid: not a JSON object", 0),
+		whole("JSON array", topic.Reads, []byte(`[{"schema":1},2,3]`), "invalid: not a JSON object", 0),
+		whole("wrong schema version", topic.Reads, enc(wrongSchema), "schema: schema version 2 is not supported", 901),
+		whole("no schema", topic.Reads, noSchemaJSON, "schema: no schema version", 902),
+		whole("oversized", topic.Reads, huge, "too_large: payload of", 0),
+		{name: "negative counter", kind: topic.Reads, payload: enc(negative), reason: "counter total is negative", seq: 904, refusedRead: 1, kept: negativeKept},
+		{name: "read time in the future", kind: topic.Reads, payload: enc(future), reason: "is in the future", seq: 905, refusedRead: 0, kept: futureKept},
+		whole("agent id not the topic's", topic.Reads, enc(otherAgent), fmt.Sprintf("agent id %q in the payload is not %q", agentID+"-other", agentID), 0),
+		whole("malformed status", topic.Status, []byte(fmt.Sprintf(`{"schema":1,"agent_id":%q,"state":"asleep"}`, agentID)), `agent state "asleep" is not online or offline`, 0),
+		whole("malformed event", topic.Events, []byte(fmt.Sprintf(`{"schema":1,"agent_id":%q,"id":"","kind":"jam","at":%q}`, agentID, now.Format(time.RFC3339))), "event id missing", 0),
 	}
 }
 
 // TestIngestGarbageBetweenGoodPayloads publishes every kind of bad payload
-// between good read batches and checks that each good batch is stored and
-// acknowledged, each bad payload is one dead letter with its cause, and
-// the collector keeps running.
+// between good read batches, then every bad payload again, and checks that
+// each good batch is stored and acknowledged; that a batch with bad reads
+// has its good reads stored and is acknowledged with the bad ones refused,
+// each of which is a dead letter of its own; that every other bad payload
+// is one dead letter with its cause, a batch among them rejected in an
+// ack when its agent and sequence can be read; that re-sends are
+// acknowledged the same and add no dead letter; and that the collector
+// keeps running.
 func TestIngestGarbageBetweenGoodPayloads(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -370,73 +390,124 @@ func checkGarbage(t *testing.T, broker *mosquitto, collector *process, db *sql.D
 
 	now := time.Now().UTC().Truncate(time.Second)
 	bad := badPayloads(t, agentID, now)
+	settledBad := map[uint64]badPayload{}
+	for _, b := range bad {
+		if b.seq != 0 {
+			settledBad[b.seq] = b
+		}
+	}
 	// A good batch before each bad payload and one after the last.
 	var good []wire.ReadBatch
 	for i := range len(bad) + 1 {
 		good = append(good, testBatch(agentID, uint64(i+1), 3, now.Add(time.Duration(i-len(bad)-1)*time.Minute)))
+	}
+	publishBad := func(b badPayload) {
+		if err := client.publish(topic.For(agentID, b.kind), b.payload, false, 10*time.Second); err != nil {
+			t.Fatalf("publish %s: %v", b.name, err)
+		}
 	}
 	for i, g := range good {
 		if err := client.publish(topic.For(agentID, topic.Reads), mustEncode(t, g), false, 10*time.Second); err != nil {
 			t.Fatalf("publish good batch %d: %v", g.Sequence, err)
 		}
 		if i < len(bad) {
-			b := bad[i]
-			if err := client.publish(topic.For(agentID, b.kind), b.payload, false, 10*time.Second); err != nil {
-				t.Fatalf("publish %s: %v", b.name, err)
-			}
+			publishBad(bad[i])
 		}
 	}
 
-	// Every good batch is acknowledged to the agent.
-	acked := map[uint64]bool{}
-	waitFor(t, fmt.Sprintf("acks of the %d good batches", len(good)), 30*time.Second, func() (bool, error) {
-		for {
-			msg, ok := client.next(0)
-			if !ok {
-				break
+	// Every good batch is acknowledged to the agent, and every bad batch
+	// whose sequence can be read: rejected, or with its bad read refused.
+	acked := map[uint64]int{}
+	receiveAcks := func(what string, done func() bool) {
+		waitFor(t, what, 30*time.Second, func() (bool, error) {
+			for {
+				msg, ok := client.next(0)
+				if !ok {
+					break
+				}
+				ack, err := wire.DecodeAck(msg.Payload)
+				if err != nil {
+					t.Errorf("undecodable ack on %s: %v: %s", msg.Topic, err, msg.Payload)
+					continue
+				}
+				if ack.AgentID != agentID {
+					t.Errorf("ack on %s names agent %q", msg.Topic, ack.AgentID)
+				}
+				for _, s := range ack.Sequences {
+					acked[s]++
+				}
+				for _, a := range ack.Batches {
+					checkBatchAck(t, a, settledBad)
+				}
 			}
-			ack, err := wire.DecodeAck(msg.Payload)
-			if err != nil {
-				t.Errorf("undecodable ack on %s: %v: %s", msg.Topic, err, msg.Payload)
-				continue
-			}
-			if ack.AgentID != agentID {
-				t.Errorf("ack on %s names agent %q", msg.Topic, ack.AgentID)
-			}
-			for _, s := range ack.Sequences {
-				acked[s] = true
+			return done(), fmt.Errorf("acked so far: %v", acked)
+		})
+	}
+	receiveAcks(fmt.Sprintf("acks of the %d good batches and %d bad ones", len(good), len(settledBad)), func() bool {
+		for _, g := range good {
+			if acked[g.Sequence] == 0 {
+				return false
 			}
 		}
-		return len(acked) >= len(good), fmt.Errorf("acked so far: %v", slices.Sorted(maps.Keys(acked)))
+		for seq := range settledBad {
+			if acked[seq] == 0 {
+				return false
+			}
+		}
+		return true
 	})
-	for _, g := range good {
-		if !acked[g.Sequence] {
-			t.Errorf("good batch %d was not acknowledged", g.Sequence)
-		}
-	}
 	for s := range acked {
-		if s >= 900 {
-			t.Errorf("refused batch %d was acknowledged as stored", s)
+		if _, ok := settledBad[s]; s >= 900 && !ok {
+			t.Errorf("batch %d, whose agent or sequence cannot be told, was acknowledged", s)
 		}
 	}
 
-	// Every bad payload is one dead letter.
+	// Every payload refused whole is one dead letter, and every read
+	// refused alone.
 	waitFor(t, fmt.Sprintf("%d dead letters", len(bad)), 30*time.Second, func() (bool, error) {
 		n, err := countRows(db, `SELECT COUNT(*) FROM dead_letters`)
 		return n >= len(bad), fmt.Errorf("%d dead letters (%v)", n, err)
 	})
-	type letter struct {
-		topic, reason string
-		payload       []byte
+
+	// The agent re-sends every bad payload: each batch is acknowledged
+	// again, with the same refusal, and no dead letter is added: those of
+	// payloads refused whole count the repeat.
+	for _, b := range bad {
+		publishBad(b)
 	}
-	rows, err := db.Query(`SELECT topic, reason, payload FROM dead_letters ORDER BY id`)
+	receiveAcks("the bad batches acknowledged again", func() bool {
+		for seq := range settledBad {
+			if acked[seq] < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	refusedWhole := 0
+	for _, b := range bad {
+		if b.refusedRead < 0 {
+			refusedWhole++
+		}
+	}
+	waitFor(t, "every payload refused whole counted as repeated", 30*time.Second, func() (bool, error) {
+		n, err := countRows(db, `SELECT COALESCE(SUM(repeats), 0) FROM dead_letters WHERE read_index IS NULL`)
+		return n >= refusedWhole, fmt.Errorf("%d repeats (%v), want %d", n, err, refusedWhole)
+	})
+
+	type letter struct {
+		topic, reason, agent string
+		seq, index           sql.NullInt64
+		repeats              int
+		payload              []byte
+	}
+	rows, err := db.Query(`SELECT topic, reason, agent_id, seq, read_index, repeats, payload FROM dead_letters ORDER BY id`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var letters []letter
 	for rows.Next() {
 		var l letter
-		if err := rows.Scan(&l.topic, &l.reason, &l.payload); err != nil {
+		if err := rows.Scan(&l.topic, &l.reason, &l.agent, &l.seq, &l.index, &l.repeats, &l.payload); err != nil {
 			t.Fatal(err)
 		}
 		letters = append(letters, l)
@@ -457,28 +528,64 @@ func checkGarbage(t *testing.T, broker *mosquitto, collector *process, db *sql.D
 		}
 		var found []letter
 		for _, l := range letters {
-			if l.topic == topic.For(agentID, b.kind) && bytes.Equal(l.payload, kept) {
+			if l.topic != topic.For(agentID, b.kind) || l.agent != agentID {
+				continue
+			}
+			readAlone := b.refusedRead >= 0 && l.seq.Int64 == int64(b.seq) && l.index.Valid && l.index.Int64 == int64(b.refusedRead)
+			if readAlone || b.refusedRead < 0 && !l.index.Valid && bytes.Equal(l.payload, kept) {
 				found = append(found, l)
 			}
 		}
 		switch {
 		case len(found) == 0:
-			t.Errorf("%s: no dead letter on %s with the payload kept (%d bytes)", b.name, topic.For(agentID, b.kind), len(kept))
+			t.Errorf("%s: no dead letter on %s with the payload kept (%d bytes) or the read refused", b.name, topic.For(agentID, b.kind), len(kept))
 		case len(found) > 1:
 			t.Errorf("%s: %d dead letters, want 1", b.name, len(found))
 		case !strings.Contains(found[0].reason, b.reason):
 			t.Errorf("%s: dead letter reason %q does not contain %q", b.name, found[0].reason, b.reason)
+		case b.refusedRead < 0 && found[0].repeats != 1:
+			t.Errorf("%s: dead letter repeats = %d, want 1 (sent twice)", b.name, found[0].repeats)
+		case b.refusedRead >= 0 && found[0].repeats != 0:
+			t.Errorf("%s: the read refused alone counts %d repeats, want 0 (its re-sent batch is a duplicate)", b.name, found[0].repeats)
 		}
 	}
 
-	// Every good batch is stored, every read of it, and nothing of the bad.
-	wantReads, wantBatches := expectedReads(good)
+	// Every good batch is stored, every read of it, and the good reads of
+	// the batches with a bad read; nothing else.
+	stored := slices.Clone(good)
+	for _, b := range bad {
+		if b.refusedRead >= 0 {
+			stored = append(stored, b.kept)
+		}
+	}
+	wantReads, wantBatches := expectedReads(stored)
 	checkStoredExactly(t, db, agentID, wantReads, wantBatches)
 	if n, err := countRows(db, `SELECT COUNT(*) FROM events WHERE agent_id = $1`, agentID); err != nil || n != 0 {
 		t.Errorf("%d events stored (%v), want none: the only event published is malformed", n, err)
 	}
 	alive(t, collector, "the collector")
-	t.Logf("%d good batches stored and acknowledged, %d bad payloads dead-lettered", len(good), len(bad))
+	t.Logf("%d good batches stored and acknowledged, %d bad payloads dead-lettered and settled", len(good), len(bad))
+}
+
+// checkBatchAck checks what an ack says of a bad batch: rejected with
+// its reason, or with its bad read refused.
+func checkBatchAck(t *testing.T, a wire.BatchAck, settledBad map[uint64]badPayload) {
+	t.Helper()
+	b, ok := settledBad[a.Seq]
+	switch {
+	case !ok:
+		if a.Rejected != "" || len(a.Refused) != 0 {
+			t.Errorf("batch %d acknowledged with refusals %+v, want none", a.Seq, a)
+		}
+	case b.refusedRead < 0:
+		if !strings.Contains(a.Rejected, b.reason) || len(a.Refused) != 0 {
+			t.Errorf("%s: ack %+v, want it rejected with %q", b.name, a, b.reason)
+		}
+	default:
+		if a.Rejected != "" || len(a.Refused) != 1 || a.Refused[0].Index != b.refusedRead || !strings.Contains(a.Refused[0].Reason, b.reason) {
+			t.Errorf("%s: ack %+v, want read %d refused with %q", b.name, a, b.refusedRead, b.reason)
+		}
+	}
 }
 
 // The stream tests: a simulated fleet publishes while something breaks.

@@ -143,6 +143,11 @@ const (
 	EventJam               EventKind = "jam"
 	EventCounterBackwards  EventKind = "counter_backwards"
 	EventDeviceUnreachable EventKind = "device_unreachable"
+	// EventBatchSequenceReused is raised by the collector, not an agent:
+	// a read batch came with an (agent, sequence) already stored under
+	// another batch id (the agent reinstalled, or its clock started over).
+	// The batch is stored; the back office sees the agent started over.
+	EventBatchSequenceReused EventKind = "batch_sequence_reused"
 )
 
 // AgentState is what an agent's retained status says.

@@ -373,12 +373,15 @@ func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
 	event, _ := wire.Encode(wire.Event{Schema: wire.SchemaVersion, AgentID: agentID, ID: "ev-1", At: day, Kind: domain.EventTonerLow, Serial: serial})
 	mqtttest.Publish(t, agent, topic.For(agentID, topic.Events), event)
 
-	// Every good batch is acknowledged, and nothing else. One ack carries
-	// the sequences of one transaction, so how they are split over
+	// Every good batch is acknowledged, and so is the batch of schema 2
+	// (rejected, so that its agent stops re-sending it); garbage and the
+	// oversized payload, whose sequence cannot be read, are not. One ack
+	// carries the sequences of one transaction, so how they are split over
 	// messages depends on timing; a batch and its re-send committed in one
 	// transaction are acknowledged once, in separate ones twice.
 	got := map[uint64]int{}
-	for got[1] < 1 || got[2] < 1 || got[3] < 1 {
+	rejected := map[uint64]string{}
+	for got[1] < 1 || got[2] < 1 || got[3] < 1 || got[5] < 1 {
 		ack, err := wire.DecodeAck(mqtttest.Receive(t, acks).Payload())
 		if err != nil {
 			t.Fatalf("decode ack: %v", err)
@@ -389,9 +392,17 @@ func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
 		for _, seq := range ack.Sequences {
 			got[seq]++
 		}
+		for _, b := range ack.Batches {
+			if b.Rejected != "" {
+				rejected[b.Seq] = b.Rejected
+			}
+		}
 	}
-	if len(got) != 3 || got[1] > 2 || got[2] != 1 || got[3] != 1 {
-		t.Errorf("acks = %v, want sequences 1 (once or twice), 2 and 3", got)
+	if len(got) != 4 || got[1] > 2 || got[2] != 1 || got[3] != 1 || got[5] != 1 {
+		t.Errorf("acks = %v, want sequences 1 (once or twice), 2, 3 and 5", got)
+	}
+	if len(rejected) != 1 || !strings.HasPrefix(rejected[5], domain.ESCHEMA+": ") {
+		t.Errorf("rejected = %v, want batch 5 rejected for its schema", rejected)
 	}
 	c.waitLogs(t, 3, "message refused and dead-lettered", map[string]string{"topic": readsTopic})
 	c.waitLogs(t, 1, "status stored", map[string]string{"agent_id": agentID})
@@ -490,5 +501,65 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 		if !found {
 			t.Errorf("dead letters = %q, want one starting %q", reasons, w)
 		}
+	}
+}
+
+// TestCollectorPrunesDeadLettersOnStart starts a collector on a database
+// holding more dead letters of an agent than its cap: they are pruned at
+// once, and the metrics say so.
+func TestCollectorPrunesDeadLettersOnStart(t *testing.T) {
+	dbURL := storetest.SQLiteURL(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		m := store.RefusedMessage{Topic: topic.For("agent-1", topic.Reads), Reason: "invalid", Payload: fmt.Appendf(nil, "garbage %d", i), AgentID: "agent-1"}
+		if _, err := st.SaveDeadLetter(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+
+	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-prune-test", "-dead-letter-max-per-agent", "2")
+	want := []string{
+		"meterline_collector_dead_letters_stored 2\n",
+		`meterline_collector_dead_letters_pruned_total{why="agent_cap"} 3` + "\n",
+	}
+	deadline := time.Now().Add(mqtttest.Wait)
+	for {
+		_, body := c.get(t, "/metrics")
+		missing := ""
+		for _, line := range want {
+			if !strings.Contains(body, line) {
+				missing = line
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics lack %q", missing)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := c.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	st, err = store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	letters, err := st.DeadLetters(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(letters) != 2 || string(letters[0].Payload) != "garbage 3" || string(letters[1].Payload) != "garbage 4" {
+		t.Errorf("dead letters left = %d, want the newest two", len(letters))
 	}
 }

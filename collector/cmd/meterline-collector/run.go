@@ -115,6 +115,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer stopGauge()
 	stopPartitions := keepPartitions(st, logger.With("component", "store"))
 	defer stopPartitions()
+	stopPruning := pruneDeadLetters(st, store.DeadLetterRetention{
+		MaxAge: cfg.DeadLetterMaxAge, MaxRows: cfg.DeadLetterMaxRows, MaxPerAgent: cfg.DeadLetterMaxPerAgent,
+	}, m, logger.With("component", "store"))
+	defer stopPruning()
 
 	brokerURL := cfg.MQTTURL
 	if cfg.EmbeddedBroker() {
@@ -213,6 +217,38 @@ func keepPartitions(st *store.Store, logger *slog.Logger) (stop func()) {
 			logger.Warn("meter_reads partitions not created; retrying later", "error", err)
 		case created > 0:
 			logger.Info("meter_reads partitions created", "count", created)
+		}
+	})
+}
+
+// deadLettersEvery is how often dead letters are pruned: the bounds are
+// loose enough that an hour past them does no harm.
+const deadLettersEvery = time.Hour
+
+// pruneDeadLetters removes the dead letters beyond their retention now
+// and every deadLettersEvery, until the returned stop is called, and keeps
+// the dead letter metrics. A failure is logged and retried next time.
+func pruneDeadLetters(st *store.Store, keep store.DeadLetterRetention, m *metrics.Metrics, logger *slog.Logger) (stop func()) {
+	return periodically(deadLettersEvery, func(ctx context.Context) {
+		prune, done := context.WithTimeout(ctx, 5*time.Minute)
+		defer done()
+		p, err := st.PruneDeadLetters(prune, keep, time.Now())
+		switch {
+		case err != nil:
+			if ctx.Err() == nil {
+				logger.Warn("dead letters not pruned; retrying later", "error", err)
+			}
+			return
+		case p.Skipped:
+			logger.Debug("dead letters pruned by another collector")
+			return
+		}
+		m.DeadLettersPruned(metrics.PrunedAge, p.Age)
+		m.DeadLettersPruned(metrics.PrunedAgentCap, p.AgentCap)
+		m.DeadLettersPruned(metrics.PrunedCount, p.Count)
+		m.SetDeadLettersStored(p.Left)
+		if p.Age+p.AgentCap+p.Count > 0 {
+			logger.Info("dead letters pruned", "by_age", p.Age, "by_agent_cap", p.AgentCap, "by_count", p.Count, "left", p.Left)
 		}
 	})
 }

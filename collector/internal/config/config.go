@@ -43,8 +43,12 @@ const (
 	EnvIngestQueue      = "METERLINE_INGEST_QUEUE"
 	EnvIngestBatchReads = "METERLINE_INGEST_BATCH_READS"
 	EnvIngestBatchWait  = "METERLINE_INGEST_BATCH_WAIT"
-	EnvLogLevel         = "METERLINE_LOG_LEVEL"
-	EnvLogFormat        = "METERLINE_LOG_FORMAT"
+	// Retention of dead letters.
+	EnvDeadLetterMaxAge      = "METERLINE_DEAD_LETTER_MAX_AGE"
+	EnvDeadLetterMaxRows     = "METERLINE_DEAD_LETTER_MAX_ROWS"
+	EnvDeadLetterMaxPerAgent = "METERLINE_DEAD_LETTER_MAX_PER_AGENT"
+	EnvLogLevel              = "METERLINE_LOG_LEVEL"
+	EnvLogFormat             = "METERLINE_LOG_FORMAT"
 )
 
 // Defaults.
@@ -55,6 +59,11 @@ const (
 	// DefaultHTTPListen is the operations server's address (/metrics,
 	// /healthz, /readyz); 9464 is the port commonly given to exporters.
 	DefaultHTTPListen = ":9464"
+	// Dead letters are kept a month, at most 100,000 in all and 1,000 per
+	// agent: enough to look into a fault, bounded whatever an agent sends.
+	DefaultDeadLetterMaxAge      = 30 * 24 * time.Hour
+	DefaultDeadLetterMaxRows     = 100_000
+	DefaultDeadLetterMaxPerAgent = 1_000
 )
 
 // HTTPListenOff disables the operations server, like the empty address:
@@ -122,6 +131,12 @@ type Config struct {
 	IngestBatchReads int
 	IngestBatchWait  time.Duration
 
+	// Retention of dead letters, the oldest going first; 0 keeps no
+	// bound of that kind.
+	DeadLetterMaxAge      time.Duration
+	DeadLetterMaxRows     int
+	DeadLetterMaxPerAgent int
+
 	Migrate    bool
 	Version    bool
 	ConfigDump bool
@@ -182,19 +197,34 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		fs.StringVar(f.dst, f.name, f.fallback, text)
 	}
 	intFlags := []struct {
-		dst   *int
-		name  string
-		env   string
-		usage string
+		dst      *int
+		name     string
+		env      string
+		fallback int
+		usage    string
 	}{
-		{&c.IngestWorkers, "ingest-workers", EnvIngestWorkers, "transactions written at once; 0 takes the pipeline's default"},
-		{&c.IngestQueue, "ingest-queue", EnvIngestQueue, "messages received and waiting for a worker; 0 takes the pipeline's default"},
-		{&c.IngestBatchReads, "ingest-batch-reads", EnvIngestBatchReads, "most reads written in one transaction; 0 takes the pipeline's default"},
+		{&c.IngestWorkers, "ingest-workers", EnvIngestWorkers, 0, "transactions written at once; 0 takes the pipeline's default"},
+		{&c.IngestQueue, "ingest-queue", EnvIngestQueue, 0, "messages received and waiting for a worker; 0 takes the pipeline's default"},
+		{&c.IngestBatchReads, "ingest-batch-reads", EnvIngestBatchReads, 0, "most reads written in one transaction; 0 takes the pipeline's default"},
+		{&c.DeadLetterMaxRows, "dead-letter-max-rows", EnvDeadLetterMaxRows, DefaultDeadLetterMaxRows, "most dead letters kept, the oldest going first; 0 keeps no bound"},
+		{&c.DeadLetterMaxPerAgent, "dead-letter-max-per-agent", EnvDeadLetterMaxPerAgent, DefaultDeadLetterMaxPerAgent, "most dead letters kept per agent, the oldest going first; 0 keeps no bound"},
 	}
 	for _, f := range intFlags {
-		fs.IntVar(f.dst, f.name, 0, f.usage+" ["+f.env+"]")
+		fs.IntVar(f.dst, f.name, f.fallback, f.usage+" ["+f.env+"]")
 	}
-	fs.DurationVar(&c.IngestBatchWait, "ingest-batch-wait", 0, "longest wait to fill a write transaction, e.g. 20ms; 0 takes the pipeline's default ["+EnvIngestBatchWait+"]")
+	durationFlags := []struct {
+		dst      *time.Duration
+		name     string
+		env      string
+		fallback time.Duration
+		usage    string
+	}{
+		{&c.IngestBatchWait, "ingest-batch-wait", EnvIngestBatchWait, 0, "longest wait to fill a write transaction, e.g. 20ms; 0 takes the pipeline's default"},
+		{&c.DeadLetterMaxAge, "dead-letter-max-age", EnvDeadLetterMaxAge, DefaultDeadLetterMaxAge, "how long dead letters are kept, e.g. 720h; 0 keeps no bound"},
+	}
+	for _, f := range durationFlags {
+		fs.DurationVar(f.dst, f.name, f.fallback, f.usage+" ["+f.env+"]")
+	}
 	fs.BoolVar(&c.Pprof, "pprof", false, "also serve Go's profiler on the operations server, under /debug/pprof/ (for diagnosis; keep the address private)")
 	fs.BoolVar(&c.Migrate, "migrate", false, "apply the database schema and exit")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
@@ -224,17 +254,22 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		if v := getenv(f.env); v != "" {
 			n, err := strconv.Atoi(strings.TrimSpace(v))
 			if err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: want a whole number, 0 for the default", f.env, v))
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number", f.env, v))
 			}
 			*f.dst = n
 		}
 	}
-	if v := getenv(EnvIngestBatchWait); v != "" && !given["ingest-batch-wait"] {
-		d, err := time.ParseDuration(strings.TrimSpace(v))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 20ms, 0 for the default", EnvIngestBatchWait, v))
+	for _, f := range durationFlags {
+		if given[f.name] {
+			continue
 		}
-		c.IngestBatchWait = d
+		if v := getenv(f.env); v != "" {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: want a duration such as 20ms or 720h", f.env, v))
+			}
+			*f.dst = d
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
@@ -359,6 +394,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s: must not be negative (0 takes the pipeline's default)", f.name))
 		}
 	}
+	for _, f := range []struct {
+		name  string
+		value int64
+	}{
+		{"-dead-letter-max-age", int64(c.DeadLetterMaxAge)}, {"-dead-letter-max-rows", int64(c.DeadLetterMaxRows)},
+		{"-dead-letter-max-per-agent", int64(c.DeadLetterMaxPerAgent)},
+	} {
+		if f.value < 0 {
+			errs = append(errs, fmt.Errorf("%s: must not be negative (0 keeps no bound)", f.name))
+		}
+	}
 	if c.MQTTPassword != "" && c.MQTTUsername == "" {
 		errs = append(errs, errors.New("-mqtt-password: set -mqtt-username too"))
 	}
@@ -472,6 +518,9 @@ func (c Config) Dump(w io.Writer) error {
 		{EnvIngestQueue, strconv.Itoa(c.IngestQueue)},
 		{EnvIngestBatchReads, strconv.Itoa(c.IngestBatchReads)},
 		{EnvIngestBatchWait, c.IngestBatchWait.String()},
+		{EnvDeadLetterMaxAge, c.DeadLetterMaxAge.String()},
+		{EnvDeadLetterMaxRows, strconv.Itoa(c.DeadLetterMaxRows)},
+		{EnvDeadLetterMaxPerAgent, strconv.Itoa(c.DeadLetterMaxPerAgent)},
 		{EnvLogLevel, strings.ToLower(c.LogLevel.String())},
 		{EnvLogFormat, c.LogFormat},
 	}

@@ -107,6 +107,18 @@ func TestParse(t *testing.T) {
 			if c.MQTTTLS != nil {
 				t.Errorf("TLS config %+v for the embedded broker, want nil", c.MQTTTLS)
 			}
+			if c.DeadLetterMaxAge != 30*24*time.Hour || c.DeadLetterMaxRows != 100_000 || c.DeadLetterMaxPerAgent != 1_000 {
+				t.Errorf("dead letter retention = %v, %d rows, %d per agent; want 720h, 100000, 1000",
+					c.DeadLetterMaxAge, c.DeadLetterMaxRows, c.DeadLetterMaxPerAgent)
+			}
+		}},
+		{"dead letter retention from the environment, flags first", []string{"-dead-letter-max-rows", "0"}, map[string]string{
+			EnvDeadLetterMaxAge: "168h", EnvDeadLetterMaxRows: "50", EnvDeadLetterMaxPerAgent: "20",
+		}, func(t *testing.T, c Config) {
+			if c.DeadLetterMaxAge != 7*24*time.Hour || c.DeadLetterMaxRows != 0 || c.DeadLetterMaxPerAgent != 20 {
+				t.Errorf("dead letter retention = %v, %d rows, %d per agent; want 168h, 0 (no bound), 20",
+					c.DeadLetterMaxAge, c.DeadLetterMaxRows, c.DeadLetterMaxPerAgent)
+			}
 		}},
 		{"data dir moves the default database", []string{"-data-dir", "/var/lib/meterline"}, nil, func(t *testing.T, c Config) {
 			if c.DatabaseURL != "sqlite:/var/lib/meterline/meterline.db" {
@@ -333,6 +345,9 @@ func TestParseErrors(t *testing.T) {
 		{"unparsable batch reads from the environment", nil, map[string]string{EnvIngestBatchReads: "1e3"}, "METERLINE_INGEST_BATCH_READS"},
 		{"unparsable batch wait from the environment", nil, map[string]string{EnvIngestBatchWait: "20"}, "METERLINE_INGEST_BATCH_WAIT=\"20\": want a duration"},
 		{"unparsable batch wait flag", []string{"-ingest-batch-wait", "soon"}, nil, "-ingest-batch-wait"},
+		{"negative dead letter age", []string{"-dead-letter-max-age", "-1h"}, nil, "-dead-letter-max-age: must not be negative"},
+		{"negative dead letters per agent", nil, map[string]string{EnvDeadLetterMaxPerAgent: "-1"}, "-dead-letter-max-per-agent: must not be negative"},
+		{"unparsable dead letter age from the environment", nil, map[string]string{EnvDeadLetterMaxAge: "30d"}, "METERLINE_DEAD_LETTER_MAX_AGE=\"30d\": want a duration"},
 		{"TLS file with a plain broker", []string{"-mqtt", "tcp://127.0.0.1:1883", "-mqtt-ca-file", certFile}, nil, "-mqtt-ca-file: set only with a TLS broker URL"},
 		{"TLS file with the embedded broker", nil, map[string]string{EnvMQTTCertFile: certFile, EnvMQTTKeyFile: keyFile}, "-mqtt-cert-file: set only with a TLS broker URL"},
 		{"certificate without key", []string{"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-cert-file", certFile}, nil, "set both or neither"},
@@ -427,7 +442,7 @@ func TestDumpParsesBack(t *testing.T) {
 	c, err := Parse([]string{
 		"-mqtt", "ssl://127.0.0.1:8883", "-mqtt-ca-file", certFile, "-mqtt-cert-file", certFile, "-mqtt-key-file", keyFile,
 		"-http-listen", "", "-ingest-workers", "3", "-ingest-queue", "64", "-ingest-batch-reads", "2000", "-ingest-batch-wait", "15ms",
-		"-client-id", "collector-1",
+		"-client-id", "collector-1", "-dead-letter-max-age", "0", "-dead-letter-max-per-agent", "7",
 	}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -446,7 +461,8 @@ func TestDumpParsesBack(t *testing.T) {
 		t.Fatalf("Parse of the dump: %v\n%s", err, out.String())
 	}
 	if back.HTTPListen != "" || back.IngestWorkers != 3 || back.IngestQueue != 64 || back.IngestBatchReads != 2000 ||
-		back.IngestBatchWait != 15*time.Millisecond || back.MQTTCertFile != certFile || back.MQTTTLS == nil {
+		back.IngestBatchWait != 15*time.Millisecond || back.MQTTCertFile != certFile || back.MQTTTLS == nil ||
+		back.DeadLetterMaxAge != 0 || back.DeadLetterMaxPerAgent != 7 || back.DeadLetterMaxRows != DefaultDeadLetterMaxRows {
 		t.Errorf("parsed back = %+v, want the dumped configuration", back)
 	}
 }

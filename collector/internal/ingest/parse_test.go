@@ -23,7 +23,7 @@ func TestDecode(t *testing.T) {
 		topic    string
 		payload  string
 		wantCode string // "" when the message is valid
-		wantIn   string // part of the error message
+		wantIn   string // part of the error message, or of the reason of the one read refused alone
 	}{
 		{"read batch", reads, `{"schema":1,"agent_id":"agent-1","seq":4,"reads":[{"address":"127.0.0.1","read_at":"2025-03-31T22:00:00Z"}]}`, "", ""},
 		{"status", topic.For("agent-1", topic.Status), `{"schema":1,"agent_id":"agent-1","state":"offline"}`, "", ""},
@@ -34,8 +34,8 @@ func TestDecode(t *testing.T) {
 		{"newer schema", reads, `{"schema":2,"agent_id":"agent-1","seq":1}`, domain.ESCHEMA, "schema version 2"},
 		{"oversized", reads, `{"schema":1,"pad":"` + strings.Repeat("x", wire.MaxPayloadBytes) + `"}`, domain.ETOOLARGE, "over the"},
 		{"no sequence", reads, `{"schema":1,"agent_id":"agent-1","reads":[]}`, domain.EINVALID, "sequence"},
-		{"negative counter", reads, `{"schema":1,"agent_id":"agent-1","seq":1,"reads":[{"address":"a","read_at":"2025-03-31T22:00:00Z","counters":[{"kind":"total","value":-1}]}]}`, domain.EINVALID, "negative"},
-		{"read in the future", reads, `{"schema":1,"agent_id":"agent-1","seq":1,"reads":[{"address":"a","read_at":"2025-04-09T22:00:00Z"}]}`, domain.EINVALID, "future"},
+		{"negative counter refuses its read alone", reads, `{"schema":1,"agent_id":"agent-1","seq":1,"reads":[{"address":"a","read_at":"2025-03-31T22:00:00Z","counters":[{"kind":"total","value":-1}]}]}`, "", "negative"},
+		{"read in the future refuses its read alone", reads, `{"schema":1,"agent_id":"agent-1","seq":1,"reads":[{"address":"a","read_at":"2025-04-09T22:00:00Z"}]}`, "", "future"},
 		{"agent id of another agent", reads, `{"schema":1,"agent_id":"agent-2","seq":1,"reads":[]}`, domain.EINVALID, `"agent-2" in the payload is not "agent-1"`},
 		{"status of another agent", topic.For("agent-1", topic.Status), `{"schema":1,"agent_id":"agent-2","state":"online"}`, domain.EINVALID, "agent-2"},
 		{"topic outside meterline", "elsewhere/agent-1/reads", `{}`, domain.EINVALID, "not under"},
@@ -50,6 +50,12 @@ func TestDecode(t *testing.T) {
 				}
 				if d.agentID != "agent-1" {
 					t.Errorf("agent id = %q, want agent-1", d.agentID)
+				}
+				if tt.wantIn != "" && (len(d.refused) != 1 || !strings.Contains(d.refused[0].Reason, tt.wantIn)) {
+					t.Errorf("refused reads = %+v, want one refused with %q", d.refused, tt.wantIn)
+				}
+				if d.kind == topic.Reads && d.batchKey == "" {
+					t.Error("batch key missing")
 				}
 				return
 			}

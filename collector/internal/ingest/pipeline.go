@@ -25,7 +25,9 @@ type Store interface {
 	SaveBatches(ctx context.Context, batches []store.IncomingBatch) ([]store.BatchResult, error)
 	SaveStatus(ctx context.Context, status wire.AgentStatus) error
 	SaveEvent(ctx context.Context, event wire.Event) error
-	SaveDeadLetter(ctx context.Context, topic, reason string, payload []byte) error
+	// SaveDeadLetter keeps a refused message; repeat is true when the
+	// same payload on the same topic was kept before.
+	SaveDeadLetter(ctx context.Context, m store.RefusedMessage) (repeat bool, err error)
 }
 
 // Message is one MQTT message received at QoS 1. Ack tells the broker it
@@ -288,13 +290,15 @@ func (p *Pipeline) decode(r received) decodedMessage {
 
 // processGroup stores what a worker gathered: read batches in one
 // transaction, statuses and events one by one, refused payloads in
-// dead_letters; then acknowledges each message written.
+// dead_letters; then settles the batches with their agents and
+// acknowledges each message written.
 func (p *Pipeline) processGroup(group []decodedMessage) {
 	var batches []decodedMessage
+	var settled settlement
 	for _, m := range group {
 		switch {
 		case m.err != nil:
-			p.refuse(m.msg, m.err)
+			p.refuse(m.msg, m.err, &settled)
 		case m.kind == topic.Reads:
 			batches = append(batches, m)
 		default:
@@ -302,7 +306,39 @@ func (p *Pipeline) processGroup(group []decodedMessage) {
 		}
 	}
 	if len(batches) > 0 {
-		p.storeBatches(batches)
+		p.storeBatches(batches, &settled)
+	}
+	p.finish(&settled)
+}
+
+// settlement gathers what a group settled: the batches to tell each agent
+// about, in one ack per agent, and the messages to acknowledge to the
+// broker once that is done.
+type settlement struct {
+	acks map[string][]wire.BatchAck // by agent id
+	msgs []Message
+}
+
+// settle records a batch settled with its agent. A batch and its re-send
+// in one group are settled once.
+func (s *settlement) settle(agentID string, ack wire.BatchAck) {
+	if s.acks == nil {
+		s.acks = map[string][]wire.BatchAck{}
+	}
+	for _, a := range s.acks[agentID] {
+		if a.Seq == ack.Seq && a.BatchID == ack.BatchID {
+			return
+		}
+	}
+	s.acks[agentID] = append(s.acks[agentID], ack)
+}
+
+// finish tells each agent what was settled, then acknowledges the
+// messages to the broker.
+func (p *Pipeline) finish(s *settlement) {
+	p.ackBatches(s.acks)
+	for _, msg := range s.msgs {
+		msg.Ack()
 	}
 }
 
@@ -322,31 +358,34 @@ func (p *Pipeline) processOne(m decodedMessage) {
 			log.Debug("event stored", "event_id", m.event.ID, "event_kind", string(m.event.Kind))
 		}
 	}
-	p.settle(m.msg, err, log)
+	var settled settlement
+	p.settleMessage(m.msg, err, log, &settled)
+	p.finish(&settled)
 }
 
-// settle acknowledges a message once written, dead-letters it when its
-// data was refused, and otherwise (the pipeline aborted during a database
-// outage) leaves it for the broker to deliver again.
-func (p *Pipeline) settle(msg Message, err error, log *slog.Logger) {
+// settleMessage acknowledges a message once written, dead-letters it when
+// its data was refused, and otherwise (the pipeline aborted during a
+// database outage) leaves it for the broker to deliver again.
+func (p *Pipeline) settleMessage(msg Message, err error, log *slog.Logger, settled *settlement) {
 	switch {
 	case err == nil:
-		msg.Ack()
+		settled.msgs = append(settled.msgs, msg)
 	case refusedData(err):
-		p.refuse(msg, err)
+		p.refuse(msg, err, settled)
 	default:
 		log.Warn("message left unacknowledged for redelivery", "topic", msg.Topic(), "error", err)
 	}
 }
 
-// storeBatches writes read batches in one transaction and acknowledges
-// them. When the database refuses the transaction for the data of some
-// batch, each is written alone, so that only the guilty one is refused.
-func (p *Pipeline) storeBatches(batches []decodedMessage) {
+// storeBatches writes read batches in one transaction, with the reads
+// they refused alone, and settles them. When the database refuses the
+// transaction for the data of some batch, each is written alone, so that
+// only the guilty one is refused.
+func (p *Pipeline) storeBatches(batches []decodedMessage, settled *settlement) {
 	in := make([]store.IncomingBatch, len(batches))
 	reads := 0
 	for i, m := range batches {
-		in[i] = store.IncomingBatch{Batch: m.batch, ReceivedAt: m.at}
+		in[i] = store.IncomingBatch{Batch: m.batch, Key: m.batchKey, Refused: m.refused, ReceivedAt: m.at}
 		reads += len(m.batch.Reads)
 	}
 	var results []store.BatchResult
@@ -359,42 +398,49 @@ func (p *Pipeline) storeBatches(batches []decodedMessage) {
 	if err != nil && refusedData(err) && len(batches) > 1 {
 		p.logger.Warn("transaction refused for its data; writing its batches one by one", "batches", len(batches), "error", err)
 		for _, m := range batches {
-			p.storeBatches([]decodedMessage{m})
+			p.storeBatches([]decodedMessage{m}, settled)
 		}
 		return
 	}
 	if err != nil {
 		for _, m := range batches {
-			p.settle(m.msg, err, p.logger.With("agent_id", m.agentID, "kind", string(topic.Reads)))
+			p.settleMessage(m.msg, err, p.logger.With("agent_id", m.agentID, "kind", string(topic.Reads)), settled)
 		}
 		return
 	}
-	stored, duplicates, fresh := 0, 0, 0
-	committed := make([]decodedMessage, 0, len(batches))
+	stored, duplicates, fresh, refusedReads := 0, 0, 0, 0
 	for i, r := range results {
 		m := batches[i]
 		switch {
 		case r.Err != nil:
-			p.refuse(m.msg, r.Err)
+			p.refuse(m.msg, r.Err, settled)
 			continue
 		case r.Duplicate:
+			// Acknowledged again, with what was refused the first time:
+			// the agent re-sent it because it missed the first ack.
 			duplicates++
 		default:
 			fresh += len(m.batch.Reads)
 			stored += r.Stored
+			refusedReads += len(r.Refused)
+			if len(r.Refused) > 0 {
+				p.logger.Warn("reads refused and dead-lettered; the rest of the batch is stored",
+					"agent_id", m.agentID, "seq", m.batch.Sequence, "batch_key", m.batchKey, "refused", len(r.Refused), "first_reason", r.Refused[0].Reason)
+			}
 		}
-		// A duplicate is acknowledged too: the agent re-sent it because
-		// it missed the first acknowledgement.
-		committed = append(committed, m)
+		if r.SequenceReused {
+			p.metrics.SequenceReused()
+			p.logger.Warn("batch sequence reused: stored as a new batch and raised as an event",
+				"agent_id", m.agentID, "seq", m.batch.Sequence, "batch_key", m.batchKey)
+		}
+		settled.settle(m.agentID, wire.BatchAck{Seq: m.batch.Sequence, BatchID: m.batch.BatchID, Refused: r.Refused})
+		settled.msgs = append(settled.msgs, m.msg)
 	}
 	p.metrics.Committed(len(batches), reads, stored, time.Since(start))
 	p.metrics.DuplicateBatches(duplicates)
 	p.metrics.DuplicateReads(fresh - stored)
-	p.logger.Debug("batches stored", "batches", len(batches), "reads", reads, "stored", stored, "duplicate_batches", duplicates)
-	p.ackBatches(committed)
-	for _, m := range committed {
-		m.msg.Ack()
-	}
+	p.metrics.ReadsRefused(refusedReads)
+	p.logger.Debug("batches stored", "batches", len(batches), "reads", reads, "stored", stored, "duplicate_batches", duplicates, "reads_refused", refusedReads)
 }
 
 // refusedData reports whether err says the data can never be stored, as
@@ -404,49 +450,68 @@ func refusedData(err error) bool {
 }
 
 // refuse keeps a message that cannot be stored in dead_letters with the
-// reason, then acknowledges it.
-func (p *Pipeline) refuse(msg Message, cause error) {
+// reason, once however often it is re-sent, then acknowledges it. A read
+// batch whose agent and sequence can be read is settled with its agent as
+// rejected, so that the agent stops sending it.
+func (p *Pipeline) refuse(msg Message, cause error, settled *settlement) {
 	code := domain.ErrorCode(cause)
 	reason := code + ": " + domain.ErrorMessage(cause)
 	log := p.logger.With("topic", msg.Topic())
+	letter := store.RefusedMessage{Topic: msg.Topic(), Reason: reason, Payload: msg.Payload()}
+	if agentID, _, err := topic.Parse(msg.Topic()); err == nil {
+		letter.AgentID = agentID
+	}
+	head, batchKey, settleable := refusedBatchHead(msg.Topic(), msg.Payload())
+	if settleable {
+		letter.Seq, letter.BatchKey = head.Sequence, batchKey
+	}
+	var repeat bool
 	err := p.retry(log, func(ctx context.Context) error {
-		return p.store.SaveDeadLetter(ctx, msg.Topic(), reason, msg.Payload())
+		var err error
+		repeat, err = p.store.SaveDeadLetter(ctx, letter)
+		return err
 	})
 	if err != nil {
 		log.Warn("refused message left unacknowledged for redelivery", "reason", reason, "error", err)
 		return
 	}
-	p.metrics.DeadLetter(code)
-	log.Warn("message refused and dead-lettered", "reason", reason, "bytes", len(msg.Payload()))
-	msg.Ack()
+	if repeat {
+		p.metrics.DeadLetterRepeat()
+		log.Info("message refused again; its dead letter counts the repeat", "reason", reason, "bytes", len(msg.Payload()))
+	} else {
+		p.metrics.DeadLetter(code)
+		log.Warn("message refused and dead-lettered", "reason", reason, "bytes", len(msg.Payload()))
+	}
+	if settleable {
+		settled.settle(head.AgentID, wire.BatchAck{Seq: head.Sequence, BatchID: head.BatchID, Rejected: reason})
+	}
+	settled.msgs = append(settled.msgs, msg)
 }
 
-// ackBatches tells each agent which of its batches are committed, in one
+// ackBatches tells each agent which of its batches are settled, in one
 // message per agent, published concurrently. If a publish fails, the agent
 // re-sends those batches after its timeout and is acknowledged then.
-func (p *Pipeline) ackBatches(batches []decodedMessage) {
-	seqs := map[string][]uint64{}
-	for _, m := range batches {
-		// A batch and its re-send can be committed together: one ack.
-		if !slices.Contains(seqs[m.agentID], m.batch.Sequence) {
-			seqs[m.agentID] = append(seqs[m.agentID], m.batch.Sequence)
-		}
-	}
+func (p *Pipeline) ackBatches(settled map[string][]wire.BatchAck) {
 	now := p.cfg.Now().UTC()
 	var wg sync.WaitGroup
-	for agentID, list := range seqs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ack := wire.Ack{Schema: wire.SchemaVersion, AgentID: agentID, Sequences: list, At: now}
+	for agentID, batches := range settled {
+		// Sequences settles the batches with agents that predate Batches.
+		seqs := make([]uint64, 0, len(batches))
+		for _, b := range batches {
+			if !slices.Contains(seqs, b.Seq) {
+				seqs = append(seqs, b.Seq)
+			}
+		}
+		wg.Go(func() {
+			ack := wire.Ack{Schema: wire.SchemaVersion, AgentID: agentID, Sequences: seqs, Batches: batches, At: now}
 			payload, err := wire.Encode(ack)
 			if err == nil {
 				err = p.pub.Publish(topic.For(agentID, topic.Acks), payload)
 			}
 			if err != nil {
-				p.logger.Warn("batch acknowledgement not published; the agent will re-send", "agent_id", agentID, "seqs", list, "error", err)
+				p.logger.Warn("batch acknowledgement not published; the agent will re-send", "agent_id", agentID, "seqs", seqs, "error", err)
 			}
-		}()
+		})
 	}
 	wg.Wait()
 }

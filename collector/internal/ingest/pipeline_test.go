@@ -32,12 +32,15 @@ type fakeStore struct {
 	batchSizes  []int // batches per SaveBatches call
 	statuses    []wire.AgentStatus
 	events      []wire.Event
-	deadLetters []string // reasons
+	deadLetters []string        // reasons, each payload once
+	lettersSeen map[string]bool // topic and payload of each dead letter
 	saveBatch   func(call int) error
 	deadLetter  func() error
 }
 
-func newFakeStore() *fakeStore { return &fakeStore{batches: map[uint64]int{}} }
+func newFakeStore() *fakeStore {
+	return &fakeStore{batches: map[uint64]int{}, lettersSeen: map[string]bool{}}
+}
 
 func (s *fakeStore) SaveBatches(ctx context.Context, in []store.IncomingBatch) ([]store.BatchResult, error) {
 	s.mu.Lock()
@@ -78,19 +81,24 @@ func (s *fakeStore) SaveEvent(ctx context.Context, e wire.Event) error {
 	return nil
 }
 
-func (s *fakeStore) SaveDeadLetter(ctx context.Context, topic, reason string, payload []byte) error {
+func (s *fakeStore) SaveDeadLetter(ctx context.Context, m store.RefusedMessage) (bool, error) {
 	s.mu.Lock()
 	hook := s.deadLetter
 	s.mu.Unlock()
 	if hook != nil {
 		if err := hook(); err != nil {
-			return err
+			return false, err
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.deadLetters = append(s.deadLetters, reason)
-	return nil
+	key := m.Topic + " " + string(m.Payload)
+	if s.lettersSeen[key] {
+		return true, nil
+	}
+	s.lettersSeen[key] = true
+	s.deadLetters = append(s.deadLetters, m.Reason)
+	return false, nil
 }
 
 // fakeMessage closes acked when acknowledged; a second Ack panics, which
@@ -129,9 +137,10 @@ func waitAcked(t *testing.T, m *fakeMessage) {
 
 // fakePublisher records published acknowledgements.
 type fakePublisher struct {
-	mu   sync.Mutex
-	acks []string // "topic seqs"
-	err  error
+	mu    sync.Mutex
+	acks  []string // "topic seqs"
+	whole []wire.Ack
+	err   error
 }
 
 func (p *fakePublisher) Publish(topicName string, payload []byte) error {
@@ -142,7 +151,17 @@ func (p *fakePublisher) Publish(topicName string, payload []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.acks = append(p.acks, fmt.Sprintf("%s %v", topicName, ack.Sequences))
+	p.whole = append(p.whole, ack)
 	return p.err
+}
+
+// take returns the acks published since the last call.
+func (p *fakePublisher) take() []wire.Ack {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	acks := p.whole
+	p.whole = nil
+	return acks
 }
 
 func (p *fakePublisher) published() []string {
@@ -216,7 +235,11 @@ func TestPipelineStoresAndAcknowledges(t *testing.T) {
 			acked[topicName+" "+seq] = true
 		}
 	}
-	wantAcked := map[string]bool{topic.For("agent-1", topic.Acks) + " 1": true, topic.For("agent-1", topic.Acks) + " 2": true}
+	// The batch of schema 9 is settled too (rejected), so that its agent
+	// stops re-sending it; the one naming agent-2 is settled with nobody.
+	wantAcked := map[string]bool{
+		topic.For("agent-1", topic.Acks) + " 1": true, topic.For("agent-1", topic.Acks) + " 2": true, topic.For("agent-1", topic.Acks) + " 3": true,
+	}
 	if fmt.Sprint(acked) != fmt.Sprint(wantAcked) {
 		t.Errorf("acknowledged = %v, want %v", acked, wantAcked)
 	}
@@ -265,8 +288,9 @@ func TestPipelineDeadLettersDataTheStoreRefuses(t *testing.T) {
 	if len(store.deadLetters) != 1 || store.deadLetters[0] != "invalid: sequence too large" {
 		t.Errorf("dead letters = %q, want the store's reason", store.deadLetters)
 	}
-	if acks := pub.published(); len(acks) != 0 {
-		t.Errorf("acks published = %q, want none for a refused batch", acks)
+	acks := pub.take()
+	if len(acks) != 1 || len(acks[0].Batches) != 1 || acks[0].Batches[0].Rejected != "invalid: sequence too large" {
+		t.Errorf("acks published = %+v, want one rejecting the batch with the store's reason", acks)
 	}
 }
 

@@ -32,6 +32,11 @@ type Metrics struct {
 	duplicatesBatch    prometheus.Counter
 	duplicatesRead     prometheus.Counter
 	deadLetters        *prometheus.CounterVec
+	deadLetterRepeats  prometheus.Counter
+	readsRefused       prometheus.Counter
+	sequencesReused    prometheus.Counter
+	deadLettersStored  prometheus.Gauge
+	deadLettersPruned  *prometheus.CounterVec
 	writeBatchMessages prometheus.Histogram
 	writeBatchReads    prometheus.Histogram
 	commitSeconds      prometheus.Histogram
@@ -69,6 +74,31 @@ func New() *Metrics {
 		Name:      "dead_letters_total",
 		Help:      "Messages refused and kept in dead_letters, by domain error code.",
 	}, []string{"reason"})
+	m.deadLetterRepeats = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "dead_letter_repeats_total",
+		Help:      "Messages refused again (the same payload on the same topic): counted on their dead letter, not stored again.",
+	})
+	m.readsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "reads_refused_total",
+		Help:      "Reads refused alone and kept in dead_letters; the other reads of their batch are stored.",
+	})
+	m.sequencesReused = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "batch_sequences_reused_total",
+		Help:      "Read batches stored under an (agent, sequence) another batch had: the agent's sequence started over.",
+	})
+	m.deadLettersStored = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: namespace,
+		Name:      "dead_letters_stored",
+		Help:      "Rows of dead_letters after the last pruning.",
+	})
+	m.deadLettersPruned = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: namespace,
+		Name:      "dead_letters_pruned_total",
+		Help:      "Dead letters removed by retention, by why: age, agent_cap, count.",
+	}, []string{"why"})
 	m.writeBatchMessages = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: namespace,
 		Name:      "write_batch_messages",
@@ -107,6 +137,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.messagesReceived, m.readsStored, duplicates, m.deadLetters,
+		m.deadLetterRepeats, m.readsRefused, m.sequencesReused, m.deadLettersStored, m.deadLettersPruned,
 		m.writeBatchMessages, m.writeBatchReads, m.commitSeconds,
 		m.writeRetries, m.agentsOnline, queueDepth,
 	)
@@ -168,6 +199,55 @@ func (m *Metrics) DeadLetter(reason string) {
 		return
 	}
 	m.deadLetters.WithLabelValues(reason).Inc()
+}
+
+// DeadLetterRepeat counts a message refused again, whose dead letter was
+// already kept.
+func (m *Metrics) DeadLetterRepeat() {
+	if m == nil {
+		return
+	}
+	m.deadLetterRepeats.Inc()
+}
+
+// ReadsRefused counts reads refused alone and dead-lettered.
+func (m *Metrics) ReadsRefused(n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.readsRefused.Add(float64(n))
+}
+
+// SequenceReused counts a batch stored under a reused (agent, sequence).
+func (m *Metrics) SequenceReused() {
+	if m == nil {
+		return
+	}
+	m.sequencesReused.Inc()
+}
+
+// Reasons dead letters are pruned, the values of the why label.
+const (
+	PrunedAge      = "age"
+	PrunedAgentCap = "agent_cap"
+	PrunedCount    = "count"
+)
+
+// DeadLettersPruned counts dead letters removed by retention, why being
+// one of the Pruned… reasons.
+func (m *Metrics) DeadLettersPruned(why string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.deadLettersPruned.WithLabelValues(why).Add(float64(n))
+}
+
+// SetDeadLettersStored sets how many dead letters the table holds.
+func (m *Metrics) SetDeadLettersStored(n int) {
+	if m == nil {
+		return
+	}
+	m.deadLettersStored.Set(float64(n))
 }
 
 // WriteRetry counts a database write that failed and is retried.

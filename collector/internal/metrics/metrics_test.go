@@ -20,6 +20,11 @@ func TestNilMetricsIsANoOp(t *testing.T) {
 	m.DuplicateReads(1)
 	m.DeadLetter("EINVALID")
 	m.WriteRetry()
+	m.DeadLetterRepeat()
+	m.ReadsRefused(2)
+	m.SequenceReused()
+	m.DeadLettersPruned(PrunedAge, 3)
+	m.SetDeadLettersStored(4)
 	m.SetQueueDepth(func() int { return 1 })
 	m.SetAgentsOnline(1)
 	rec := httptest.NewRecorder()
@@ -44,6 +49,14 @@ func TestCounters(t *testing.T) {
 	m.DeadLetter("ESCHEMA")
 	m.DeadLetter("EINVALID")
 	m.WriteRetry()
+	m.DeadLetterRepeat()
+	m.ReadsRefused(3)
+	m.ReadsRefused(0)
+	m.SequenceReused()
+	m.DeadLettersPruned(PrunedAge, 2)
+	m.DeadLettersPruned(PrunedAgentCap, 5)
+	m.DeadLettersPruned(PrunedCount, 0)
+	m.SetDeadLettersStored(42)
 
 	tests := []struct {
 		name string
@@ -58,6 +71,13 @@ func TestCounters(t *testing.T) {
 		{"dead letters EINVALID", testutil.ToFloat64(m.deadLetters.WithLabelValues("EINVALID")), 2},
 		{"dead letters ESCHEMA", testutil.ToFloat64(m.deadLetters.WithLabelValues("ESCHEMA")), 1},
 		{"write retries", testutil.ToFloat64(m.writeRetries), 1},
+		{"dead letter repeats", testutil.ToFloat64(m.deadLetterRepeats), 1},
+		{"reads refused", testutil.ToFloat64(m.readsRefused), 3},
+		{"sequences reused", testutil.ToFloat64(m.sequencesReused), 1},
+		{"pruned by age", testutil.ToFloat64(m.deadLettersPruned.WithLabelValues(PrunedAge)), 2},
+		{"pruned by agent cap", testutil.ToFloat64(m.deadLettersPruned.WithLabelValues(PrunedAgentCap)), 5},
+		{"pruned by count", testutil.ToFloat64(m.deadLettersPruned.WithLabelValues(PrunedCount)), 0},
+		{"dead letters stored", testutil.ToFloat64(m.deadLettersStored), 42},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

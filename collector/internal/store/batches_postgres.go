@@ -99,7 +99,7 @@ func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch) error
 	defer stmt.Close()
 	for _, b := range batches {
 		for _, r := range b.rows {
-			_, err := stmt.ExecContext(ctx, b.key.agentID, b.key.seq, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
+			_, err := stmt.ExecContext(ctx, b.id.agentID, b.id.seq, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
 				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status)
 			if err != nil {
 				return err

@@ -35,7 +35,7 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 	firstSeen := map[string]time.Time{}
 	for _, b := range batches {
 		for i := range b.rows {
-			r := staged{agentID: b.key.agentID, seq: b.key.seq, row: &b.rows[i]}
+			r := staged{agentID: b.id.agentID, seq: b.id.seq, row: &b.rows[i]}
 			reads = append(reads, r)
 			if n, ok := newest[r.row.key]; !ok || r.row.readAt.After(n.row.readAt) {
 				newest[r.row.key] = r

@@ -17,7 +17,7 @@ import (
 // refused for its data returns that refusal as the error.
 func (s *Store) SaveBatch(ctx context.Context, agentID string, batch wire.ReadBatch, receivedAt time.Time) (stored int, duplicate bool, err error) {
 	batch.AgentID = agentID
-	results, err := s.SaveBatches(ctx, []IncomingBatch{{Batch: batch, ReceivedAt: receivedAt}})
+	results, err := s.SaveBatches(ctx, []IncomingBatch{{Batch: batch, Key: testKey(batch), ReceivedAt: receivedAt}})
 	if err != nil {
 		return 0, false, err
 	}
@@ -28,9 +28,18 @@ func (s *Store) SaveBatch(ctx context.Context, agentID string, batch wire.ReadBa
 func incoming(batches ...wire.ReadBatch) []IncomingBatch {
 	in := make([]IncomingBatch, len(batches))
 	for i, b := range batches {
-		in[i] = IncomingBatch{Batch: b, ReceivedAt: receivedAt}
+		in[i] = IncomingBatch{Batch: b, Key: testKey(b), ReceivedAt: receivedAt}
 	}
 	return in
+}
+
+// testKey is the batch key of a test batch: its BatchID, else one per
+// sequence, so that a batch of the same sequence is a re-send.
+func testKey(b wire.ReadBatch) string {
+	if b.BatchID != "" {
+		return b.BatchID
+	}
+	return fmt.Sprintf("test-%d", b.Sequence)
 }
 
 func agentBatch(agentID string, seq uint64, reads ...wire.DeviceRead) wire.ReadBatch {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -14,15 +16,23 @@ ON CONFLICT (agent_id, event_id) DO NOTHING`
 // SaveEvent stores an agent's event once: an event re-sent with the same
 // (agent, id) is ignored.
 func (s *Store) SaveEvent(ctx context.Context, e wire.Event) error {
+	if err := s.insertEvent(ctx, s.db, e); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// insertEvent stores an event through db or a transaction.
+func (s *Store) insertEvent(ctx context.Context, exec sqlx.ExecerContext, e wire.Event) error {
 	body, err := jsonText(e)
 	if err != nil {
-		return fmt.Errorf("store: save event %s of agent %s: %w", e.ID, e.AgentID, err)
+		return fmt.Errorf("save event %s of agent %s: %w", e.ID, e.AgentID, err)
 	}
-	_, err = s.db.ExecContext(ctx, s.db.Rebind(insertEvent),
+	_, err = exec.ExecContext(ctx, s.db.Rebind(insertEvent),
 		text(e.AgentID), text(e.ID), text(string(e.Kind)), eventDeviceKey(e), dbTime(e.At),
 		text(e.Message), body, dbTime(s.now()))
 	if err != nil {
-		return fmt.Errorf("store: save event %s of agent %s: %w", e.ID, e.AgentID, refused(err))
+		return fmt.Errorf("save event %s of agent %s: %w", e.ID, e.AgentID, refused(err))
 	}
 	return nil
 }

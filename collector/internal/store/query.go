@@ -71,22 +71,50 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 	return c, nil
 }
 
-// DeadLetter is a message the collector refused.
+// DeadLetter is a message, or a read of a batch, the collector refused.
 type DeadLetter struct {
 	ID         int64     `db:"id"`
 	ReceivedAt time.Time `db:"received_at"`
 	Topic      string    `db:"topic"`
 	Reason     string    `db:"reason"`
 	Payload    []byte    `db:"payload"`
+	AgentID    string    `db:"agent_id"`
+	// Seq and BatchKey name the read batch, when known; ReadIndex the
+	// read refused alone in it.
+	Seq       sql.NullInt64  `db:"seq"`
+	BatchKey  sql.NullString `db:"batch_key"`
+	ReadIndex sql.NullInt64  `db:"read_index"`
+	// Repeats counts the times the same was refused again.
+	Repeats int `db:"repeats"`
 }
 
 // DeadLetters returns the refused messages, oldest first.
 func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	var letters []DeadLetter
-	if err := s.db.SelectContext(ctx, &letters, `SELECT id, received_at, topic, reason, payload FROM dead_letters ORDER BY id`); err != nil {
+	if err := s.db.SelectContext(ctx, &letters, `SELECT id, received_at, topic, reason, payload, agent_id, seq, batch_key, read_index, repeats
+FROM dead_letters ORDER BY id`); err != nil {
 		return nil, fmt.Errorf("store: dead letters: %w", err)
 	}
 	return letters, nil
+}
+
+// StoredEvent is an event of an agent, or one the collector raised about
+// it (domain.EventBatchSequenceReused).
+type StoredEvent struct {
+	EventID string           `db:"event_id"`
+	Kind    domain.EventKind `db:"kind"`
+	At      time.Time        `db:"at"`
+	Message string           `db:"message"`
+}
+
+// Events returns the events of an agent, oldest stored first.
+func (s *Store) Events(ctx context.Context, agentID string) ([]StoredEvent, error) {
+	var events []StoredEvent
+	err := s.db.SelectContext(ctx, &events, s.db.Rebind(`SELECT event_id, kind, at, message FROM events WHERE agent_id = ? ORDER BY id`), agentID)
+	if err != nil {
+		return nil, fmt.Errorf("store: events of agent %s: %w", agentID, err)
+	}
+	return events, nil
 }
 
 // Agent is what the collector knows of an agent.

@@ -50,7 +50,7 @@ func BenchmarkSaveBatches(b *testing.B) {
 						r.Serial = fmt.Sprintf("%s-SN%05d", agent, dev)
 						batch.Reads = append(batch.Reads, r)
 					}
-					in[a] = IncomingBatch{Batch: batch, ReceivedAt: time.Now()}
+					in[a] = IncomingBatch{Batch: batch, Key: testKey(batch), ReceivedAt: time.Now()}
 				}
 				if _, err := s.SaveBatches(b.Context(), in); err != nil {
 					b.Fatal(err)

@@ -392,23 +392,30 @@ func TestSaveStatusEventDeadLetter(t *testing.T) {
 				}
 			})
 
-			t.Run("dead letter payload is truncated", func(t *testing.T) {
-				big := bytes.Repeat([]byte{0, 0xff, '{'}, MaxDeadLetterBytes)
-				if err := s.SaveDeadLetter(ctx, "meterline/v1/agents/a/reads", "invalid: not JSON", big); err != nil {
-					t.Fatal(err)
-				}
-				if err := s.SaveDeadLetter(ctx, "meterline/v1/agents/a/reads", "invalid: empty", nil); err != nil {
-					t.Fatal(err)
+			t.Run("dead letter payload is kept whole up to the payload limit", func(t *testing.T) {
+				whole := bytes.Repeat([]byte{0, 0xff, '{'}, 100<<10) // 300 KiB
+				huge := bytes.Repeat([]byte{'x'}, MaxDeadLetterBytes+10)
+				for _, m := range []RefusedMessage{
+					{Topic: "meterline/v1/agents/a/reads", Reason: "invalid: not JSON", Payload: whole, AgentID: "a"},
+					{Topic: "meterline/v1/agents/a/reads", Reason: "too_large: payload", Payload: huge, AgentID: "a"},
+					{Topic: "meterline/v1/agents/a/reads", Reason: "invalid: empty", Payload: nil, AgentID: "a"},
+				} {
+					if _, err := s.SaveDeadLetter(ctx, m); err != nil {
+						t.Fatal(err)
+					}
 				}
 				letters, err := s.DeadLetters(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(letters) != 2 {
-					t.Fatalf("dead letters = %d, want 2", len(letters))
+				if len(letters) != 3 {
+					t.Fatalf("dead letters = %d, want 3", len(letters))
 				}
-				if l := letters[0]; !bytes.Equal(l.Payload, big[:MaxDeadLetterBytes]) || l.Reason != "invalid: not JSON" {
-					t.Errorf("dead letter = %d bytes, reason %q; want the first %d bytes and the reason", len(l.Payload), l.Reason, MaxDeadLetterBytes)
+				if l := letters[0]; !bytes.Equal(l.Payload, whole) || l.Reason != "invalid: not JSON" || l.AgentID != "a" {
+					t.Errorf("dead letter = %d bytes, reason %q, agent %q; want the %d bytes whole, the reason and agent a", len(l.Payload), l.Reason, l.AgentID, len(whole))
+				}
+				if l := letters[1]; !bytes.Equal(l.Payload, huge[:MaxDeadLetterBytes]) {
+					t.Errorf("oversized dead letter = %d bytes, want the first %d", len(l.Payload), MaxDeadLetterBytes)
 				}
 			})
 		})
