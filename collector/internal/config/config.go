@@ -54,7 +54,9 @@ const (
 	DefaultDatabaseFile = "meterline.db"
 	// DefaultHTTPListen is the operations server's address (/metrics,
 	// /healthz, /readyz); 9464 is the port commonly given to exporters.
-	DefaultHTTPListen = ":9464"
+	// Loopback: metrics and profiles are for the operator, who opens it
+	// to the monitoring host on purpose (-http-listen :9464).
+	DefaultHTTPListen = "127.0.0.1:9464"
 )
 
 // HTTPListenOff disables the operations server, like the empty address:

@@ -97,8 +97,8 @@ func TestParse(t *testing.T) {
 			if c.LogLevel != slog.LevelInfo || c.LogFormat != LogText {
 				t.Errorf("log = %v %s", c.LogLevel, c.LogFormat)
 			}
-			if c.HTTPListen != ":9464" {
-				t.Errorf("http listen = %q, want :9464", c.HTTPListen)
+			if c.HTTPListen != "127.0.0.1:9464" {
+				t.Errorf("http listen = %q, want 127.0.0.1:9464", c.HTTPListen)
 			}
 			if c.IngestWorkers != 0 || c.IngestQueue != 0 || c.IngestBatchReads != 0 || c.IngestBatchWait != 0 {
 				t.Errorf("ingest tunables = %d %d %d %v, want all 0 (the pipeline's defaults)",
@@ -381,7 +381,7 @@ func TestDumpRedactsSecrets(t *testing.T) {
 			"METERLINE_DATABASE_URL=postgres://meterline:redacted@db:5432/meterline?sslmode=disable",
 			"METERLINE_MQTT_PASSWORD=<redacted>",
 			"METERLINE_CLIENT_ID=collector-1",
-			"METERLINE_HTTP_LISTEN=:9464",
+			"METERLINE_HTTP_LISTEN=127.0.0.1:9464",
 			"METERLINE_MQTT_CA_FILE=",
 			"METERLINE_INGEST_WORKERS=0",
 			"METERLINE_INGEST_QUEUE=0",
