@@ -36,6 +36,7 @@ const (
 	EnvMQTTCertFile     = "METERLINE_MQTT_CERT_FILE"
 	EnvMQTTKeyFile      = "METERLINE_MQTT_KEY_FILE"
 	EnvBrokerListen     = "METERLINE_BROKER_LISTEN"
+	EnvBrokerPasswords  = "METERLINE_BROKER_PASSWORD_FILE"
 	EnvShareGroup       = "METERLINE_SHARE_GROUP"
 	EnvClientID         = "METERLINE_CLIENT_ID"
 	EnvHTTPListen       = "METERLINE_HTTP_LISTEN"
@@ -50,7 +51,7 @@ const (
 // Defaults.
 const (
 	DefaultDataDir      = "./data"
-	DefaultBrokerListen = ":1883"
+	DefaultBrokerListen = "127.0.0.1:1883" // this machine only: beyond, the broker needs a password file
 	DefaultDatabaseFile = "meterline.db"
 	// DefaultHTTPListen is the operations server's address (/metrics,
 	// /healthz, /readyz); 9464 is the port commonly given to exporters.
@@ -97,6 +98,10 @@ type Config struct {
 	MQTTPassword Secret
 	// BrokerListen is the embedded broker's TCP address.
 	BrokerListen string
+	// BrokerPasswordFile holds the embedded broker's users (mosquitto_passwd
+	// format); given, every client needs a password. Required beyond
+	// loopback.
+	BrokerPasswordFile string
 	// ShareGroup is the shared-subscription group of the collector replicas.
 	ShareGroup string
 	// ClientID is the MQTT client id; keep it stable across restarts so the
@@ -169,7 +174,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		{&c.MQTTCAFile, "mqtt-ca-file", EnvMQTTCAFile, "", "PEM file of the CA that signed the broker's certificate, for an ssl:// broker (default: the system roots)"},
 		{&c.MQTTCertFile, "mqtt-cert-file", EnvMQTTCertFile, "", "PEM file of the collector's client certificate, for an ssl:// broker; needs -mqtt-key-file"},
 		{&c.MQTTKeyFile, "mqtt-key-file", EnvMQTTKeyFile, "", "PEM file of the client certificate's private key"},
-		{&c.BrokerListen, "broker-listen", EnvBrokerListen, DefaultBrokerListen, "TCP address of the embedded broker"},
+		{&c.BrokerListen, "broker-listen", EnvBrokerListen, DefaultBrokerListen, "TCP address of the embedded broker; beyond loopback it needs -broker-password-file"},
+		{&c.BrokerPasswordFile, "broker-password-file", EnvBrokerPasswords, "", "password file of the embedded broker, one user:hash line per agent (user = agent id) as mosquitto_passwd writes them (deploy/mosquitto/add-agent.sh); given, anonymous clients are refused and each agent may use only its own topics"},
 		{&c.ShareGroup, "share-group", EnvShareGroup, topic.DefaultShareGroup, "shared-subscription group of the collector replicas"},
 		{&c.ClientID, "client-id", EnvClientID, defaultClientID(), "MQTT client id; keep it stable across restarts"},
 		{&c.HTTPListen, "http-listen", EnvHTTPListen, DefaultHTTPListen, "address of the operations server (/metrics, /healthz, /readyz); empty or " + HTTPListenOff + " disables it"},
@@ -331,6 +337,9 @@ func (c Config) Validate() error {
 	} else if _, _, err := net.SplitHostPort(c.BrokerListen); err != nil {
 		errs = append(errs, fmt.Errorf("-broker-listen %q: want host:port or :port: %w", c.BrokerListen, err))
 	}
+	if c.MQTTURL != "" && c.BrokerPasswordFile != "" {
+		errs = append(errs, errors.New("-broker-password-file: set only with the embedded broker (no -mqtt)"))
+	}
 	// TLS files with a plain broker URL would be ignored: the operator
 	// believes the link encrypted when it is not.
 	if !c.MQTTOverTLS() {
@@ -467,6 +476,7 @@ func (c Config) Dump(w io.Writer) error {
 		{EnvMQTTCertFile, c.MQTTCertFile},
 		{EnvMQTTKeyFile, c.MQTTKeyFile},
 		{EnvBrokerListen, c.BrokerListen},
+		{EnvBrokerPasswords, c.BrokerPasswordFile},
 		{EnvShareGroup, c.ShareGroup},
 		{EnvClientID, c.ClientID},
 		{EnvHTTPListen, httpListen},

@@ -85,8 +85,8 @@ func TestParse(t *testing.T) {
 			if c.DatabaseURL != "sqlite:"+filepath.Join("data", "meterline.db") || !c.DatabaseDefaulted {
 				t.Errorf("database = %q (defaulted %v), want sqlite:data/meterline.db", c.DatabaseURL, c.DatabaseDefaulted)
 			}
-			if !c.EmbeddedBroker() || c.BrokerListen != ":1883" {
-				t.Errorf("broker: embedded %v on %q, want embedded on :1883", c.EmbeddedBroker(), c.BrokerListen)
+			if !c.EmbeddedBroker() || c.BrokerListen != "127.0.0.1:1883" || c.BrokerPasswordFile != "" {
+				t.Errorf("broker: embedded %v on %q, passwords %q, want embedded on 127.0.0.1:1883 without", c.EmbeddedBroker(), c.BrokerListen, c.BrokerPasswordFile)
 			}
 			if c.ShareGroup != topic.DefaultShareGroup {
 				t.Errorf("share group = %q", c.ShareGroup)
@@ -306,6 +306,7 @@ func TestParseErrors(t *testing.T) {
 		{"mqtt scheme", []string{"-mqtt", "http://broker:1883"}, nil, "scheme must be tcp://"},
 		{"mqtt without port", []string{"-mqtt", "tcp://broker"}, nil, "want scheme://host:port"},
 		{"broker listen", []string{"-broker-listen", "1883"}, nil, "-broker-listen"},
+		{"broker passwords with an external broker", []string{"-mqtt", "tcp://127.0.0.1:1883", "-broker-password-file", "passwd"}, nil, "-broker-password-file: set only with the embedded broker"},
 		{"share group with a slash", []string{"-share-group", "a/b"}, nil, "-share-group"},
 		{"client id with a wildcard", []string{"-client-id", "c#1"}, nil, "-client-id"},
 		{"log level", []string{"-log-level", "loud"}, nil, "log level"},
