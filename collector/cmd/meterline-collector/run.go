@@ -19,6 +19,7 @@ import (
 	"github.com/meterline/meterline/collector/internal/ops"
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/schema"
 )
 
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", config.RedactURL(cfg.DatabaseURL))
+	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", redact.URL(cfg.DatabaseURL))
 
 	if cfg.DatabaseDefaulted {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -150,7 +151,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc.Store(ingestSvc)
 	m.SetQueueDepth(ingestSvc.QueueDepth)
-	logger.Info("collector started", "mqtt", config.RedactURL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
+	logger.Info("collector started", "mqtt", redact.URL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
 
 	<-ctx.Done()
 	logger.Info("collector stopping")

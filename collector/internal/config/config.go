@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/shared/envflag"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/topic"
 )
@@ -214,16 +216,16 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	stringEnv := map[string]string{}
 	for _, f := range stringFlags {
-		if f.env == "" || given[f.name] {
-			continue
-		}
-		if v := getenv(f.env); v != "" {
-			*f.dst = v
+		if f.env != "" {
+			stringEnv[f.name] = f.env
 		}
 	}
+	if err := envflag.Apply(fs, stringEnv, getenv); err != nil {
+		return Config{}, err
+	}
+	given := envflag.Given(fs)
 	var errs []error
 	for _, f := range intFlags {
 		if given[f.name] {
@@ -251,20 +253,20 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		c.HTTPListen = ""
 	}
 
-	dbURL, err := resolveSecret(secretSource{
-		what: "database URL", flag: "-database", flagFile: "-database-url-file", env: EnvDatabaseURL, envFile: EnvDatabaseURLFile,
+	dbURL, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "database URL", Flag: "-database", FlagFile: "-database-url-file", Env: EnvDatabaseURL, EnvFile: EnvDatabaseURLFile,
 	}, c.DatabaseURL, databaseFile, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	c.DatabaseURL = string(dbURL)
-	pw, err := resolveSecret(secretSource{
-		what: "MQTT password", flag: "-mqtt-password", flagFile: "-mqtt-password-file", env: EnvMQTTPassword, envFile: EnvMQTTPasswordFile,
+	c.DatabaseURL = dbURL
+	pw, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "MQTT password", Flag: "-mqtt-password", FlagFile: "-mqtt-password-file", Env: EnvMQTTPassword, EnvFile: EnvMQTTPasswordFile,
 	}, password, passwordFile, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	c.MQTTPassword = pw
+	c.MQTTPassword = Secret(pw)
 
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel)
@@ -280,45 +282,6 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		return Config{}, err
 	}
 	return c, nil
-}
-
-// secretSource names where a secret can be given: a flag with the value,
-// a flag with a file holding it, and the same two environment variables.
-type secretSource struct {
-	what                         string
-	flag, flagFile, env, envFile string
-}
-
-// resolveSecret picks the secret from, in order, the two flags, then the
-// two environment variables. Setting both of a pair is a mistake worth
-// stopping for: which one wins would be a guess.
-func resolveSecret(src secretSource, flagValue, flagFile string, getenv func(string) string) (Secret, error) {
-	pick := func(value, file, valueName, fileName string) (Secret, bool, error) {
-		switch {
-		case value != "" && file != "":
-			return "", false, fmt.Errorf("%s: both %s and %s are set; keep one", src.what, valueName, fileName)
-		case value != "":
-			return Secret(value), true, nil
-		case file != "":
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return "", false, fmt.Errorf("%s: %s: %w", src.what, fileName, err)
-			}
-			// Files written by editors and `echo` end in a newline that is
-			// not part of the secret.
-			v := strings.TrimRight(string(b), "\r\n")
-			if v == "" {
-				return "", false, fmt.Errorf("%s: %s: %s is empty", src.what, fileName, file)
-			}
-			return Secret(v), true, nil
-		}
-		return "", false, nil
-	}
-	if s, ok, err := pick(flagValue, flagFile, src.flag, src.flagFile); ok || err != nil {
-		return s, err
-	}
-	s, _, err := pick(getenv(src.env), getenv(src.envFile), src.env, src.envFile)
-	return s, err
 }
 
 // Validate checks the configuration and says what is wrong with it.
@@ -436,13 +399,13 @@ func (c Config) BuildMQTTTLS() (*tls.Config, error) {
 func validateBrokerURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", raw, err)
+		return fmt.Errorf("%s is not a URL: %w", redact.URL(raw), redact.ParseError(err))
 	}
 	if _, ok := brokerSchemes[u.Scheme]; !ok {
-		return fmt.Errorf("%q: scheme must be tcp:// or ssl:// (also mqtt://, tls://, mqtts://)", RedactURL(raw))
+		return fmt.Errorf("%q: scheme must be tcp:// or ssl:// (also mqtt://, tls://, mqtts://)", redact.URL(raw))
 	}
 	if u.Hostname() == "" || u.Port() == "" {
-		return fmt.Errorf("%q: want scheme://host:port", RedactURL(raw))
+		return fmt.Errorf("%q: want scheme://host:port", redact.URL(raw))
 	}
 	return nil
 }
@@ -467,9 +430,9 @@ func (c Config) Dump(w io.Writer) error {
 		httpListen = HTTPListenOff // an empty variable would mean the default
 	}
 	lines := []struct{ name, value string }{
-		{EnvDatabaseURL, RedactURL(c.DatabaseURL)},
+		{EnvDatabaseURL, redact.URL(c.DatabaseURL)},
 		{EnvDataDir, c.DataDir},
-		{EnvMQTTURL, RedactURL(c.MQTTURL)},
+		{EnvMQTTURL, redact.URL(c.MQTTURL)},
 		{EnvMQTTUsername, c.MQTTUsername},
 		{EnvMQTTPassword, c.MQTTPassword.String()},
 		{EnvMQTTCAFile, c.MQTTCAFile},
@@ -493,23 +456,4 @@ func (c Config) Dump(w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// RedactURL hides the password of a URL's user info, and the password
-// parameter some PostgreSQL URLs carry in the query, for logs and dumps.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || (u.User == nil && !u.Query().Has("password")) {
-		return raw
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "redacted")
-		}
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "redacted")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }
