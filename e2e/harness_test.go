@@ -42,7 +42,7 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	bin = dir
-	// Collectors serve /metrics on :9464 by default; tests run several at
+	// Collectors serve /metrics on 127.0.0.1:9464 by default; tests run several at
 	// once, so theirs is off unless a test asks for it with -http-listen.
 	os.Setenv("METERLINE_HTTP_LISTEN", "off")
 	return m.Run()

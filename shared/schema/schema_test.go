@@ -70,6 +70,27 @@ func TestDialectsDescribeTheSameSchema(t *testing.T) {
 	}
 }
 
+// TestParseSourceHidesPasswords: a malformed database URL is named in the
+// error without its password, wherever the password sits.
+func TestParseSourceHidesPasswords(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://meterline:s3cret@db:port/meterline",
+		"postgres://meterline:s3cret@db/x%zz",
+		"postgresql://meter line:s3cret@db/meterline",
+		"mysql://meterline:s3cret@db/meterline",
+		"mysql://db/meterline?password=s3cret",
+	} {
+		_, err := ParseSource(raw)
+		if err == nil {
+			t.Errorf("ParseSource(%q) accepted", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("ParseSource error shows the password: %v", err)
+		}
+	}
+}
+
 func TestParseSource(t *testing.T) {
 	tests := []struct {
 		url     string

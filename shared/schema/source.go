@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/meterline/meterline/shared/redact"
 )
 
 // Driver names registered by the drivers Meterline uses: lib/pq for
@@ -37,7 +39,8 @@ func ParseSource(raw string) (Source, error) {
 		return Source{}, fmt.Errorf("database URL is empty")
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		if _, err := url.Parse(raw); err != nil {
-			return Source{}, fmt.Errorf("database URL: %w", err)
+			// url.Error quotes the URL, password and all.
+			return Source{}, fmt.Errorf("database URL %s: %w", redact.URL(raw), redact.ParseError(err))
 		}
 		return Source{Dialect: Postgres, Driver: DriverPostgres, DSN: raw}, nil
 	}
@@ -47,10 +50,10 @@ func ParseSource(raw string) (Source, error) {
 	} else if p, ok := strings.CutPrefix(raw, "sqlite:"); ok {
 		path = p
 	} else if strings.Contains(raw, "://") {
-		return Source{}, fmt.Errorf("database URL %q: scheme must be postgres:// or sqlite:", raw)
+		return Source{}, fmt.Errorf("database URL %s: scheme must be postgres:// or sqlite:", redact.URL(raw))
 	}
 	if path == "" {
-		return Source{}, fmt.Errorf("database URL %q names no file", raw)
+		return Source{}, fmt.Errorf("database URL %q names no file", redact.URL(raw))
 	}
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")

@@ -71,3 +71,36 @@ func ValidAgentID(id string) bool {
 	}
 	return true
 }
+
+// FromAgent reports whether messages of kind k flow from an agent to the
+// collector (reads, status, events); the other kinds flow back.
+func (k Kind) FromAgent() bool {
+	switch k {
+	case Reads, Status, Events:
+		return true
+	}
+	return false
+}
+
+// The rights of an agent on a broker, whose user name is its agent id.
+// They are the rules of deploy/mosquitto/acl, which the collector's
+// embedded broker applies too: an agent publishes its own reads, status
+// and events, and receives its own config, commands and acks, nothing of
+// any other agent. So it can neither forge an ack (its batches would be
+// dropped unstored) nor push a config to another agent.
+
+// AgentMayPublish reports whether the agent agentID may publish on
+// topicName.
+func AgentMayPublish(agentID, topicName string) bool {
+	id, k, err := Parse(topicName)
+	return err == nil && id == agentID && k.FromAgent()
+}
+
+// AgentMayReceive reports whether the agent agentID may subscribe to
+// filter, or be delivered a message on the topic filter. Only its own
+// topics, each named in full: a wildcard would reach other agents' topics,
+// and a shared subscription the collectors' stream.
+func AgentMayReceive(agentID, filter string) bool {
+	id, k, err := Parse(filter)
+	return err == nil && id == agentID && !k.FromAgent()
+}

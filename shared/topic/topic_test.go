@@ -1,6 +1,7 @@
 package topic_test
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -47,5 +48,76 @@ func TestValidAgentID(t *testing.T) {
 		if got := topic.ValidAgentID(id); got != want {
 			t.Errorf("ValidAgentID(%q) = %v, want %v", id, got, want)
 		}
+	}
+}
+
+func TestAgentRights(t *testing.T) {
+	const a, b = "agent-a", "agent-b"
+	tests := []struct {
+		filter           string
+		publish, receive bool
+	}{
+		{topic.For(a, topic.Reads), true, false},
+		{topic.For(a, topic.Status), true, false},
+		{topic.For(a, topic.Events), true, false},
+		{topic.For(a, topic.Config), false, true},
+		{topic.For(a, topic.Commands), false, true},
+		{topic.For(a, topic.Acks), false, true},
+		{topic.For(b, topic.Reads), false, false},
+		{topic.For(b, topic.Status), false, false},
+		{topic.For(b, topic.Acks), false, false},
+		{topic.For(b, topic.Config), false, false},
+		{topic.For(b, topic.Commands), false, false},
+		{topic.Prefix + "+/acks", false, false},
+		{topic.Prefix + a + "/+", false, false},
+		{topic.Prefix + a + "/#", false, false},
+		{topic.Prefix + "#", false, false},
+		{"#", false, false},
+		{topic.Shared(topic.DefaultShareGroup, topic.Reads), false, false},
+		{"$share/g/" + topic.For(a, topic.Acks), false, false},
+		{topic.For(a, topic.Acks) + "/x", false, false},
+		{"$SYS/broker/clients/connected", false, false},
+	}
+	for _, tt := range tests {
+		if got := topic.AgentMayPublish(a, tt.filter); got != tt.publish {
+			t.Errorf("AgentMayPublish(%q, %q) = %v, want %v", a, tt.filter, got, tt.publish)
+		}
+		if got := topic.AgentMayReceive(a, tt.filter); got != tt.receive {
+			t.Errorf("AgentMayReceive(%q, %q) = %v, want %v", a, tt.filter, got, tt.receive)
+		}
+	}
+}
+
+// TestAgentRightsMatchTheMosquittoACL keeps the rules in step with the
+// pattern lines of deploy/mosquitto/acl, the production broker's.
+func TestAgentRightsMatchTheMosquittoACL(t *testing.T) {
+	acl, err := os.ReadFile("../../deploy/mosquitto/acl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const agent = "site-01"
+	granted := map[string]bool{} // "write TOPIC" or "read TOPIC"
+	for line := range strings.Lines(string(acl)) {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[0] == "pattern" {
+			granted[f[1]+" "+strings.ReplaceAll(f[2], "%u", agent)] = true
+		}
+	}
+	if len(granted) == 0 {
+		t.Fatal("deploy/mosquitto/acl: no pattern lines")
+	}
+	for _, k := range []topic.Kind{topic.Reads, topic.Status, topic.Events, topic.Config, topic.Commands, topic.Acks} {
+		tp := topic.For(agent, k)
+		if got, want := topic.AgentMayPublish(agent, tp), granted["write "+tp]; got != want {
+			t.Errorf("AgentMayPublish(%s) = %v, the acl file says %v", tp, got, want)
+		}
+		if got, want := topic.AgentMayReceive(agent, tp), granted["read "+tp]; got != want {
+			t.Errorf("AgentMayReceive(%s) = %v, the acl file says %v", tp, got, want)
+		}
+		delete(granted, "write "+tp)
+		delete(granted, "read "+tp)
+	}
+	for g := range granted {
+		t.Errorf("deploy/mosquitto/acl grants agents %q, which AgentMayPublish/AgentMayReceive do not", g)
 	}
 }

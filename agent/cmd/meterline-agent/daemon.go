@@ -20,6 +20,7 @@ import (
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -63,7 +64,7 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 	log := newLogger(a.stderr, level).With("agent_id", cfg.AgentID)
 	version := buildinfo.Get().Version
 	log.Info("meterline agent starting", "version", version, "config", *path,
-		"targets", len(cfg.Targets), "ranges", len(cfg.Ranges), "credentials", len(cfg.SNMPCredentials()), "poll_interval", cfg.PollInterval.String(), "broker", uplink.RedactURL(cfg.MQTT.URL))
+		"targets", len(cfg.Targets), "ranges", len(cfg.Ranges), "credentials", len(cfg.SNMPCredentials()), "poll_interval", cfg.PollInterval.String(), "broker", redact.URL(cfg.MQTT.URL))
 
 	box, err := openOutbox(cfg, a.now, log)
 	if err != nil {

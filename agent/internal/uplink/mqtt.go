@@ -20,6 +20,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -198,7 +199,7 @@ func start(ctx context.Context, o MQTTOptions, log *slog.Logger, newClient func(
 		// Runs on every (re)connection, in its own goroutine.
 		SetOnConnectHandler(func(mqtt.Client) { m.connected() }).
 		SetConnectionLostHandler(func(_ mqtt.Client, err error) {
-			log.Warn("lost the MQTT broker; reconnecting", "broker", RedactURL(o.URL), "error", err.Error())
+			log.Warn("lost the MQTT broker; reconnecting", "broker", redact.URL(o.URL), "error", err.Error())
 			select {
 			case m.lost <- struct{}{}:
 			default: // connectLoop has been told already
@@ -218,7 +219,7 @@ func start(ctx context.Context, o MQTTOptions, log *slog.Logger, newClient func(
 func tlsFor(o MQTTOptions, log *slog.Logger) (*tls.Config, error) {
 	u, err := url.Parse(o.URL)
 	if err != nil {
-		return nil, fmt.Errorf("url: %q is not a URL", RedactURL(o.URL))
+		return nil, fmt.Errorf("url: %q is not a URL", redact.URL(o.URL))
 	}
 	switch u.Scheme {
 	case "ssl", "tls", "mqtts", "wss", "tcps", "mqtt+ssl":
@@ -231,7 +232,7 @@ func tlsFor(o MQTTOptions, log *slog.Logger) (*tls.Config, error) {
 	}
 	if c.InsecureSkipVerify {
 		log.Warn("insecure_skip_verify is on: the broker's certificate is not checked, anyone on the path can read and forge this agent's traffic",
-			"broker", RedactURL(o.URL))
+			"broker", redact.URL(o.URL))
 	}
 	return c, nil
 }
@@ -262,7 +263,7 @@ func (m *MQTT) connectLoop(ctx context.Context) {
 				return
 			}
 			delay = backoff + m.jitter()
-			m.log.Warn("cannot connect to the MQTT broker; retrying", "broker", RedactURL(m.opts.URL),
+			m.log.Warn("cannot connect to the MQTT broker; retrying", "broker", redact.URL(m.opts.URL),
 				"retry_in_seconds", delay.Seconds(), "error", err.Error())
 			backoff = min(2*backoff, m.opts.MaxReconnectInterval)
 		}
@@ -290,7 +291,7 @@ func (m *MQTT) connected() {
 	hooks := append([]func(){}, m.onConnect...)
 	m.mu.Unlock()
 
-	m.log.Info("connected to the MQTT broker", "broker", RedactURL(m.opts.URL), "client_id", m.opts.ClientID)
+	m.log.Info("connected to the MQTT broker", "broker", redact.URL(m.opts.URL), "client_id", m.opts.ClientID)
 	if err := m.publishStatus(context.Background(), domain.AgentOnline); err != nil {
 		m.log.Warn("publish agent status", "state", string(domain.AgentOnline), "error", err.Error())
 	}
@@ -551,16 +552,6 @@ func (m *MQTT) sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
-}
-
-// RedactURL hides a password written into a broker URL
-// (tcp://user:password@host), for logs and errors.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "<unparsable broker URL>"
-	}
-	return u.Redacted()
 }
 
 // errTimeout says the broker did not acknowledge in time.

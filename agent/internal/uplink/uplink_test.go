@@ -406,17 +406,3 @@ func TestTLSOptions(t *testing.T) {
 		t.Error("Start accepted an unreadable ca_file")
 	}
 }
-
-func TestRedactURL(t *testing.T) {
-	tests := map[string]string{
-		"tcp://127.0.0.1:1883":            "tcp://127.0.0.1:1883",
-		"ssl://agent:hunter2@broker:8883": "ssl://agent:xxxxx@broker:8883",
-		"tcp://[::1]:1883":                "tcp://[::1]:1883",
-		"tcp://bad host:1883/%zz":         "<unparsable broker URL>",
-	}
-	for in, want := range tests {
-		if got := RedactURL(in); got != want {
-			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

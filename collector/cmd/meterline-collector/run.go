@@ -19,6 +19,7 @@ import (
 	"github.com/meterline/meterline/collector/internal/ops"
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/schema"
 )
 
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
-	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", config.RedactURL(cfg.DatabaseURL))
+	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", redact.URL(cfg.DatabaseURL))
 
 	if cfg.DatabaseDefaulted {
 		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
@@ -120,22 +121,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}, m, logger.With("component", "store"))
 	defer stopPruning()
 
-	brokerURL := cfg.MQTTURL
+	brokerURL, mqttUser, mqttPassword := cfg.MQTTURL, cfg.MQTTUsername, string(cfg.MQTTPassword)
 	if cfg.EmbeddedBroker() {
-		b, err := broker.Start(cfg.BrokerListen, logger.With("component", "broker"))
+		b, err := startBroker(cfg, logger.With("component", "broker"))
 		if err != nil {
 			return err
 		}
 		defer b.Close()
-		logger.Info("broker listening", "addr", b.Addr())
+		logger.Info("broker listening", "addr", b.Addr(), "passwords", cfg.BrokerPasswordFile != "")
 		brokerURL = b.LocalURL()
+		mqttUser, mqttPassword = b.CollectorLogin()
 	}
 
 	ingestSvc, err := ingest.Start(ingest.Config{
 		Client: ingest.ClientConfig{
 			BrokerURL:  brokerURL,
-			Username:   cfg.MQTTUsername,
-			Password:   string(cfg.MQTTPassword),
+			Username:   mqttUser,
+			Password:   mqttPassword,
 			TLS:        cfg.MQTTTLS,
 			ClientID:   cfg.ClientID,
 			ShareGroup: cfg.ShareGroup,
@@ -153,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc.Store(ingestSvc)
 	m.SetQueueDepth(ingestSvc.QueueDepth)
-	logger.Info("collector started", "mqtt", config.RedactURL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
+	logger.Info("collector started", "mqtt", redact.URL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
 
 	<-ctx.Done()
 	logger.Info("collector stopping")
@@ -169,6 +171,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger.Info("ingest stopped")
 	return nil
+}
+
+// startBroker starts the embedded broker, with the password file if one
+// is given.
+func startBroker(cfg config.Config, logger *slog.Logger) (*broker.Broker, error) {
+	var opts []broker.Option
+	if cfg.BrokerPasswordFile != "" {
+		passwords, err := broker.ReadPasswordFile(cfg.BrokerPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("broker passwords read", "users", passwords.Len())
+		opts = append(opts, broker.WithPasswords(passwords))
+	}
+	b, err := broker.Start(cfg.BrokerListen, logger, opts...)
+	if errors.Is(err, broker.ErrPasswordsRequired) {
+		return nil, fmt.Errorf("%w: give -broker-password-file (%s), or listen on 127.0.0.1", err, config.EnvBrokerPasswords)
+	}
+	return b, err
 }
 
 // mqttReady is the mqtt readiness check: ingest runs and its connection to

@@ -1,8 +1,8 @@
 // Package broker is the MQTT broker a single-box collector embeds, so that
 // agents have something to talk to without a Mosquitto to run beside it.
-// It is mochi-mqtt in memory: sessions last as long as the process, and
-// every client may connect and use every topic (authentication comes
-// later).
+// It is mochi-mqtt in memory: sessions last as long as the process. Each
+// agent may use only its own topics, as on the production broker
+// (accessHook); open to the network it requires passwords.
 package broker
 
 import (
@@ -13,7 +13,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/listeners"
 )
 
@@ -29,12 +28,34 @@ const closeGrace = 2 * time.Second
 type Broker struct {
 	server   *mqtt.Server
 	listener *trackingListener
+	access   *accessHook
+}
+
+// Option configures Start.
+type Option func(*options)
+
+type options struct {
+	passwords *Passwords
+}
+
+// WithPasswords makes every client log in with a password of p; anonymous
+// clients are refused. Required to listen beyond loopback.
+func WithPasswords(p *Passwords) Option {
+	return func(o *options) { o.passwords = p }
 }
 
 // Start listens on the TCP address (host:port; port 0 picks a free one)
 // and serves MQTT 3.1.1 and 5 clients. The listening socket is bound when
-// Start returns, so a port in use is reported here.
-func Start(addr string, logger *slog.Logger) (*Broker, error) {
+// Start returns, so a port in use is reported here. An address that is not
+// loopback (LoopbackOnly) needs WithPasswords.
+func Start(addr string, logger *slog.Logger, opts ...Option) (*Broker, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.passwords == nil && !LoopbackOnly(addr) {
+		return nil, fmt.Errorf("broker: listen on %s: %w", addr, ErrPasswordsRequired)
+	}
 	caps := mqtt.NewDefaultServerCapabilities()
 	// Shared subscriptions ($share/collectors/…) let collector replicas
 	// split the agents' messages. mochi offers them to MQTT 3.1.1 clients
@@ -58,8 +79,9 @@ func Start(addr string, logger *slog.Logger) (*Broker, error) {
 		// plenty.
 		SysTopicResendInterval: 60,
 	})
-	if err := server.AddHook(new(auth.AllowHook), nil); err != nil {
-		return nil, fmt.Errorf("broker: add allow-all auth: %w", err)
+	access := newAccessHook(server, o.passwords, logger)
+	if err := server.AddHook(access, nil); err != nil {
+		return nil, fmt.Errorf("broker: add access rules: %w", err)
 	}
 	inner, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -74,7 +96,13 @@ func Start(addr string, logger *slog.Logger) (*Broker, error) {
 		server.Close()
 		return nil, fmt.Errorf("broker: serve: %w", err)
 	}
-	return &Broker{server: server, listener: listener}, nil
+	return &Broker{server: server, listener: listener, access: access}, nil
+}
+
+// CollectorLogin is the user name and password with which the collector
+// itself connects: a password made at Start, known to this process only.
+func (b *Broker) CollectorLogin() (user, password string) {
+	return CollectorUser, string(b.access.collectorPassword)
 }
 
 // Addr returns the address the broker listens on, with the port it bound.

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/shared/envflag"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/topic"
 )
@@ -36,6 +38,7 @@ const (
 	EnvMQTTCertFile     = "METERLINE_MQTT_CERT_FILE"
 	EnvMQTTKeyFile      = "METERLINE_MQTT_KEY_FILE"
 	EnvBrokerListen     = "METERLINE_BROKER_LISTEN"
+	EnvBrokerPasswords  = "METERLINE_BROKER_PASSWORD_FILE"
 	EnvShareGroup       = "METERLINE_SHARE_GROUP"
 	EnvClientID         = "METERLINE_CLIENT_ID"
 	EnvHTTPListen       = "METERLINE_HTTP_LISTEN"
@@ -54,11 +57,13 @@ const (
 // Defaults.
 const (
 	DefaultDataDir      = "./data"
-	DefaultBrokerListen = ":1883"
+	DefaultBrokerListen = "127.0.0.1:1883" // this machine only: beyond, the broker needs a password file
 	DefaultDatabaseFile = "meterline.db"
 	// DefaultHTTPListen is the operations server's address (/metrics,
 	// /healthz, /readyz); 9464 is the port commonly given to exporters.
-	DefaultHTTPListen = ":9464"
+	// Loopback: metrics and profiles are for the operator, who opens it
+	// to the monitoring host on purpose (-http-listen :9464).
+	DefaultHTTPListen = "127.0.0.1:9464"
 	// Dead letters are kept a month, at most 100,000 in all and 1,000 per
 	// agent: enough to look into a fault, bounded whatever an agent sends.
 	DefaultDeadLetterMaxAge      = 30 * 24 * time.Hour
@@ -104,6 +109,10 @@ type Config struct {
 	MQTTPassword Secret
 	// BrokerListen is the embedded broker's TCP address.
 	BrokerListen string
+	// BrokerPasswordFile holds the embedded broker's users (mosquitto_passwd
+	// format); given, every client needs a password. Required beyond
+	// loopback.
+	BrokerPasswordFile string
 	// ShareGroup is the shared-subscription group of the collector replicas.
 	ShareGroup string
 	// ClientID is the MQTT client id; keep it stable across restarts so the
@@ -182,7 +191,8 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		{&c.MQTTCAFile, "mqtt-ca-file", EnvMQTTCAFile, "", "PEM file of the CA that signed the broker's certificate, for an ssl:// broker (default: the system roots)"},
 		{&c.MQTTCertFile, "mqtt-cert-file", EnvMQTTCertFile, "", "PEM file of the collector's client certificate, for an ssl:// broker; needs -mqtt-key-file"},
 		{&c.MQTTKeyFile, "mqtt-key-file", EnvMQTTKeyFile, "", "PEM file of the client certificate's private key"},
-		{&c.BrokerListen, "broker-listen", EnvBrokerListen, DefaultBrokerListen, "TCP address of the embedded broker"},
+		{&c.BrokerListen, "broker-listen", EnvBrokerListen, DefaultBrokerListen, "TCP address of the embedded broker; beyond loopback it needs -broker-password-file"},
+		{&c.BrokerPasswordFile, "broker-password-file", EnvBrokerPasswords, "", "password file of the embedded broker, one user:hash line per agent (user = agent id) as mosquitto_passwd writes them (deploy/mosquitto/add-agent.sh); given, anonymous clients are refused and each agent may use only its own topics"},
 		{&c.ShareGroup, "share-group", EnvShareGroup, topic.DefaultShareGroup, "shared-subscription group of the collector replicas"},
 		{&c.ClientID, "client-id", EnvClientID, defaultClientID(), "MQTT client id; keep it stable across restarts"},
 		{&c.HTTPListen, "http-listen", EnvHTTPListen, DefaultHTTPListen, "address of the operations server (/metrics, /healthz, /readyz); empty or " + HTTPListenOff + " disables it"},
@@ -236,16 +246,16 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	stringEnv := map[string]string{}
 	for _, f := range stringFlags {
-		if f.env == "" || given[f.name] {
-			continue
-		}
-		if v := getenv(f.env); v != "" {
-			*f.dst = v
+		if f.env != "" {
+			stringEnv[f.name] = f.env
 		}
 	}
+	if err := envflag.Apply(fs, stringEnv, getenv); err != nil {
+		return Config{}, err
+	}
+	given := envflag.Given(fs)
 	var errs []error
 	for _, f := range intFlags {
 		if given[f.name] {
@@ -278,20 +288,20 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		c.HTTPListen = ""
 	}
 
-	dbURL, err := resolveSecret(secretSource{
-		what: "database URL", flag: "-database", flagFile: "-database-url-file", env: EnvDatabaseURL, envFile: EnvDatabaseURLFile,
+	dbURL, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "database URL", Flag: "-database", FlagFile: "-database-url-file", Env: EnvDatabaseURL, EnvFile: EnvDatabaseURLFile,
 	}, c.DatabaseURL, databaseFile, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	c.DatabaseURL = string(dbURL)
-	pw, err := resolveSecret(secretSource{
-		what: "MQTT password", flag: "-mqtt-password", flagFile: "-mqtt-password-file", env: EnvMQTTPassword, envFile: EnvMQTTPasswordFile,
+	c.DatabaseURL = dbURL
+	pw, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "MQTT password", Flag: "-mqtt-password", FlagFile: "-mqtt-password-file", Env: EnvMQTTPassword, EnvFile: EnvMQTTPasswordFile,
 	}, password, passwordFile, getenv)
 	if err != nil {
 		return Config{}, err
 	}
-	c.MQTTPassword = pw
+	c.MQTTPassword = Secret(pw)
 
 	if err := c.LogLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", logLevel)
@@ -309,45 +319,6 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 	return c, nil
 }
 
-// secretSource names where a secret can be given: a flag with the value,
-// a flag with a file holding it, and the same two environment variables.
-type secretSource struct {
-	what                         string
-	flag, flagFile, env, envFile string
-}
-
-// resolveSecret picks the secret from, in order, the two flags, then the
-// two environment variables. Setting both of a pair is a mistake worth
-// stopping for: which one wins would be a guess.
-func resolveSecret(src secretSource, flagValue, flagFile string, getenv func(string) string) (Secret, error) {
-	pick := func(value, file, valueName, fileName string) (Secret, bool, error) {
-		switch {
-		case value != "" && file != "":
-			return "", false, fmt.Errorf("%s: both %s and %s are set; keep one", src.what, valueName, fileName)
-		case value != "":
-			return Secret(value), true, nil
-		case file != "":
-			b, err := os.ReadFile(file)
-			if err != nil {
-				return "", false, fmt.Errorf("%s: %s: %w", src.what, fileName, err)
-			}
-			// Files written by editors and `echo` end in a newline that is
-			// not part of the secret.
-			v := strings.TrimRight(string(b), "\r\n")
-			if v == "" {
-				return "", false, fmt.Errorf("%s: %s: %s is empty", src.what, fileName, file)
-			}
-			return Secret(v), true, nil
-		}
-		return "", false, nil
-	}
-	if s, ok, err := pick(flagValue, flagFile, src.flag, src.flagFile); ok || err != nil {
-		return s, err
-	}
-	s, _, err := pick(getenv(src.env), getenv(src.envFile), src.env, src.envFile)
-	return s, err
-}
-
 // Validate checks the configuration and says what is wrong with it.
 func (c Config) Validate() error {
 	var errs []error
@@ -363,6 +334,9 @@ func (c Config) Validate() error {
 		}
 	} else if _, _, err := net.SplitHostPort(c.BrokerListen); err != nil {
 		errs = append(errs, fmt.Errorf("-broker-listen %q: want host:port or :port: %w", c.BrokerListen, err))
+	}
+	if c.MQTTURL != "" && c.BrokerPasswordFile != "" {
+		errs = append(errs, errors.New("-broker-password-file: set only with the embedded broker (no -mqtt)"))
 	}
 	// TLS files with a plain broker URL would be ignored: the operator
 	// believes the link encrypted when it is not.
@@ -471,13 +445,13 @@ func (c Config) BuildMQTTTLS() (*tls.Config, error) {
 func validateBrokerURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", raw, err)
+		return fmt.Errorf("%s is not a URL: %w", redact.URL(raw), redact.ParseError(err))
 	}
 	if _, ok := brokerSchemes[u.Scheme]; !ok {
-		return fmt.Errorf("%q: scheme must be tcp:// or ssl:// (also mqtt://, tls://, mqtts://)", RedactURL(raw))
+		return fmt.Errorf("%q: scheme must be tcp:// or ssl:// (also mqtt://, tls://, mqtts://)", redact.URL(raw))
 	}
 	if u.Hostname() == "" || u.Port() == "" {
-		return fmt.Errorf("%q: want scheme://host:port", RedactURL(raw))
+		return fmt.Errorf("%q: want scheme://host:port", redact.URL(raw))
 	}
 	return nil
 }
@@ -502,15 +476,16 @@ func (c Config) Dump(w io.Writer) error {
 		httpListen = HTTPListenOff // an empty variable would mean the default
 	}
 	lines := []struct{ name, value string }{
-		{EnvDatabaseURL, RedactURL(c.DatabaseURL)},
+		{EnvDatabaseURL, redact.URL(c.DatabaseURL)},
 		{EnvDataDir, c.DataDir},
-		{EnvMQTTURL, RedactURL(c.MQTTURL)},
+		{EnvMQTTURL, redact.URL(c.MQTTURL)},
 		{EnvMQTTUsername, c.MQTTUsername},
 		{EnvMQTTPassword, c.MQTTPassword.String()},
 		{EnvMQTTCAFile, c.MQTTCAFile},
 		{EnvMQTTCertFile, c.MQTTCertFile},
 		{EnvMQTTKeyFile, c.MQTTKeyFile},
 		{EnvBrokerListen, c.BrokerListen},
+		{EnvBrokerPasswords, c.BrokerPasswordFile},
 		{EnvShareGroup, c.ShareGroup},
 		{EnvClientID, c.ClientID},
 		{EnvHTTPListen, httpListen},
@@ -530,23 +505,4 @@ func (c Config) Dump(w io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// RedactURL hides the password of a URL's user info, and the password
-// parameter some PostgreSQL URLs carry in the query, for logs and dumps.
-func RedactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Opaque != "" || (u.User == nil && !u.Query().Has("password")) {
-		return raw
-	}
-	if u.User != nil {
-		if _, ok := u.User.Password(); ok {
-			u.User = url.UserPassword(u.User.Username(), "redacted")
-		}
-	}
-	if q := u.Query(); q.Has("password") {
-		q.Set("password", "redacted")
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
 }

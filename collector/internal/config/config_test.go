@@ -85,8 +85,8 @@ func TestParse(t *testing.T) {
 			if c.DatabaseURL != "sqlite:"+filepath.Join("data", "meterline.db") || !c.DatabaseDefaulted {
 				t.Errorf("database = %q (defaulted %v), want sqlite:data/meterline.db", c.DatabaseURL, c.DatabaseDefaulted)
 			}
-			if !c.EmbeddedBroker() || c.BrokerListen != ":1883" {
-				t.Errorf("broker: embedded %v on %q, want embedded on :1883", c.EmbeddedBroker(), c.BrokerListen)
+			if !c.EmbeddedBroker() || c.BrokerListen != "127.0.0.1:1883" || c.BrokerPasswordFile != "" {
+				t.Errorf("broker: embedded %v on %q, passwords %q, want embedded on 127.0.0.1:1883 without", c.EmbeddedBroker(), c.BrokerListen, c.BrokerPasswordFile)
 			}
 			if c.ShareGroup != topic.DefaultShareGroup {
 				t.Errorf("share group = %q", c.ShareGroup)
@@ -97,8 +97,8 @@ func TestParse(t *testing.T) {
 			if c.LogLevel != slog.LevelInfo || c.LogFormat != LogText {
 				t.Errorf("log = %v %s", c.LogLevel, c.LogFormat)
 			}
-			if c.HTTPListen != ":9464" {
-				t.Errorf("http listen = %q, want :9464", c.HTTPListen)
+			if c.HTTPListen != "127.0.0.1:9464" {
+				t.Errorf("http listen = %q, want 127.0.0.1:9464", c.HTTPListen)
 			}
 			if c.IngestWorkers != 0 || c.IngestQueue != 0 || c.IngestBatchReads != 0 || c.IngestBatchWait != 0 {
 				t.Errorf("ingest tunables = %d %d %d %v, want all 0 (the pipeline's defaults)",
@@ -318,6 +318,7 @@ func TestParseErrors(t *testing.T) {
 		{"mqtt scheme", []string{"-mqtt", "http://broker:1883"}, nil, "scheme must be tcp://"},
 		{"mqtt without port", []string{"-mqtt", "tcp://broker"}, nil, "want scheme://host:port"},
 		{"broker listen", []string{"-broker-listen", "1883"}, nil, "-broker-listen"},
+		{"broker passwords with an external broker", []string{"-mqtt", "tcp://127.0.0.1:1883", "-broker-password-file", "passwd"}, nil, "-broker-password-file: set only with the embedded broker"},
 		{"share group with a slash", []string{"-share-group", "a/b"}, nil, "-share-group"},
 		{"client id with a wildcard", []string{"-client-id", "c#1"}, nil, "-client-id"},
 		{"log level", []string{"-log-level", "loud"}, nil, "log level"},
@@ -396,7 +397,7 @@ func TestDumpRedactsSecrets(t *testing.T) {
 			"METERLINE_DATABASE_URL=postgres://meterline:redacted@db:5432/meterline?sslmode=disable",
 			"METERLINE_MQTT_PASSWORD=<redacted>",
 			"METERLINE_CLIENT_ID=collector-1",
-			"METERLINE_HTTP_LISTEN=:9464",
+			"METERLINE_HTTP_LISTEN=127.0.0.1:9464",
 			"METERLINE_MQTT_CA_FILE=",
 			"METERLINE_INGEST_WORKERS=0",
 			"METERLINE_INGEST_QUEUE=0",
@@ -467,17 +468,22 @@ func TestDumpParsesBack(t *testing.T) {
 	}
 }
 
-func TestRedactURL(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"postgres://u:p@h/db", "postgres://u:redacted@h/db"},
-		{"postgres://u@h/db?password=p&sslmode=disable", "postgres://u@h/db?password=redacted&sslmode=disable"},
-		{"postgres://h/db", "postgres://h/db"},
-		{"sqlite:data/meterline.db", "sqlite:data/meterline.db"},
-		{"", ""},
-	}
-	for _, tt := range tests {
-		if got := RedactURL(tt.in); got != tt.want {
-			t.Errorf("RedactURL(%q) = %q, want %q", tt.in, got, tt.want)
+// TestErrorsHidePasswords: a malformed URL is named in the error without
+// the password it carries.
+func TestErrorsHidePasswords(t *testing.T) {
+	for _, args := range [][]string{
+		{"-database", "postgres://meterline:s3cret@db:port/meterline"},
+		{"-database", "mysql://meterline:s3cret@db/meterline"},
+		{"-mqtt", "tcp://collector:s3cret@broker:port"},
+		{"-mqtt", "http://collector:s3cret@broker:1883"},
+	} {
+		_, err := Parse(args, func(string) string { return "" }, io.Discard)
+		if err == nil {
+			t.Errorf("Parse(%q) accepted", args)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Parse(%q) error shows the password: %v", args, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@
 package mqtttest
 
 import (
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -33,23 +34,64 @@ func ExternalURL(tb testing.TB) string {
 // disconnects it at the end of the test.
 func Connect(tb testing.TB, brokerURL, clientID string) paho.Client {
 	tb.Helper()
+	c, err := connect(tb, brokerURL, clientID, Login{}, true)
+	if err != nil {
+		tb.Fatalf("connect %s to %s: %v", clientID, brokerURL, err)
+	}
+	return c
+}
+
+// Login is what a client presents in its CONNECT besides its id: a user
+// name and password, and a retained QoS 1 Last Will when WillTopic is set.
+type Login struct {
+	User, Password  string
+	WillTopic, Will string
+}
+
+// ConnectAs is Connect, logged in, and without reconnecting (TryConnect).
+func ConnectAs(tb testing.TB, brokerURL, clientID string, login Login) paho.Client {
+	tb.Helper()
+	c, err := TryConnect(tb, brokerURL, clientID, login)
+	if err != nil {
+		tb.Fatalf("connect %s to %s: %v", clientID, brokerURL, err)
+	}
+	return c
+}
+
+// TryConnect connects as ConnectAs does but returns the error, a refused
+// login for one, instead of failing the test. The client does not
+// reconnect: a broker that disconnects it (for a forbidden publish) fails
+// what it was waiting for.
+func TryConnect(tb testing.TB, brokerURL, clientID string, login Login) (paho.Client, error) {
+	tb.Helper()
+	return connect(tb, brokerURL, clientID, login, false)
+}
+
+func connect(tb testing.TB, brokerURL, clientID string, login Login, reconnect bool) (paho.Client, error) {
+	tb.Helper()
 	opts := paho.NewClientOptions().
 		AddBroker(brokerURL).
 		SetClientID(clientID).
+		SetUsername(login.User).
+		SetPassword(login.Password).
 		SetProtocolVersion(4).
 		SetCleanSession(true).
+		SetAutoReconnect(reconnect).
 		SetOrderMatters(false).
 		SetConnectTimeout(Wait)
+	if login.WillTopic != "" {
+		opts.SetWill(login.WillTopic, login.Will, 1, true)
+	}
 	c := paho.NewClient(opts)
 	tok := c.Connect()
 	if !tok.WaitTimeout(Wait) {
-		tb.Fatalf("connect %s to %s: timed out", clientID, brokerURL)
+		return nil, fmt.Errorf("connect: timed out")
 	}
 	if err := tok.Error(); err != nil {
-		tb.Fatalf("connect %s to %s: %v", clientID, brokerURL, err)
+		return nil, err
 	}
 	tb.Cleanup(func() { c.Disconnect(100) })
-	return c
+	return c, nil
 }
 
 // Subscribe subscribes at QoS 1 and returns the messages received, in a

@@ -5,7 +5,9 @@
 // that cannot is the one to restart. /readyz runs the readiness checks
 // (the database answers, the broker connection is up) and answers 503 when
 // one fails or once shutdown has begun, so that a load balancer or an
-// orchestrator stops counting on this replica before it goes away.
+// orchestrator stops counting on this replica before it goes away. It names
+// the checks that failed, never their errors (a database error can carry a
+// host name, a user or worse): those go to the log.
 package ops
 
 import (
@@ -71,8 +73,9 @@ func New(cfg Config, logger *slog.Logger) *Server {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	if cfg.Pprof {
+		// No /debug/pprof/cmdline: the command line can hold secrets
+		// (-mqtt-password, -database). Index answers 404 for it.
 		s.mux.HandleFunc("/debug/pprof/", pprof.Index)
-		s.mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 		s.mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		s.mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		s.mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -167,11 +170,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	var b strings.Builder
 	for i, c := range checks {
 		if failures[i] != nil {
-			fmt.Fprintf(&b, "%s: %s\n", c.name, oneLine(failures[i].Error()))
+			fmt.Fprintf(&b, "not ready: %s\n", c.name)
+			s.logger.Warn("not ready", "check", c.name, "error", failures[i])
 		}
 	}
 	if b.Len() > 0 {
-		s.logger.Debug("not ready", "failures", b.String())
 		writeText(w, http.StatusServiceUnavailable, b.String())
 		return
 	}
@@ -198,11 +201,6 @@ func (s *Server) run(ctx context.Context, c namedCheck) error {
 	case <-ctx.Done():
 		return fmt.Errorf("no answer in %s", s.cfg.CheckTimeout)
 	}
-}
-
-// oneLine keeps a failure to one line of the page.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func writeText(w http.ResponseWriter, status int, body string) {

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -32,7 +34,12 @@ func TestEndpoints(t *testing.T) {
 	t.Cleanup(func() { close(release) })
 	stubborn := func(context.Context) error { <-release; return nil }
 	panicky := func(context.Context) error { panic("boom") }
+	leaky := func(context.Context) error {
+		return errors.New(`dial tcp db.internal:5432: password authentication failed for user "meterline_user" (password s3cret)`)
+	}
 
+	// The page names the failed checks; what went wrong (a database error
+	// can carry its host and user) goes to the log only.
 	tests := []struct {
 		name       string
 		checks     map[string]Check
@@ -40,26 +47,30 @@ func TestEndpoints(t *testing.T) {
 		wantStatus int
 		want       []string
 		notWant    []string
+		wantLog    []string
 	}{
-		{"healthz", nil, "/healthz", 200, []string{"ok\n"}, nil},
-		{"metrics", nil, "/metrics", 200, []string{"some_metric 1"}, nil},
-		{"unknown path", nil, "/nope", 404, nil, nil},
-		{"ready without checks", nil, "/readyz", 200, []string{"ready\n"}, nil},
-		{"ready", map[string]Check{"database": ok, "mqtt": ok}, "/readyz", 200, []string{"ready\n"}, nil},
+		{"healthz", nil, "/healthz", 200, []string{"ok\n"}, nil, nil},
+		{"metrics", nil, "/metrics", 200, []string{"some_metric 1"}, nil, nil},
+		{"unknown path", nil, "/nope", 404, nil, nil, nil},
+		{"ready without checks", nil, "/readyz", 200, []string{"ready\n"}, nil, nil},
+		{"ready", map[string]Check{"database": ok, "mqtt": ok}, "/readyz", 200, []string{"ready\n"}, nil, nil},
 		{"one check fails", map[string]Check{"database": ok, "mqtt": down}, "/readyz", 503,
-			[]string{"mqtt: connection refused by peer\n"}, []string{"database", "ready"}},
+			[]string{"not ready: mqtt\n"}, []string{"database", "connection refused", "\nready"}, []string{"check=mqtt", "connection refused"}},
 		{"a check times out", map[string]Check{"database": blocked, "mqtt": ok}, "/readyz", 503,
-			[]string{"database: "}, []string{"mqtt"}},
+			[]string{"not ready: database\n"}, []string{"mqtt", "deadline"}, []string{"check=database"}},
 		{"a check ignores its timeout", map[string]Check{"database": stubborn}, "/readyz", 503,
-			[]string{"database: no answer in"}, nil},
+			[]string{"not ready: database\n"}, []string{"no answer"}, []string{"no answer in"}},
 		{"a check panics", map[string]Check{"database": panicky}, "/readyz", 503,
-			[]string{"database: check panicked: boom"}, nil},
+			[]string{"not ready: database\n"}, []string{"boom"}, []string{"check panicked: boom"}},
 		{"all fail", map[string]Check{"database": down, "mqtt": down}, "/readyz", 503,
-			[]string{"database: connection refused", "mqtt: connection refused"}, nil},
+			[]string{"not ready: database\n", "not ready: mqtt\n"}, []string{"connection refused"}, nil},
+		{"database error with a secret", map[string]Check{"database": leaky}, "/readyz", 503,
+			[]string{"not ready: database\n"}, []string{"db.internal", "s3cret", "meterline_user"}, []string{"db.internal"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := New(Config{Metrics: metrics, CheckTimeout: 50 * time.Millisecond}, discard())
+			var log strings.Builder
+			s := New(Config{Metrics: metrics, CheckTimeout: 50 * time.Millisecond}, slog.New(slog.NewTextHandler(&syncWriter{w: &log}, nil)))
 			for name, c := range tt.checks {
 				s.AddCheck(name, c)
 			}
@@ -77,7 +88,46 @@ func TestEndpoints(t *testing.T) {
 					t.Errorf("GET %s body has %q:\n%s", tt.path, w, body)
 				}
 			}
+			for _, w := range tt.wantLog {
+				if !strings.Contains(log.String(), w) {
+					t.Errorf("GET %s: log lacks %q:\n%s", tt.path, w, log.String())
+				}
+			}
 		})
+	}
+}
+
+// syncWriter serialises the writes of checks that fail side by side.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// TestPprofHidesTheCommandLine: the profiler is served when asked for, but
+// not /debug/pprof/cmdline, which shows the flags (-mqtt-password…).
+func TestPprofHidesTheCommandLine(t *testing.T) {
+	s := New(Config{Pprof: true}, discard())
+	if status, body := get(t, s, "/debug/pprof/"); status != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("GET /debug/pprof/ = %d, want 200 and the profiles:\n%s", status, body)
+	}
+	if status, _ := get(t, s, "/debug/pprof/goroutine?debug=1"); status != 200 {
+		t.Errorf("GET /debug/pprof/goroutine = %d, want 200", status)
+	}
+	status, body := get(t, s, "/debug/pprof/cmdline")
+	if status != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/cmdline = %d, want 404", status)
+	}
+	if strings.Contains(body, os.Args[0]) {
+		t.Errorf("GET /debug/pprof/cmdline shows the command line:\n%s", body)
+	}
+	if status, _ := get(t, New(Config{}, discard()), "/debug/pprof/"); status != http.StatusNotFound {
+		t.Errorf("GET /debug/pprof/ without Pprof = %d, want 404", status)
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/meterline/meterline/e2e/fleetsim"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -40,7 +41,7 @@ func rawDB(ctx context.Context, o options, fleet *fleetsim.Fleet, m *meter, log 
 	res := phaseResult{name: nameDB}
 	db, err := sql.Open("postgres", o.dbURL)
 	if err != nil {
-		return res, fmt.Errorf("open %s: %w", redact(o.dbURL), err)
+		return res, fmt.Errorf("open %s: %w", redact.URL(o.dbURL), err)
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(o.copyConns + 1)
@@ -297,16 +298,4 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// redact drops the password from a database URL for messages.
-func redact(u string) string {
-	if i := strings.Index(u, "://"); i >= 0 {
-		if at := strings.LastIndex(u, "@"); at > i {
-			if colon := strings.Index(u[i+3:at], ":"); colon >= 0 {
-				return u[:i+3+colon] + ":xxx" + u[at:]
-			}
-		}
-	}
-	return u
 }

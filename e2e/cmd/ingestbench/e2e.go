@@ -10,6 +10,7 @@ import (
 	"github.com/lib/pq"
 
 	"github.com/meterline/meterline/e2e/fleetsim"
+	"github.com/meterline/meterline/shared/redact"
 )
 
 // endToEnd runs the fleet against the running collector and checks that
@@ -18,7 +19,7 @@ func endToEnd(ctx context.Context, o options, fleet *fleetsim.Fleet, m *meter, l
 	res := phaseResult{name: nameE2E}
 	db, err := sql.Open("postgres", o.dbURL)
 	if err != nil {
-		return res, fmt.Errorf("open %s: %w", redact(o.dbURL), err)
+		return res, fmt.Errorf("open %s: %w", redact.URL(o.dbURL), err)
 	}
 	defer db.Close()
 	agents := pq.Array(fleet.AgentIDs())

@@ -166,3 +166,22 @@ func TestRunListenError(t *testing.T) {
 		t.Errorf("run on a bad address: %v", err)
 	}
 }
+
+// TestRunHidesAMalformedDatabaseURL: the error names the URL without its
+// password, in the error and in the log.
+func TestRunHidesAMalformedDatabaseURL(t *testing.T) {
+	for _, raw := range []string{
+		"postgres://meterline:s3cret@db.internal:port/meterline",
+		"mysql://meterline:s3cret@db.internal/meterline",
+	} {
+		var logs bytes.Buffer
+		err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-database", raw}, io.Discard, &logs)
+		if err == nil {
+			t.Errorf("run -database %s succeeded", raw)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") || strings.Contains(logs.String(), "s3cret") {
+			t.Errorf("the password shows:\nerror: %v\nlog: %s", err, logs.String())
+		}
+	}
+}

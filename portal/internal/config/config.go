@@ -10,13 +10,16 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/meterline/meterline/shared/envflag"
 )
 
 // Environment variables the portal reads.
 const (
-	EnvListen   = "METERLINE_PORTAL_LISTEN"
-	EnvDatabase = "METERLINE_DATABASE_URL"
-	EnvLogLevel = "METERLINE_LOG_LEVEL"
+	EnvListen       = "METERLINE_PORTAL_LISTEN"
+	EnvDatabase     = "METERLINE_DATABASE_URL"
+	EnvDatabaseFile = "METERLINE_DATABASE_URL_FILE"
+	EnvLogLevel     = "METERLINE_LOG_LEVEL"
 )
 
 // Defaults. The database default is the embedded SQLite file a single box
@@ -53,20 +56,36 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		fmt.Fprintf(output, "Usage: meterline-portal [flags]\n\nThe Meterline customer web site.\n\nFlags (each overrides its environment variable):\n")
 		fs.PrintDefaults()
 	}
+	// Flag defaults are static and the environment is applied after
+	// parsing, so that -h never prints the database URL (and its password)
+	// of the environment.
 	var c Config
-	var level string
-	fs.StringVar(&c.Listen, "listen", envOr(getenv, EnvListen, DefaultListen),
-		"address to serve HTTP on, host:port ("+EnvListen+")")
-	fs.StringVar(&c.Database, "database", envOr(getenv, EnvDatabase, DefaultDatabase),
-		"database URL: postgres://… or sqlite:PATH ("+EnvDatabase+")")
-	fs.StringVar(&level, "log-level", envOr(getenv, EnvLogLevel, DefaultLogLevel),
-		"lowest level logged: debug, info, warn or error ("+EnvLogLevel+")")
+	var level, databaseFile string
+	fs.StringVar(&c.Listen, "listen", DefaultListen, "address to serve HTTP on, host:port ("+EnvListen+")")
+	fs.StringVar(&c.Database, "database", "",
+		"database URL: postgres://… or sqlite:PATH (default "+DefaultDatabase+") ("+EnvDatabase+")")
+	fs.StringVar(&databaseFile, "database-url-file", "",
+		"file holding the database URL, which carries the PostgreSQL password ("+EnvDatabaseFile+")")
+	fs.StringVar(&level, "log-level", DefaultLogLevel, "lowest level logged: debug, info, warn or error ("+EnvLogLevel+")")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if err := envflag.Apply(fs, map[string]string{"listen": EnvListen, "log-level": EnvLogLevel}, getenv); err != nil {
+		return Config{}, err
+	}
+	database, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "database URL", Flag: "-database", FlagFile: "-database-url-file", Env: EnvDatabase, EnvFile: EnvDatabaseFile,
+	}, c.Database, databaseFile, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Database = database
+	if c.Database == "" && !envflag.Given(fs)["database"] {
+		c.Database = DefaultDatabase
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", level)
@@ -87,11 +106,4 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("database URL is empty"))
 	}
 	return errors.Join(errs...)
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
 }

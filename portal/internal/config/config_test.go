@@ -4,11 +4,17 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
 
 func TestParse(t *testing.T) {
+	urlFile := filepath.Join(t.TempDir(), "database-url")
+	if err := os.WriteFile(urlFile, []byte("postgres://meterline:from-file@db/meterline\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -37,6 +43,17 @@ func TestParse(t *testing.T) {
 				EnvLogLevel: "debug",
 			},
 			want: Config{Listen: "127.0.0.1:0", Database: "sqlite:/tmp/x.db", LogLevel: slog.LevelWarn},
+		},
+		{
+			name: "database URL from a file",
+			env:  map[string]string{EnvDatabaseFile: urlFile},
+			want: Config{Listen: DefaultListen, Database: "postgres://meterline:from-file@db/meterline", LogLevel: slog.LevelInfo},
+		},
+		{
+			name: "flag file over the environment",
+			args: []string{"-database-url-file", urlFile},
+			env:  map[string]string{EnvDatabase: "postgres://db/other"},
+			want: Config{Listen: DefaultListen, Database: "postgres://meterline:from-file@db/meterline", LogLevel: slog.LevelInfo},
 		},
 		{
 			name: "version",
@@ -68,6 +85,7 @@ func TestParseErrors(t *testing.T) {
 		{"stray argument", []string{"serve"}, "unexpected arguments: serve"},
 		{"empty listen", []string{"-listen", ""}, "listen address is empty"},
 		{"empty database", []string{"-database", " "}, "database URL is empty"},
+		{"database and its file", []string{"-database", "sqlite:x.db", "-database-url-file", "f"}, "both -database and -database-url-file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,13 +97,35 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestHelpHidesTheEnvironment: -h prints the static defaults, never the
+// database URL (with its password) of the environment.
+func TestHelpHidesTheEnvironment(t *testing.T) {
+	env := map[string]string{
+		EnvDatabase: "postgres://meterline:s3cret@db.internal/meterline",
+		EnvListen:   "0.0.0.0:9000",
+	}
+	var out strings.Builder
+	_, err := Parse([]string{"-h"}, func(k string) string { return env[k] }, &out)
+	if !errors.Is(err, ErrHelp) {
+		t.Fatalf("Parse(-h) error = %v, want ErrHelp", err)
+	}
+	for _, leak := range []string{"s3cret", "db.internal", "0.0.0.0:9000"} {
+		if strings.Contains(out.String(), leak) {
+			t.Errorf("usage shows %q from the environment:\n%s", leak, out.String())
+		}
+	}
+	if !strings.Contains(out.String(), DefaultDatabase) {
+		t.Errorf("usage lacks the default database %s:\n%s", DefaultDatabase, out.String())
+	}
+}
+
 func TestParseHelp(t *testing.T) {
 	var out strings.Builder
 	_, err := Parse([]string{"-h"}, func(string) string { return "" }, &out)
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("Parse(-h) error = %v, want ErrHelp", err)
 	}
-	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-log-level", "-version"} {
+	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}
