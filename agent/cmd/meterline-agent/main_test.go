@@ -182,3 +182,30 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
 	}
 }
+
+// An outbox the system will not open (here a directory in its place; as
+// root, a permission error does not happen) stops the agent with an error
+// naming it, the file left for the operator: its batches are not lost.
+func TestRunOutboxUnopenable(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	box := filepath.Join(state, outboxFile)
+	if err := os.MkdirAll(filepath.Join(box, "keep"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "agent.toml")
+	conf := "agent_id = \"site-1\"\ntargets = [\"127.0.0.1\"]\nstate_dir = " + strconv.Quote(state) + "\n[mqtt]\nurl = \"tcp://127.0.0.1:1\"\n"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runApp(t, &app{}, "run", "--config", path)
+	if res.code != 1 || !strings.Contains(res.stderr, box) {
+		t.Errorf("exit %d, stderr %q", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(box, "keep")); err != nil {
+		t.Errorf("the outbox path was moved: %v", err)
+	}
+	if aside, _ := filepath.Glob(box + ".corrupt-*"); len(aside) != 0 {
+		t.Errorf("moved aside as corrupt: %v", aside)
+	}
+}

@@ -86,7 +86,7 @@ func BenchmarkDrain(b *testing.B) {
 	}
 	var payloadBytes int
 	for range pendingBatches {
-		_, err := box.Append(func(seq uint64) ([]byte, error) {
+		_, err := box.Append(func(seq uint64, _ string) ([]byte, error) {
 			p, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: "bench", Sequence: seq, SentAt: time.Now(), Reads: reads})
 			payloadBytes = len(p)
 			return p, err

@@ -80,6 +80,10 @@ type MQTTOptions struct {
 // how many the outbox bounds ever dropped (how an operator sees loss).
 type StatusReport struct {
 	DevicesPolled int
+
+	// What became of the reads: see wire.AgentStatus.
+	ReadsCleaned, ReadsRefused, BatchesRefused uint64
+
 	OutboxDepth   int
 	OutboxDropped uint64
 	// ConfigRefused is wire.AgentStatus.ConfigRefused, one reason a line:
@@ -517,6 +521,9 @@ func (m *MQTT) status(state domain.AgentState, at time.Time, r StatusReport) wir
 		StartedAt:     m.startedAt,
 		At:            at,
 		DevicesPolled: r.DevicesPolled,
+
+		ReadsCleaned: r.ReadsCleaned, ReadsRefused: r.ReadsRefused, BatchesRefused: r.BatchesRefused,
+
 		OutboxDepth:   r.OutboxDepth,
 		OutboxDropped: r.OutboxDropped,
 		ConfigRefused: lines(r.ConfigRefused),

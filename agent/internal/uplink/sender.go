@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -151,12 +154,17 @@ func (s *Sender) nudge() {
 	}
 }
 
-// Deliver implements poll.Sink: it writes the round's reads to the outbox
-// as one or more read batches (each under wire.MaxPayloadBytes) and
-// returns; Run publishes them. When the outbox cannot write, the batch is
-// kept in memory and published once, and one error line says so.
+// Deliver implements poll.Sink: it cleans the round's reads, writes them
+// to the outbox as one or more read batches (each under
+// wire.MaxPayloadBytes) and returns; Run publishes them. When the outbox
+// cannot write, the batch is kept in memory and published once, and one
+// error line says so.
 func (s *Sender) Deliver(_ context.Context, reads []wire.DeviceRead) error {
 	s.devicesPolled.Store(int64(len(reads)))
+	reads = s.clean(reads)
+	if len(reads) == 0 {
+		return nil
+	}
 	var memoryOnly int
 	err := s.store(reads, &memoryOnly)
 	if memoryOnly > 0 {
@@ -167,19 +175,50 @@ func (s *Sender) Deliver(_ context.Context, reads []wire.DeviceRead) error {
 	return err
 }
 
+// clean brings each read within the bounds the collector validates
+// (wire.DeviceRead.Clean), so that one printer's odd answer costs at most
+// its own read, never the round: the collector would refuse a batch it
+// cannot identify, and a read beyond the bounds alone. A read still
+// invalid once cleaned (no address, a read time the clock got wrong) is
+// dropped. Each change is logged and counted.
+func (s *Sender) clean(reads []wire.DeviceRead) []wire.DeviceRead {
+	now := s.opts.Now()
+	out := make([]wire.DeviceRead, 0, len(reads))
+	var tally outbox.Tally
+	for _, r := range reads {
+		cleaned, changes := r.Clean()
+		if len(changes) > 0 {
+			tally.ReadsCleaned++
+			s.log.Warn("read cleaned before storing: fields out of the wire bounds", "address", r.Address, "changes", changes)
+		}
+		if err := cleaned.Validate(now); err != nil {
+			tally.ReadsDropped++
+			s.log.Error("read dropped: not valid even once cleaned", "address", r.Address, "error", err.Error())
+			continue
+		}
+		out = append(out, cleaned)
+	}
+	if tally != (outbox.Tally{}) {
+		if err := s.box.Count(tally); err != nil {
+			s.log.Warn("outbox: count cleaned and dropped reads", "error", err.Error())
+		}
+	}
+	return out
+}
+
 // store appends reads as batches, splitting what is too large for one
 // payload; it counts in memoryOnly the reads the outbox could not take.
+// Each read fits a payload alone (wire.MaxReadBytes, once cleaned).
 func (s *Sender) store(reads []wire.DeviceRead, memoryOnly *int) error {
-	now := s.opts.Now()
 	b := wire.ReadBatch{
 		Schema:  wire.SchemaVersion,
 		AgentID: s.opts.AgentID,
-		SentAt:  now.UTC().Truncate(time.Second),
+		SentAt:  s.opts.Now().UTC().Truncate(time.Second),
 		Reads:   reads,
 	}
-	// Refuse here what the collector would refuse there, before using up a
-	// sequence number. Sequence 1 stands in for the real one.
-	b.Sequence = 1
+	// Measure before using up a sequence number, with the longest number
+	// and batch id there can be.
+	b.Sequence, b.BatchID = math.MaxUint64, strings.Repeat("x", wire.MaxBatchIDLen)
 	payload, err := wire.Encode(b)
 	if err != nil {
 		return fmt.Errorf("encode read batch: %w", err)
@@ -188,15 +227,12 @@ func (s *Sender) store(reads []wire.DeviceRead, memoryOnly *int) error {
 		half := len(reads) / 2
 		return errors.Join(s.store(reads[:half], memoryOnly), s.store(reads[half:], memoryOnly))
 	}
-	if err := b.Validate(now); err != nil {
-		return fmt.Errorf("read batch is not valid: %w", err)
-	}
-	seq, err := s.box.Append(func(seq uint64) ([]byte, error) {
-		b.Sequence = seq
+	seq, err := s.box.Append(func(seq uint64, batchID string) ([]byte, error) {
+		b.Sequence, b.BatchID = seq, batchID
 		return wire.Encode(b)
 	})
 	if err != nil {
-		b.Sequence = s.box.Reserve()
+		b.Sequence, b.BatchID = s.box.Reserve()
 		payload, encErr := wire.Encode(b)
 		if encErr != nil {
 			return fmt.Errorf("encode read batch: %w", encErr)
@@ -225,8 +261,11 @@ func (s *Sender) keepInMemory(m memoryBatch) {
 }
 
 // HandleAck takes a payload from the acks topic and deletes the batches it
-// acknowledges. Garbage and acks addressed to another agent are counted and
-// ignored; unknown numbers (acknowledged already, or dropped) too.
+// settles: by sequence number and batch id when the ack lists batches, by
+// sequence number alone from a collector that predates them. Garbage and
+// acks addressed to another agent are counted and ignored; unknown numbers
+// (acknowledged already, or dropped) and stale acks (another batch id
+// under the number) too.
 func (s *Sender) HandleAck(payload []byte) {
 	ack, err := wire.DecodeAck(payload)
 	if err != nil {
@@ -239,15 +278,15 @@ func (s *Sender) HandleAck(payload []byte) {
 		s.log.Warn("ignored an ack for another agent", "ack_agent_id", ack.AgentID)
 		return
 	}
-	n, err := s.box.Ack(ack.Sequences...)
+	seqs, err := s.settle(ack)
 	if err != nil {
-		s.log.Error("outbox: delete acknowledged batches", "seqs", len(ack.Sequences), "error", err.Error())
+		s.log.Error("outbox: delete acknowledged batches", "seqs", ack.Sequences, "batches", len(ack.Batches), "error", err.Error())
 		return
 	}
-	s.acked.Add(uint64(n))
+	s.acked.Add(uint64(len(seqs)))
 	s.mu.Lock()
 	var ackedSent time.Time // the latest publish among the batches acknowledged
-	for _, seq := range ack.Sequences {
+	for _, seq := range seqs {
 		if d, ok := s.deliveries[seq]; ok && d.sent.After(ackedSent) {
 			ackedSent = d.sent
 		}
@@ -267,8 +306,46 @@ func (s *Sender) HandleAck(payload []byte) {
 		s.log.Info("the collector acknowledges again after a silence; sending the unacknowledged batches now",
 			"batches", resent)
 	}
-	s.log.Debug("read batches acknowledged", "seqs", ack.Sequences, "deleted", n)
+	s.log.Debug("read batches acknowledged", "seqs", ack.Sequences, "batches", len(ack.Batches), "deleted", seqs)
 	s.nudge()
+}
+
+// settle deletes from the outbox the batches the ack settles and returns
+// their sequence numbers. What the collector refused of them is counted
+// (by the outbox, once per batch however often the ack comes) and logged.
+func (s *Sender) settle(ack wire.Ack) ([]uint64, error) {
+	if len(ack.Batches) == 0 {
+		return s.box.Ack(ack.Sequences...)
+	}
+	settlements := make([]outbox.Settlement, len(ack.Batches))
+	for i, b := range ack.Batches {
+		settlements[i] = outbox.Settlement{Seq: b.Seq, BatchID: b.BatchID, ReadsRefused: len(b.Refused), Rejected: b.Rejected != ""}
+	}
+	deleted, err := s.box.Settle(settlements...)
+	if err != nil {
+		return nil, err
+	}
+	var seqs []uint64
+	for _, d := range deleted {
+		seqs = append(seqs, d.Seq)
+	}
+	for _, b := range ack.Batches {
+		if !slices.Contains(seqs, b.Seq) {
+			continue // not held (any more): counted and logged when it was
+		}
+		switch {
+		case b.Rejected != "":
+			s.log.Warn("the collector refused a read batch whole: its reads are not stored", "seq", b.Seq, "batch_id", b.BatchID, "reason", b.Rejected)
+		case len(b.Refused) > 0:
+			reasons := make([]string, len(b.Refused))
+			for i, r := range b.Refused {
+				reasons[i] = fmt.Sprintf("read %d: %s", r.Index, r.Reason)
+			}
+			s.log.Warn("the collector refused reads of a batch; the others are stored", "seq", b.Seq, "batch_id", b.BatchID,
+				"refused", len(b.Refused), "reasons", reasons)
+		}
+	}
+	return seqs, nil
 }
 
 // resendUnacked makes due at once every batch that reached the broker
@@ -349,7 +426,8 @@ func (s *Sender) Stats() SenderStats {
 // MQTTOptions.Report.
 func (s *Sender) Report() StatusReport {
 	st := s.box.Stats()
-	return StatusReport{DevicesPolled: int(s.devicesPolled.Load()), OutboxDepth: st.Depth, OutboxDropped: st.Dropped}
+	return StatusReport{DevicesPolled: int(s.devicesPolled.Load()), OutboxDepth: st.Depth, OutboxDropped: st.Dropped,
+		ReadsCleaned: st.ReadsCleaned, ReadsRefused: st.ReadsRefused, BatchesRefused: st.BatchesRefused}
 }
 
 // Run publishes what is due until ctx ends. While pub is disconnected it

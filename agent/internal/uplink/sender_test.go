@@ -340,13 +340,25 @@ func TestSenderDiskErrorKeepsPolling(t *testing.T) {
 	expectSeqs(t, "sent", h.pub.seqs(), []uint64{101, 102, 103})
 }
 
+// largeRead is a read at the wire bounds' edge of what is still valid:
+// about 40 KB of JSON.
+func largeRead(address string, at time.Time) wire.DeviceRead {
+	text := strings.Repeat("x", wire.MaxTextLen)
+	r := wire.DeviceRead{Address: address, ReadAt: at, Model: text, Vendor: text}
+	for i := range wire.MaxListLen {
+		r.Counters = append(r.Counters, wire.Counter{Kind: "total", Value: int64(i), Source: text})
+		r.Supplies = append(r.Supplies, wire.Supply{Index: i, Kind: "toner", State: "ok", Description: text, PartNumber: text})
+	}
+	return r
+}
+
 func TestSenderSplitsLargeRounds(t *testing.T) {
 	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
-	// ~3 MiB of reads: must go out as several batches under the limit.
-	big := strings.Repeat("x", 64*1024)
+	// Several MiB of valid reads: they must go out as several batches
+	// under the limit, none lost to cleaning.
 	var reads []wire.DeviceRead
-	for range 48 {
-		reads = append(reads, wire.DeviceRead{Address: "192.0.2.1", ReadAt: testStart, Model: big})
+	for i := range 96 {
+		reads = append(reads, largeRead(fmt.Sprintf("192.0.2.%d", i+1), testStart))
 	}
 	if err := h.s.Deliver(h.ctx, reads); err != nil {
 		t.Fatal(err)
@@ -362,16 +374,94 @@ func TestSenderSplitsLargeRounds(t *testing.T) {
 	if len(h.pub.sent) < 3 || total != len(reads) {
 		t.Errorf("%d batches carrying %d reads", len(h.pub.sent), total)
 	}
-	if st := h.s.Stats(); st.DevicesPolled != 48 {
-		t.Errorf("devices polled %d", st.DevicesPolled)
+	if st := h.s.Stats(); st.DevicesPolled != 96 || st.ReadsCleaned != 0 || st.ReadsDropped != 0 {
+		t.Errorf("stats %+v", st)
 	}
 }
 
-func TestSenderRefusesInvalidBatch(t *testing.T) {
+// One printer's odd answer costs at most its own read, never the round:
+// each read is cleaned to the wire bounds alone, and a read still invalid
+// is dropped alone. Each is logged with its address and counted.
+func TestSenderCleansEachReadAlone(t *testing.T) {
+	tooLong := strings.Repeat("m", wire.MaxTextLen+1)
+	tests := []struct {
+		name    string
+		bad     func(r *wire.DeviceRead)
+		dropped bool   // the bad read is dropped, not cleaned
+		logged  string // in its log line
+	}{
+		{"model too long", func(r *wire.DeviceRead) { r.Model = tooLong }, false, "model cut"},
+		{"NUL in the serial", func(r *wire.DeviceRead) { r.Serial = "AB\x00CD" }, false, "serial dropped"},
+		{"negative counter", func(r *wire.DeviceRead) { r.Counters = []wire.Counter{{Kind: "total", Value: -3}} }, false, "negative counter"},
+		{"percent over 100", func(r *wire.DeviceRead) {
+			p := 250
+			r.Supplies = []wire.Supply{{Index: 1, Kind: "toner", State: "ok", Percent: &p}}
+		}, false, "outside 0..100"},
+		{"too many supplies", func(r *wire.DeviceRead) {
+			r.Supplies = make([]wire.Supply, wire.MaxListLen+1)
+		}, false, "supplies cut"},
+		{"no read time", func(r *wire.DeviceRead) { r.ReadAt = time.Time{} }, true, "read time missing"},
+		{"clock before 2000 (no RTC)", func(r *wire.DeviceRead) { r.ReadAt = time.Date(1970, 1, 1, 0, 1, 0, 0, time.UTC) }, true, "before 2000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
+			at := testStart.Add(-time.Minute)
+			round := []wire.DeviceRead{
+				{Address: "192.0.2.1", ReadAt: at, Serial: "GOOD1"},
+				{Address: "192.0.2.66", ReadAt: at, Serial: "BAD"},
+				{Address: "192.0.2.3", ReadAt: at, Serial: "GOOD3"},
+			}
+			tt.bad(&round[1])
+			if err := h.s.Deliver(h.ctx, round); err != nil {
+				t.Fatal(err)
+			}
+			h.step()
+			if len(h.pub.sent) != 1 {
+				t.Fatalf("%d batches published, want the round's one", len(h.pub.sent))
+			}
+			var addresses []string
+			for _, r := range h.pub.sent[0].Reads {
+				addresses = append(addresses, r.Address)
+				if err := r.Validate(testStart); err != nil {
+					t.Errorf("read of %s published invalid: %v", r.Address, err)
+				}
+			}
+			want := []string{"192.0.2.1", "192.0.2.66", "192.0.2.3"}
+			wantTally := outbox.Tally{ReadsCleaned: 1}
+			if tt.dropped {
+				want = []string{"192.0.2.1", "192.0.2.3"}
+				wantTally = outbox.Tally{ReadsDropped: 1}
+			}
+			if !slices.Equal(addresses, want) {
+				t.Errorf("published reads of %v, want %v", addresses, want)
+			}
+			if st := h.s.Stats(); st.Tally != wantTally {
+				t.Errorf("tally %+v, want %+v", st.Tally, wantTally)
+			}
+			var lines []string
+			for line := range strings.SplitSeq(h.logs.String(), "\n") {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					lines = append(lines, line)
+				}
+			}
+			if len(lines) != 1 || !strings.Contains(lines[0], "192.0.2.66") || !strings.Contains(lines[0], tt.logged) {
+				t.Errorf("want one line naming 192.0.2.66 and %q, got:\n%s", tt.logged, strings.Join(lines, "\n"))
+			}
+			if r := h.s.Report(); r.ReadsCleaned != wantTally.ReadsCleaned {
+				t.Errorf("report %+v", r)
+			}
+		})
+	}
+}
+
+func TestSenderRoundOfInvalidReadsStoresNothing(t *testing.T) {
 	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
-	err := h.s.Deliver(h.ctx, []wire.DeviceRead{{Address: "a"}}) // no read time
-	if err == nil || h.box.Stats().Depth != 0 {
-		t.Errorf("err %v, depth %d", err, h.box.Stats().Depth)
+	if err := h.s.Deliver(h.ctx, []wire.DeviceRead{{Address: "a"}}); err != nil { // no read time
+		t.Fatal(err)
+	}
+	if st := h.s.Stats(); st.Depth != 0 || st.ReadsDropped != 1 {
+		t.Errorf("stats %+v", st)
 	}
 	h.deliver(1)
 	expectSeqs(t, "outbox", h.box.Seqs(), []uint64{100}) // no number used up
@@ -439,4 +529,115 @@ func TestSenderResendsAtOnceWhenAcksResume(t *testing.T) {
 	h.ack(101, 102)
 	h.step()
 	expectSeqs(t, "published while acks flow", h.pub.seqs()[8:], []uint64{103})
+}
+
+// ackBatches sends an ack that settles batches by sequence number and
+// batch id, as a collector that knows batch ids does.
+func (h *harness) ackBatches(batches ...wire.BatchAck) {
+	h.t.Helper()
+	payload, err := wire.Encode(wire.Ack{Schema: wire.SchemaVersion, AgentID: "site-1", Batches: batches, At: h.clock.Now()})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.s.HandleAck(payload)
+}
+
+// batchIDs maps the sequence numbers published to their batch ids.
+func (p *fakePublisher) batchIDs() map[uint64]string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := map[uint64]string{}
+	for _, b := range p.sent {
+		ids[b.Sequence] = b.BatchID
+	}
+	return ids
+}
+
+func TestSenderBatchIDs(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
+	h.deliver(3)
+	h.step()
+	ids := h.pub.batchIDs()
+	seen := map[string]bool{}
+	for seq, id := range ids {
+		if id == "" || len(id) > wire.MaxBatchIDLen || seen[id] {
+			t.Errorf("batch %d has id %q (ids %v)", seq, id, ids)
+		}
+		seen[id] = true
+		if e, _, _ := h.box.Get(seq); e.BatchID != id {
+			t.Errorf("batch %d published with id %q, stored with %q", seq, id, e.BatchID)
+		}
+	}
+	// A re-send is the stored batch, id and all.
+	h.clock.Advance(DefaultAckTimeout)
+	h.step()
+	expectSeqs(t, "published", h.pub.seqs(), []uint64{100, 101, 102, 100, 101, 102})
+	for i, b := range h.pub.sent[3:] {
+		if b.BatchID != h.pub.sent[i].BatchID {
+			t.Errorf("batch %d re-sent with id %q, first sent with %q", b.Sequence, b.BatchID, h.pub.sent[i].BatchID)
+		}
+	}
+}
+
+// An ack that lists batches settles each by number and id: a stale ack (the
+// number of a batch of an earlier installation, under another id) deletes
+// nothing. What the collector refused is counted once per batch, logged
+// with its reasons, reported in the status and kept across restarts.
+func TestSenderSettlesBatchesByID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	h := newHarness(t, path, SenderOptions{})
+	h.deliver(4)
+	h.step()
+	ids := h.pub.batchIDs()
+
+	h.ackBatches(wire.BatchAck{Seq: 100, BatchID: "EARLIER-INSTALLATION"}, wire.BatchAck{Seq: 101})
+	expectSeqs(t, "left after stale acks", h.box.Seqs(), []uint64{100, 101, 102, 103})
+
+	refused := []wire.RefusedRead{{Index: 0, Reason: "read time 2031-01-01T00:00:00Z is in the future"}, {Index: 3, Reason: "serial holds a NUL character"}}
+	for range 2 { // the collector acks a re-sent batch again: counted once
+		h.ackBatches(
+			wire.BatchAck{Seq: 100, BatchID: ids[100]},
+			wire.BatchAck{Seq: 101, BatchID: ids[101], Refused: refused},
+			wire.BatchAck{Seq: 102, BatchID: ids[102], Rejected: "agent id \"x/y\" is not valid"},
+		)
+	}
+	expectSeqs(t, "left", h.box.Seqs(), []uint64{103})
+	want := outbox.Tally{ReadsRefused: 2, BatchesRefused: 1}
+	if st := h.s.Stats(); st.Tally != want || st.Acked != 3 {
+		t.Errorf("stats %+v, want tally %+v and 3 acked", st, want)
+	}
+	for _, reason := range []string{"in the future", "holds a NUL character", `is not valid`} {
+		if n := strings.Count(h.logs.String(), reason); n != 1 {
+			t.Errorf("reason %q logged %d times, want once\n%s", reason, n, h.logs)
+		}
+	}
+	if r := h.s.Report(); r.ReadsRefused != 2 || r.BatchesRefused != 1 {
+		t.Errorf("report %+v", r)
+	}
+
+	h.box.Close()
+	h2 := newHarness(t, path, SenderOptions{})
+	if st := h2.s.Stats(); st.Tally != want {
+		t.Errorf("tally after a restart %+v, want %+v", st.Tally, want)
+	}
+}
+
+// A collector that predates batch ids acks by sequence number alone; one
+// that knows them may list the numbers too, for older agents: the batches
+// settle it then.
+func TestSenderAckBySequenceOrBatches(t *testing.T) {
+	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
+	h.deliver(3)
+	h.step()
+	ids := h.pub.batchIDs()
+	h.ack(100)
+	expectSeqs(t, "left after an ack by number", h.box.Seqs(), []uint64{101, 102})
+
+	payload, err := wire.Encode(wire.Ack{Schema: wire.SchemaVersion, AgentID: "site-1", Sequences: []uint64{101, 102},
+		Batches: []wire.BatchAck{{Seq: 101, BatchID: "STALE"}, {Seq: 102, BatchID: ids[102]}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.s.HandleAck(payload)
+	expectSeqs(t, "left after an ack with both", h.box.Seqs(), []uint64{101})
 }

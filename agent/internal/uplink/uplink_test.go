@@ -191,7 +191,7 @@ func startFake(t *testing.T, fake *fakeClient, o MQTTOptions) *MQTT {
 func TestMQTTStatusAndWill(t *testing.T) {
 	started := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
 	fake := &fakeClient{connectErrs: []error{errors.New("connection refused")}}
-	report := StatusReport{DevicesPolled: 12, OutboxDepth: 3, OutboxDropped: 1}
+	report := StatusReport{DevicesPolled: 12, OutboxDepth: 3, OutboxDropped: 1, ReadsCleaned: 4, ReadsRefused: 5, BatchesRefused: 6}
 	m := startFake(t, fake, MQTTOptions{ClientID: "c1", AgentID: "site-1", Version: "v1.2.3", Now: fixedClock(started),
 		KeepAlive: 45 * time.Second, Report: func() StatusReport { return report }})
 	waitFor(t, "the online status after a refused first attempt", func() bool { return len(fake.snapshot()) == 1 })
@@ -235,7 +235,8 @@ func TestMQTTStatusAndWill(t *testing.T) {
 		if err != nil || p.topic != o.WillTopic || p.qos != 1 || !p.retained || st.State != wantStates[i] || st.Version != "v1.2.3" {
 			t.Errorf("status %d: %s to %q qos %d retained %v (%v)", i, p.payload, p.topic, p.qos, p.retained, err)
 		}
-		if st.DevicesPolled != 12 || st.OutboxDepth != 3 || st.OutboxDropped != 1 {
+		if st.DevicesPolled != 12 || st.OutboxDepth != 3 || st.OutboxDropped != 1 ||
+			st.ReadsCleaned != 4 || st.ReadsRefused != 5 || st.BatchesRefused != 6 {
 			t.Errorf("status %d figures: %s", i, p.payload)
 		}
 	}
