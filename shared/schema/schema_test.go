@@ -125,6 +125,9 @@ func TestParseSource(t *testing.T) {
 			if s.Dialect == SQLite && (s.Path == "" || !strings.Contains(s.DSN, "journal_mode%28WAL%29")) {
 				t.Errorf("sqlite DSN without WAL: %s", s.DSN)
 			}
+			if s.Dialect == SQLite && !strings.Contains(s.DSN, "synchronous%28FULL%29") {
+				t.Errorf("sqlite DSN without synchronous FULL: %s", s.DSN)
+			}
 		})
 	}
 }

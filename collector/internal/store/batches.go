@@ -467,7 +467,9 @@ func later(a, b time.Time) time.Time {
 // first_seen and takes the identity, address and agent of its newest read;
 // an identity field a read leaves empty keeps its stored value (unknown is
 // absent, not blank). A read older than the device's last one (an agent
-// replaying its outbox) changes nothing.
+// replaying its outbox) changes nothing, and nor does a read stamped ahead
+// of the collector's clock (it comes with a NULL last_read_at), unless the
+// device has no read on time yet.
 const deviceUpdate = `
 ON CONFLICT (device_key) DO UPDATE SET
     serial       = COALESCE(NULLIF(excluded.serial, ''), devices.serial),
@@ -479,4 +481,4 @@ ON CONFLICT (device_key) DO UPDATE SET
     agent_id     = excluded.agent_id,
     last_seen    = excluded.last_seen,
     last_read_at = excluded.last_read_at
-WHERE devices.last_seen <= excluded.last_seen`
+WHERE devices.last_read_at IS NULL OR devices.last_read_at <= excluded.last_read_at`

@@ -33,28 +33,33 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS staging_reads (
     colour      bigint,
     counters    json NOT NULL,
     supplies    json NOT NULL,
-    status      json
+    status      json,
+    clock_ahead boolean NOT NULL
 ) ON COMMIT DELETE ROWS`
 
 var stagingColumns = []string{
 	"agent_id", "seq", "device_key", "serial", "mac", "vendor", "model", "firmware", "address",
-	"read_at", "total", "black", "colour", "counters", "supplies", "status",
+	"read_at", "total", "black", "colour", "counters", "supplies", "status", "clock_ahead",
 }
 
 // upsertStagedDevices creates or updates each device of the staged reads
-// once, from its newest read; first_seen of a new device is its oldest.
-// ORDER BY device_key fixes the order its rows are locked in.
+// once, from its newest read on time (see deviceUpdate); first_seen of a
+// new device is its oldest. A read stamped ahead counts as seen at $1, the
+// collector's clock. ORDER BY device_key fixes the order its rows are
+// locked in.
 const upsertStagedDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at)
 SELECT DISTINCT ON (device_key) device_key, serial, mac, vendor, model, firmware, address, agent_id,
-       min(read_at) OVER (PARTITION BY device_key), read_at, read_at
+       min(CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END) OVER (PARTITION BY device_key),
+       CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END,
+       CASE WHEN clock_ahead THEN NULL ELSE read_at END
 FROM staging_reads
-ORDER BY device_key, read_at DESC` + deviceUpdate
+ORDER BY device_key, clock_ahead, staging_reads.read_at DESC` + deviceUpdate
 
 // insertStagedReads files the staged reads and counts those added per
 // batch.
 const insertStagedReads = `WITH added AS (
-    INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at)
-    SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1
+    INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead)
+    SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1, s.clock_ahead
     FROM staging_reads s JOIN devices d ON d.device_key = s.device_key
     ON CONFLICT (device_id, read_at) DO NOTHING
     RETURNING agent_id, seq)
@@ -64,10 +69,10 @@ func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBat
 	if _, err := tx.ExecContext(ctx, createStaging); err != nil {
 		return nil, fmt.Errorf("create staging table: %w", err)
 	}
-	if err := copyStaging(ctx, tx, batches); err != nil {
+	if err := copyStaging(ctx, tx, batches, storedAt); err != nil {
 		return nil, fmt.Errorf("copy reads: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, upsertStagedDevices); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertStagedDevices, storedAt); err != nil {
 		return nil, fmt.Errorf("upsert devices: %w", err)
 	}
 	rows, err := tx.QueryxContext(ctx, insertStagedReads, storedAt)
@@ -87,11 +92,14 @@ func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBat
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("insert meter reads: %w", err)
 	}
+	if err := s.recordCounterResets(ctx, tx, stagedReadsPostgres, nil, storedAt); err != nil {
+		return nil, err
+	}
 	return stored, nil
 }
 
 // copyStaging sends every read of the batches in one COPY … FROM STDIN.
-func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch) error {
+func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) error {
 	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("staging_reads", stagingColumns...))
 	if err != nil {
 		return err
@@ -100,7 +108,7 @@ func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch) error
 	for _, b := range batches {
 		for _, r := range b.rows {
 			_, err := stmt.ExecContext(ctx, b.id.agentID, b.id.seq, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
-				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status)
+				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status, clockAhead(r.readAt, storedAt))
 			if err != nil {
 				return err
 			}

@@ -16,19 +16,28 @@ import (
 
 const (
 	deviceColumns = 11
-	readColumns   = 11
+	readColumns   = 12
 	rowsPerInsert = 32766 / readColumns / 4
 )
 
 const insertDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at) VALUES `
 
-const insertMeterReads = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at) VALUES `
+const insertMeterReads = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead) VALUES `
 
 func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) (map[batchKey]int, error) {
 	type staged struct {
 		agentID string
 		seq     int64
 		row     *readRow
+		ahead   bool // stamped ahead of storedAt: see clockAhead
+	}
+	// seenAt is when a read shows its device was seen: a read stamped
+	// ahead counts as seen when stored.
+	seenAt := func(r staged) time.Time {
+		if r.ahead {
+			return storedAt
+		}
+		return r.row.readAt
 	}
 	var reads []staged
 	newest := map[string]staged{}
@@ -36,17 +45,19 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 	for _, b := range batches {
 		for i := range b.rows {
 			r := staged{agentID: b.id.agentID, seq: b.id.seq, row: &b.rows[i]}
+			r.ahead = clockAhead(r.row.readAt, storedAt)
 			reads = append(reads, r)
-			if n, ok := newest[r.row.key]; !ok || r.row.readAt.After(n.row.readAt) {
+			// The newest read on time, else the newest read.
+			if n, ok := newest[r.row.key]; !ok || n.ahead && !r.ahead || n.ahead == r.ahead && r.row.readAt.After(n.row.readAt) {
 				newest[r.row.key] = r
 			}
-			if f, ok := firstSeen[r.row.key]; !ok || r.row.readAt.Before(f) {
-				firstSeen[r.row.key] = r.row.readAt
+			if f, ok := firstSeen[r.row.key]; !ok || seenAt(r).Before(f) {
+				firstSeen[r.row.key] = seenAt(r)
 			}
 		}
 	}
 
-	// Devices: each once, from its newest read.
+	// Devices: each once, from its newest read on time (see deviceUpdate).
 	keys := make([]string, 0, len(newest))
 	for k := range newest {
 		keys = append(keys, k)
@@ -57,7 +68,11 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 		for _, k := range chunk {
 			n := newest[k]
 			r := n.row
-			args = append(args, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, n.agentID, firstSeen[k], r.readAt, r.readAt)
+			var lastReadAt any = r.readAt
+			if n.ahead {
+				lastReadAt = nil
+			}
+			args = append(args, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, n.agentID, firstSeen[k], seenAt(n), lastReadAt)
 		}
 		if _, err := tx.ExecContext(ctx, insertDevices+valuesList(len(chunk), deviceColumns)+deviceUpdate, args...); err != nil {
 			return nil, fmt.Errorf("upsert devices: %w", err)
@@ -93,7 +108,7 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 		args := make([]any, 0, readColumns*len(chunk))
 		for _, rd := range chunk {
 			r := rd.row
-			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt)
+			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt, rd.ahead)
 		}
 		rows, err := tx.QueryxContext(ctx, insertMeterReads+valuesList(len(chunk), readColumns)+`
 ON CONFLICT (device_id, read_at) DO NOTHING
@@ -112,6 +127,15 @@ RETURNING agent_id, seq`, args...)
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, fmt.Errorf("insert meter reads: %w", err)
+		}
+	}
+	for chunk := range slices.Chunk(reads, rowsPerInsert) {
+		args := make([]any, 0, 2*len(chunk))
+		for _, rd := range chunk {
+			args = append(args, ids[rd.row.key], rd.row.readAt)
+		}
+		if err := s.recordCounterResets(ctx, tx, stagedReadsSQLite(len(chunk)), args, storedAt); err != nil {
+			return nil, err
 		}
 	}
 	return stored, nil

@@ -58,6 +58,10 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 			return nil, err
 		}
 	}
+	// On SQLite the DSN is synchronous FULL, as for the collector (see
+	// schema.ParseSource). The portal only reads (and migrates a new
+	// file), and a read never syncs, so it keeps that rather than a
+	// weaker setting of its own.
 	db, err := sqlx.Open(src.Driver, src.DSN)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s database: %w", src.Dialect, err)
