@@ -132,6 +132,8 @@ published() {
 		awk -F: '{ s += $2 } END { print s + 0 }'
 }
 
+batches_stored() { (($(query "SELECT COUNT(*) FROM read_batches WHERE agent_id = '$agent_id'") > 0)); }
+
 # status prints the agent's retained status, or nothing.
 status() {
 	timeout 3 mosquitto_sub -h 127.0.0.1 -p "$mport" -t "meterline/v1/agents/$agent_id/status" -C 1 -W 2 2>/dev/null || true
@@ -216,7 +218,7 @@ EOF
 	start_collector
 	start_agent
 	local started=$SECONDS
-	wait_until "the first batch stored" 60 test "$(query "SELECT COUNT(*) FROM read_batches WHERE agent_id = '$agent_id'")" -gt 0
+	wait_until "the first batch stored" 60 batches_stored
 	sleep 3
 
 	local what
@@ -224,12 +226,14 @@ EOF
 	broker)
 		what="broker SIGKILL for 20 s"
 		kill -9 "$mosquitto_pid"
+		wait "$mosquitto_pid" 2>/dev/null || true
 		sleep 20
 		start_mosquitto
 		;;
 	collector)
 		what="collector SIGKILL"
 		kill -9 "$collector_pid"
+		wait "$collector_pid" 2>/dev/null || true
 		sleep 5
 		start_collector
 		;;
@@ -239,6 +243,7 @@ EOF
 		# fraction of it: kill at a random point of a round.
 		sleep "0.$((RANDOM % 10))"
 		kill -9 "$agent_pid"
+		wait "$agent_pid" 2>/dev/null || true
 		start_agent
 		;;
 	poison)
@@ -268,7 +273,7 @@ EOF
 	# refreshed: one more look after the agent's next status.
 	local st depth pub stored refused lost extra=""
 	st=$(status)
-	depth=$(grep -o '"outbox_depth":[0-9]*' <<<"$st" | cut -d: -f2)
+	depth=$(grep -o '"outbox_depth":[0-9]*' <<<"$st" | cut -d: -f2 || true)
 	pub=$(published)
 	stored=$(query "SELECT COUNT(*) FROM meter_reads WHERE agent_id = '$agent_id'")
 	refused=$(query "SELECT COUNT(*) FROM dead_letters")

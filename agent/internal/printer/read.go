@@ -182,7 +182,8 @@ func Read(ctx context.Context, c snmp.Client, address string, readAt time.Time) 
 }
 
 // Read reads and decodes one printer. address is recorded as where the
-// device was reached; readAt is stamped in UTC, to the second.
+// device was reached; readAt is stamped in UTC, to the millisecond (an
+// agent restarted within a second reads every device again: two reads).
 func (rd Reader) Read(ctx context.Context, c snmp.Client, address string, readAt time.Time) (wire.DeviceRead, error) {
 	s, err := rd.Fetch(ctx, c)
 	if err != nil {
@@ -194,6 +195,6 @@ func (rd Reader) Read(ctx context.Context, c snmp.Client, address string, readAt
 		return wire.DeviceRead{}, err
 	}
 	r.Address = address
-	r.ReadAt = readAt.UTC().Truncate(time.Second)
+	r.ReadAt = readAt.UTC().Truncate(time.Millisecond)
 	return r, nil
 }
