@@ -110,7 +110,7 @@ func (c Codec) DecodeReadBatch(b []byte, now time.Time) (ReadBatch, []RefusedRea
 		for i, raw := range byRead.Reads {
 			var r DeviceRead
 			if err := c.unmarshal(raw, &r); err != nil {
-				refused = append(refused, RefusedRead{Index: i, Reason: "malformed read: " + err.Error(), Raw: raw})
+				refused = append(refused, RefusedRead{Index: i, Reason: AckReason("malformed read: " + err.Error()), Raw: raw})
 				r = DeviceRead{} // a placeholder, dropped below
 			}
 			rb.Reads = append(rb.Reads, r)
@@ -128,7 +128,7 @@ func (c Codec) DecodeReadBatch(b []byte, now time.Time) (ReadBatch, []RefusedRea
 		}
 		if err := r.Validate(now); err != nil {
 			raw, _ := json.Marshal(r)
-			refused = append(refused, RefusedRead{Index: i, Reason: domain.ErrorMessage(err), Raw: raw})
+			refused = append(refused, RefusedRead{Index: i, Reason: AckReason(domain.ErrorMessage(err)), Raw: raw})
 			continue
 		}
 		kept = append(kept, r)

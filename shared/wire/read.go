@@ -252,6 +252,11 @@ func badText(s string, max int) string {
 	return ""
 }
 
+// AckReason bounds a reason given in an ack (BatchAck.Rejected,
+// RefusedRead.Reason): an error message may quote what it refused, and the
+// ack must stay small whatever the agent sent.
+func AckReason(s string) string { return cutText(s, MaxTextLen) }
+
 // cutText removes NULs and cuts s to at most max bytes on a character
 // boundary (a rune cut in two is invalid UTF-8 and goes).
 func cutText(s string, max int) string {

@@ -255,6 +255,23 @@ func TestDecodeReadBatchMalformedRead(t *testing.T) {
 	}
 }
 
+// A refusal's reason stays short whatever the read held: acks carry it.
+func TestRefusalReasonIsBounded(t *testing.T) {
+	huge := strings.Repeat("x", 100_000)
+	payload := []byte(`{"schema":1,"agent_id":"a","seq":7,"sent_at":"2026-11-02T09:30:00Z","reads":[
+		{"address":"127.0.0.1:161","read_at":"2026-11-02T09:30:00Z","counters":[{"kind":"total","value":"` + huge + `"}]},
+		{"address":"127.0.0.1:161","read_at":"2026-11-02T09:30:00Z","counters":[{"kind":"` + huge + `","value":1}]}]}`)
+	_, refused, err := wire.DecodeReadBatch(payload, readAt)
+	if err != nil || len(refused) != 2 {
+		t.Fatalf("refused %d reads, err %v; want 2", len(refused), err)
+	}
+	for _, r := range refused {
+		if len(r.Reason) > wire.MaxTextLen {
+			t.Errorf("read %d: reason of %d bytes", r.Index, len(r.Reason))
+		}
+	}
+}
+
 func TestPeekBatchHead(t *testing.T) {
 	h, ok := wire.PeekBatchHead([]byte(`{"schema":9,"agent_id":"a","seq":3,"batch_id":"q","reads":"?"}`))
 	if !ok || h != (wire.BatchHead{AgentID: "a", Sequence: 3, BatchID: "q"}) {

@@ -483,7 +483,7 @@ func (p *Pipeline) refuse(msg Message, cause error, settled *settlement) {
 		log.Warn("message refused and dead-lettered", "reason", reason, "bytes", len(msg.Payload()))
 	}
 	if settleable {
-		settled.settle(head.AgentID, wire.BatchAck{Seq: head.Sequence, BatchID: head.BatchID, Rejected: reason})
+		settled.settle(head.AgentID, wire.BatchAck{Seq: head.Sequence, BatchID: head.BatchID, Rejected: wire.AckReason(reason)})
 	}
 	settled.msgs = append(settled.msgs, msg)
 }
