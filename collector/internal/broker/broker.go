@@ -128,11 +128,17 @@ func (b *Broker) LocalURL() string {
 // mochi's Close waits for every connection it accepted, but disconnects
 // only the clients it has registered: a connection accepted while it shuts
 // down, or one that never sends CONNECT, would keep it waiting forever. So
-// after a grace time Close closes whatever connections are left.
+// after a grace time Close closes whatever connections are left. And
+// mochi's Close races with a connection it is still setting up (its
+// accept goroutine reads the server's fields unsynchronised): so Close
+// first stops accepting and waits, within the grace time, until every
+// connection taken has been set up (its first read).
 func (b *Broker) Close() error {
 	if b == nil {
 		return nil
 	}
+	b.listener.Listener.Close() // mochi's accept loop ends on the error
+	b.listener.waitSetUp(closeGrace)
 	done := make(chan error, 1)
 	go func() { done <- b.server.Close() }()
 	var err error
@@ -162,7 +168,7 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, owner: l}
+	tc := &trackedConn{Conn: c, owner: l, setUp: make(chan struct{})}
 	l.mu.Lock()
 	l.conns[tc] = struct{}{}
 	l.mu.Unlock()
@@ -181,10 +187,39 @@ func (l *trackingListener) closeConns() {
 	}
 }
 
+// waitSetUp waits until every connection taken has been read from or
+// closed, or the time is up.
+func (l *trackingListener) waitSetUp(limit time.Duration) {
+	l.mu.Lock()
+	conns := make([]*trackedConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c.(*trackedConn))
+	}
+	l.mu.Unlock()
+	deadline := time.NewTimer(limit)
+	defer deadline.Stop()
+	for _, c := range conns {
+		select {
+		case <-c.setUp:
+		case <-deadline.C:
+			return
+		}
+	}
+}
+
 type trackedConn struct {
 	net.Conn
-	owner *trackingListener
-	once  sync.Once
+	owner     *trackingListener
+	once      sync.Once
+	setUpOnce sync.Once
+	setUp     chan struct{} // closed at the first read or at Close
+}
+
+// Read marks the connection set up: the broker reads from it once it
+// has made its client.
+func (c *trackedConn) Read(p []byte) (int, error) {
+	c.setUpOnce.Do(func() { close(c.setUp) })
+	return c.Conn.Read(p)
 }
 
 func (c *trackedConn) Close() error {
@@ -193,5 +228,6 @@ func (c *trackedConn) Close() error {
 		delete(c.owner.conns, c)
 		c.owner.mu.Unlock()
 	})
+	c.setUpOnce.Do(func() { close(c.setUp) })
 	return c.Conn.Close()
 }
