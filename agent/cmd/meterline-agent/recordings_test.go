@@ -536,8 +536,9 @@ var demoMeters = map[string]map[domain.CounterKind][]string{
 		domain.CounterDuplex:      {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.3.0"},
 		domain.CounterScan:        {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.5.0"},
 	},
-	"brother_hl_l5100dn": {domain.CounterTotal: {oidLifeCount}},
-	"lexmark_ms621dn":    {domain.CounterTotal: {oidLifeCount}},
+	// Mono devices without a vendor black meter: black is their total.
+	"brother_hl_l5100dn": {domain.CounterTotal: {oidLifeCount}, domain.CounterBlack: {oidLifeCount}},
+	"lexmark_ms621dn":    {domain.CounterTotal: {oidLifeCount}, domain.CounterBlack: {oidLifeCount}},
 	"sharp_mx_3071": {
 		domain.CounterTotal:       {oidLifeCount},
 		domain.CounterBlack:       {"1.3.6.1.4.1.2385.1.1.19.2.1.3.5.4.61"},
