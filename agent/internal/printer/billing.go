@@ -150,6 +150,13 @@ func inKindOrder(cs []wire.Counter) []wire.Counter {
 // device or a print server, whatever the vendor. A scan server names none.
 var printerWords = regexp.MustCompile(`(?i)\b(printer|printing|print ?server|mfp|multi-?function|laser|laserjet|inkjet|copier|jetdirect)\b`)
 
+// IdentifiesAsPrinter reports whether a device that shows no Printer-MIB
+// still says it is a printer, from its system group, with the reader's
+// profiles (see identifiesAsPrinter). Discovery asks it before reading.
+func (rd Reader) IdentifiesAsPrinter(sysObjectID, sysDescr string) bool {
+	return identifiesAsPrinter(rd.profiles(), enterpriseOf(sysObjectID), cleanText([]byte(sysDescr)))
+}
+
 // identifiesAsPrinter reports whether a device without the Printer-MIB
 // still says it is a printer: its sysObjectID is in the enterprise of a
 // printer vendor (one a profile lists) and its sysDescr names a printer,
