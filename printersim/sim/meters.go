@@ -46,6 +46,11 @@ var fixedMeters = []struct {
 	{snmprec.MustParseOID("1.3.6.1.4.1.1602.1.11.1.3.1.4.301"), allPages},
 	{snmprec.MustParseOID("1.3.6.1.4.1.1602.1.11.1.3.1.4.113"), blackPages},
 	{snmprec.MustParseOID("1.3.6.1.4.1.1602.1.11.1.3.1.4.123"), colorPages},
+	// Epson 1248.1.2.2.27.1.1: 30 total, 3 black-and-white, 4 colour pages
+	// (printmaster EPSON_OID_MAPPING.md, checked against the panel).
+	{snmprec.MustParseOID("1.3.6.1.4.1.1248.1.2.2.27.1.1.30.1.1"), allPages},
+	{snmprec.MustParseOID("1.3.6.1.4.1.1248.1.2.2.27.1.1.3.1.1"), blackPages},
+	{snmprec.MustParseOID("1.3.6.1.4.1.1248.1.2.2.27.1.1.4.1.1"), colorPages},
 	// OKI total pages printed (one Zabbix template; marked uncertain).
 	{snmprec.MustParseOID("1.3.6.1.4.1.2001.1.1.1.1.100.1.1.1.3.1"), allPages},
 }

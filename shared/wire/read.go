@@ -100,6 +100,9 @@ func (r DeviceRead) Validate(now time.Time) error {
 	if n := len(r.Supplies); n > MaxListLen {
 		return domain.Errorf(domain.EINVALID, "%d supplies (at most %d)", n, MaxListLen)
 	}
+	if n := len(r.Unreported); n > MaxListLen {
+		return domain.Errorf(domain.EINVALID, "%d unreported meters (at most %d)", n, MaxListLen)
+	}
 	if r.Status != nil && len(r.Status.Conditions) > MaxListLen {
 		return domain.Errorf(domain.EINVALID, "%d conditions (at most %d)", len(r.Status.Conditions), MaxListLen)
 	}
@@ -129,6 +132,7 @@ func (r DeviceRead) Validate(now time.Time) error {
 func (r DeviceRead) Clean() (DeviceRead, []string) {
 	var changed []string
 	r.Counters = append([]Counter(nil), r.Counters...)
+	r.Unreported = append([]domain.CounterKind(nil), r.Unreported...)
 	r.Supplies = append([]Supply(nil), r.Supplies...)
 	if r.Status != nil {
 		st := *r.Status
@@ -157,6 +161,10 @@ func (r DeviceRead) Clean() (DeviceRead, []string) {
 	if n := len(r.Supplies); n > MaxListLen {
 		changed = append(changed, "supplies cut to the first "+strconv.Itoa(MaxListLen))
 		r.Supplies = r.Supplies[:MaxListLen]
+	}
+	if n := len(r.Unreported); n > MaxListLen {
+		changed = append(changed, "unreported meters cut to the first "+strconv.Itoa(MaxListLen))
+		r.Unreported = r.Unreported[:MaxListLen]
 	}
 	if r.Status != nil && len(r.Status.Conditions) > MaxListLen {
 		changed = append(changed, "conditions cut to the first "+strconv.Itoa(MaxListLen))
@@ -188,6 +196,9 @@ func (r DeviceRead) Clean() (DeviceRead, []string) {
 	if len(r.Counters) == 0 {
 		r.Counters = nil
 	}
+	if len(r.Unreported) == 0 {
+		r.Unreported = nil
+	}
 	if len(r.Supplies) == 0 {
 		r.Supplies = nil
 	}
@@ -218,6 +229,9 @@ func (r *DeviceRead) textFields() []textField {
 			textField{"counter kind", (*string)(&c.Kind), MaxTokenLen},
 			textField{"counter unit", (*string)(&c.Unit), MaxTokenLen},
 			textField{"counter source", &c.Source, MaxTextLen})
+	}
+	for i := range r.Unreported {
+		f = append(f, textField{"unreported meter", (*string)(&r.Unreported[i]), MaxTokenLen})
 	}
 	for i := range r.Supplies {
 		s := &r.Supplies[i]

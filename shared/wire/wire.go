@@ -51,8 +51,13 @@ type DeviceRead struct {
 	// ReadAt is when the agent read the device, UTC. Replays keep it.
 	ReadAt   time.Time `json:"read_at"`
 	Counters []Counter `json:"counters,omitempty"`
-	Supplies []Supply  `json:"supplies,omitempty"`
-	Status   *Status   `json:"status,omitempty"`
+	// Unreported lists the billing meters (black; colour on a device not
+	// known to be mono) the device does not report: the model exposes no
+	// such meter, so it must be read by hand. Optional: agents before it
+	// send none, and a read without it says nothing either way.
+	Unreported []domain.CounterKind `json:"unreported,omitempty"`
+	Supplies   []Supply             `json:"supplies,omitempty"`
+	Status     *Status              `json:"status,omitempty"`
 }
 
 // Counter is one page meter.

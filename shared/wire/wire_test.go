@@ -61,6 +61,8 @@ func sampleBatch() wire.ReadBatch {
 				Counters: []wire.Counter{
 					{Kind: domain.CounterTotal, Value: 15232, Unit: domain.UnitSheets, Source: "prtMarkerLifeCount"},
 				},
+				// A colour model that exposes no black or colour meter.
+				Unreported: []domain.CounterKind{domain.CounterBlack, domain.CounterColour},
 			},
 		},
 	}
@@ -311,6 +313,7 @@ func worstRead() wire.DeviceRead {
 			Level: ptr[int64](-1 << 63), Capacity: ptr[int64](-1 << 63), Unit: text(wire.MaxTokenLen),
 			State: domain.LevelState(text(wire.MaxTokenLen)), Receptacle: true, Percent: ptr(100), FullPercent: ptr(100)})
 		r.Status.Conditions = append(r.Status.Conditions, domain.Condition(text(wire.MaxTokenLen)))
+		r.Unreported = append(r.Unreported, domain.CounterKind(text(wire.MaxTokenLen)))
 	}
 	return r
 }

@@ -14,8 +14,9 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-// A user's profile for a model the embedded profiles give no black meter:
-// here it says the Lexmark's life count is its black meter (a mono device).
+// A user's profile for a model the embedded profiles give no vendor black
+// meter: here it names the Lexmark's life count as its black meter under a
+// site's own source (the embedded read takes it as the mono device's total).
 const userProfiles = `
 [[profile]]
 name = "lexmark_ms621"
@@ -51,19 +52,26 @@ func TestUserProfilesFile(t *testing.T) {
 	if err := os.WriteFile(profiles, []byte(userProfiles), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// black is the black meter the user profile gives: its value, and
+	// whether the read has it from that profile.
 	black := func(t *testing.T, out string) (int64, bool) {
 		t.Helper()
 		var r wire.DeviceRead
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("not a read: %v\n%s", err, out)
 		}
-		return r.Counter(domain.CounterBlack)
+		for _, c := range r.Counters {
+			if c.Kind == domain.CounterBlack && c.Source == "site:lexmark-life-count" {
+				return c.Value, true
+			}
+		}
+		return 0, false
 	}
 
 	if res := runApp(t, &app{}, "read", "--target", addr); res.code != 0 {
 		t.Fatalf("read: %s", res.stderr)
 	} else if _, ok := black(t, res.stdout); ok {
-		t.Fatal("the embedded profiles already give this Lexmark a black meter: pick another device for this test")
+		t.Fatal("the embedded profiles already read this Lexmark's black meter from the user profile's source")
 	}
 	res := runApp(t, &app{}, "read", "--target", addr, "--profiles", profiles)
 	if got, ok := black(t, res.stdout); res.code != 0 || !ok || got != total {

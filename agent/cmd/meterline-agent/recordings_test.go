@@ -519,7 +519,10 @@ var demoMeters = map[string]map[domain.CounterKind][]string{
 		domain.CounterBlack: {"1.3.6.1.4.1.1347.42.2.2.1.1.3.1.1"},
 	},
 	"kyocera_taskalfa_3253ci": {
-		domain.CounterTotal:       {"1.3.6.1.4.1.1347.43.10.1.1.12.1.1"},
+		domain.CounterTotal: {"1.3.6.1.4.1.1347.43.10.1.1.12.1.1"},
+		// The panel's totals: printer + copy + fax black, printer + copy colour.
+		domain.CounterBlack:       {"1.3.6.1.4.1.1347.42.3.1.2.1.1.1.1", "1.3.6.1.4.1.1347.42.3.1.2.1.1.2.1", "1.3.6.1.4.1.1347.42.3.1.2.1.1.4.1"},
+		domain.CounterColour:      {"1.3.6.1.4.1.1347.42.3.1.2.1.1.1.3", "1.3.6.1.4.1.1347.42.3.1.2.1.1.2.3"},
 		domain.CounterPrintBlack:  {"1.3.6.1.4.1.1347.42.3.1.2.1.1.1.1"},
 		domain.CounterPrintColour: {"1.3.6.1.4.1.1347.42.3.1.2.1.1.1.3"},
 		domain.CounterCopyBlack:   {"1.3.6.1.4.1.1347.42.3.1.2.1.1.2.1"},
@@ -528,7 +531,10 @@ var demoMeters = map[string]map[domain.CounterKind][]string{
 		domain.CounterScan:        {"1.3.6.1.4.1.1347.46.10.1.1.5.3"},
 	},
 	"konica_bizhub_c300i": {
-		domain.CounterTotal:       {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0"},
+		domain.CounterTotal: {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.1.0"},
+		// The panel's totals: copy + print, per colour.
+		domain.CounterBlack:       {"1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.1.1", "1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.1.2"},
+		domain.CounterColour:      {"1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.2.1", "1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.2.2"},
 		domain.CounterCopyBlack:   {"1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.1.1"},
 		domain.CounterPrintBlack:  {"1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.1.2"},
 		domain.CounterCopyColour:  {"1.3.6.1.4.1.18334.1.1.1.5.7.2.2.1.5.2.1"},
@@ -536,8 +542,9 @@ var demoMeters = map[string]map[domain.CounterKind][]string{
 		domain.CounterDuplex:      {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.3.0"},
 		domain.CounterScan:        {"1.3.6.1.4.1.18334.1.1.1.5.7.2.1.5.0"},
 	},
-	"brother_hl_l5100dn": {domain.CounterTotal: {oidLifeCount}},
-	"lexmark_ms621dn":    {domain.CounterTotal: {oidLifeCount}},
+	// Mono devices without a vendor black meter: black is their total.
+	"brother_hl_l5100dn": {domain.CounterTotal: {oidLifeCount}, domain.CounterBlack: {oidLifeCount}},
+	"lexmark_ms621dn":    {domain.CounterTotal: {oidLifeCount}, domain.CounterBlack: {oidLifeCount}},
 	"sharp_mx_3071": {
 		domain.CounterTotal:       {oidLifeCount},
 		domain.CounterBlack:       {"1.3.6.1.4.1.2385.1.1.19.2.1.3.5.4.61"},
@@ -548,7 +555,11 @@ var demoMeters = map[string]map[domain.CounterKind][]string{
 		domain.CounterCopyColour:  {"1.3.6.1.4.1.2385.1.1.19.2.1.3.4.4.63"},
 		domain.CounterDuplex:      {"1.3.6.1.4.1.2385.1.1.19.2.1.3.1.4.75"},
 	},
-	"epson_wf_c5710": {domain.CounterTotal: {oidLifeCount}},
+	"epson_wf_c5710": {
+		domain.CounterTotal:  {oidLifeCount},
+		domain.CounterBlack:  {"1.3.6.1.4.1.1248.1.2.2.27.1.1.3.1.1"},
+		domain.CounterColour: {"1.3.6.1.4.1.1248.1.2.2.27.1.1.4.1.1"},
+	},
 	// The OKI total OID is UNCERTAIN (one template): total is prtMarkerLifeCount.
 	"oki_c834": {domain.CounterTotal: {oidLifeCount}},
 }

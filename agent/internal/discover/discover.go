@@ -160,7 +160,7 @@ func withDefaults(opts Options) Options {
 // the address answered SNMP at all (heard), and the printer if it is one.
 func probe(ctx context.Context, dial snmp.DialFunc, target string, opts Options, log *slog.Logger) (d Device, ok, heard bool) {
 	for _, cred := range opts.Credentials {
-		looks, answered, err := looksLikePrinter(ctx, dial, target, cred.Params)
+		looks, answered, err := looksLikePrinter(ctx, dial, target, cred.Params, opts.Printer)
 		heard = heard || answered
 		switch {
 		case ctx.Err() != nil:
@@ -192,9 +192,11 @@ func probe(ctx context.Context, dial snmp.DialFunc, target string, opts Options,
 
 // looksLikePrinter sends the probe GET and, when the answer is not
 // conclusive (a printer row at an hrDeviceIndex other than 1), walks the
-// two columns that would say so. answered is true once the agent has sent
-// anything back, including an SNMPv3 refusal of our credentials.
-func looksLikePrinter(ctx context.Context, dial snmp.DialFunc, target string, p snmp.Params) (looks, answered bool, err error) {
+// two columns that would say so; a device without them that identifies as
+// a printer by its system group (a printer vendor's, naming a printer)
+// looks like one too. answered is true once the agent has sent anything
+// back, including an SNMPv3 refusal of our credentials.
+func looksLikePrinter(ctx context.Context, dial snmp.DialFunc, target string, p snmp.Params, rd printer.Reader) (looks, answered bool, err error) {
 	c, err := dial(ctx, target, p)
 	if err != nil {
 		return false, false, err
@@ -220,7 +222,24 @@ func looksLikePrinter(ctx context.Context, dial snmp.DialFunc, target string, p 
 			return true, true, nil
 		}
 	}
-	return false, true, nil
+	return identifiesAsPrinter(pdus, rd), true, nil
+}
+
+// identifiesAsPrinter asks the reader whether the probed system group
+// names a printer.
+func identifiesAsPrinter(pdus []snmp.PDU, rd printer.Reader) bool {
+	var sysDescr, sysObjectID string
+	for _, p := range pdus {
+		switch p.OID {
+		case oidSysDescr:
+			if b, ok := p.Bytes(); ok {
+				sysDescr = string(b)
+			}
+		case oidSysObjectID:
+			sysObjectID, _ = p.ObjectID()
+		}
+	}
+	return rd.IdentifiesAsPrinter(sysObjectID, sysDescr)
 }
 
 // printerIn reports whether bindings show a printer: a Printer-MIB value,

@@ -253,3 +253,43 @@ func TestSweepStopsWhenCancelled(t *testing.T) {
 		t.Errorf("err %v, probed %d: a cancelled sweep stops", err, res.Probed)
 	}
 }
+
+// identityOnly is a printer that answers its system group alone (no
+// Printer-MIB, no hrDeviceTable): a Sharp enterprise and model family.
+const identityOnly = `1.3.6.1.2.1.1.1.0|4|SHARP MX-2614N
+1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.2385.3.1.10
+1.3.6.1.2.1.1.3.0|67|123456
+`
+
+// TestSweepFindsIdentityOnlyPrinter: discovery lists a printer vendor's
+// device that names a printer though it shows no Printer-MIB, and still
+// passes over a plain host.
+func TestSweepFindsIdentityOnlyPrinter(t *testing.T) {
+	records, err := snmprec.Parse(strings.NewReader(identityOnly), "identity-only")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharp, err := sim.NewDevice("identity-only", records)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet := servePerAddress(t, []sim.Device{sharp, PlainHost(t)}, "public")
+	port := fleet.Devices()[0].Addr.Port()
+	ranges, err := ParseRanges([]string{"127.0.1.1-127.0.1.2"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Sweep(t.Context(), snmp.Dial, ranges.All(), Options{
+		Port: port, Credentials: []snmp.Credential{v2c("office", "public")},
+	}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Devices) != 1 || res.Devices[0].Address != fleet.Devices()[0].Addr.String() ||
+		res.Devices[0].Vendor != "sharp" || res.Devices[0].Model != "SHARP MX-2614N" {
+		t.Fatalf("found %+v, want the Sharp alone", res.Devices)
+	}
+	if r := res.Devices[0].Read; len(r.Counters) != 0 || len(r.Unreported) != 2 {
+		t.Errorf("read counters %v, unreported %v: want none, and black and colour unreported", r.Counters, r.Unreported)
+	}
+}

@@ -17,7 +17,9 @@ import (
 )
 
 // NotPrinterError says that a device answers SNMP but is not a printer: it
-// has neither the Printer-MIB nor a printer row in hrDeviceTable.
+// has neither the Printer-MIB nor a printer row in hrDeviceTable, and does
+// not identify as a printer (a printer vendor's enterprise and a sysDescr
+// naming a printer); one that does is read for its identity.
 type NotPrinterError struct {
 	SysDescr string
 }
@@ -58,7 +60,7 @@ func (rd Reader) Decode(s Snapshot) (wire.DeviceRead, error) {
 	sysObjectID, _ := s.objectID(oidSysObjectID)
 
 	index, hasPrinterRow := printerIndex(s)
-	if !hasPrinterRow && !s.hasSubtree(oidPrinterMIB) {
+	if !hasPrinterRow && !s.hasSubtree(oidPrinterMIB) && !identifiesAsPrinter(rd.profiles(), enterpriseOf(sysObjectID), sysDescr) {
 		return wire.DeviceRead{}, &NotPrinterError{SysDescr: sysDescr}
 	}
 	suffix := "." + strconv.Itoa(index)
@@ -83,7 +85,7 @@ func (rd Reader) Decode(s Snapshot) (wire.DeviceRead, error) {
 	if prof != nil {
 		r.Firmware = boundText(firstText(s, prof.Identity.Firmware), wire.MaxTextLen)
 	}
-	r.Counters = counters(s, index, prof, log)
+	r.Counters, r.Unreported = billingMeters(counters(s, index, prof, log), markingOf(s, index))
 	r.Supplies = supplies(s, index, r.Vendor)
 	if n := len(r.Supplies); n > wire.MaxListLen {
 		log.Warn("more supplies than the wire allows; the first kept", "supplies", n, "kept", wire.MaxListLen)

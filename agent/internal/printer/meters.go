@@ -3,6 +3,7 @@ package printer
 import (
 	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -85,6 +86,12 @@ func (mr *meterReader) meter(oid string) (int64, bool) {
 	return mr.meterOf(p)
 }
 
+// has reports whether the device answered oid with a value at all.
+func (mr *meterReader) has(oid string) bool {
+	_, ok := mr.s.byOID[oid]
+	return ok
+}
+
 // meterOf is meter for a binding in hand.
 func (mr *meterReader) meterOf(p snmp.PDU) (int64, bool) {
 	v, ok := p.Int()
@@ -113,16 +120,21 @@ func (mr *meterReader) value(c profile.Counter) (int64, bool) {
 	case c.OID != "":
 		return mr.meter(c.OID)
 	case len(c.Sum) > 0:
-		// The meter is defined as the sum: every part must be there, and
-		// the sum must fit (parts near 2^63 are a broken device).
+		// The meter is defined as the sum: every part must be there (an
+		// optional part only on the models that have it), and the sum
+		// must fit (parts near 2^63 are a broken device).
 		var total int64
-		for _, oid := range c.Sum {
+		parts := append(slices.Clip(c.Sum), c.Optional...)
+		for i, oid := range parts {
 			v, ok := mr.meter(oid)
+			if !ok && i >= len(c.Sum) && !mr.has(oid) {
+				continue
+			}
 			if !ok {
 				return 0, false
 			}
 			if total > math.MaxInt64-v {
-				mr.log.Warn("page counter sum overflows; dropped", "source", c.Source, "oids", strings.Join(c.Sum, " "))
+				mr.log.Warn("page counter sum overflows; dropped", "source", c.Source, "oids", strings.Join(parts, " "))
 				return 0, false
 			}
 			total += v

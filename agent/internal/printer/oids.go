@@ -33,8 +33,11 @@ const (
 	oidPrtGeneralSerialNumber = "1.3.6.1.2.1.43.5.1.1.17"
 
 	// prtMarkerEntry columns, indexed by hrDeviceIndex.prtMarkerIndex.
-	oidPrtMarkerCounterUnit = "1.3.6.1.2.1.43.10.2.1.3"
-	oidPrtMarkerLifeCount   = "1.3.6.1.2.1.43.10.2.1.4"
+	oidPrtMarkerEntry            = "1.3.6.1.2.1.43.10.2.1"
+	oidPrtMarkerCounterUnit      = "1.3.6.1.2.1.43.10.2.1.3"
+	oidPrtMarkerLifeCount        = "1.3.6.1.2.1.43.10.2.1.4"
+	oidPrtMarkerProcessColorants = "1.3.6.1.2.1.43.10.2.1.6"
+	oidPrtMarkerSpotColorants    = "1.3.6.1.2.1.43.10.2.1.7"
 
 	// prtMarkerSuppliesEntry, indexed by hrDeviceIndex.prtMarkerSuppliesIndex.
 	oidPrtMarkerSuppliesEntry         = "1.3.6.1.2.1.43.11.1.1"
@@ -67,8 +70,9 @@ var subtrees = []struct{ name, oid string }{
 	{"hrPrinterEntry", oidHrPrinterEntry},
 	{"ifPhysAddress", oidIfPhysAddress},
 	{"prtGeneralSerialNumber", oidPrtGeneralSerialNumber},
-	{"prtMarkerCounterUnit", oidPrtMarkerCounterUnit},
-	{"prtMarkerLifeCount", oidPrtMarkerLifeCount},
+	// The whole marker entry (counter unit, life count, process and spot
+	// colorants among its 14 columns): one walk rather than four.
+	{"prtMarkerEntry", oidPrtMarkerEntry},
 	{"prtMarkerSuppliesEntry", oidPrtMarkerSuppliesEntry},
 	{"prtMarkerColorantValue", oidPrtMarkerColorantValue},
 }

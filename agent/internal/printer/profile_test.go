@@ -95,6 +95,8 @@ func TestProfileQuirks(t *testing.T) {
 		}},
 		{"konica_function_meters", "", "KONICA MINOLTA bizhub C250i", map[domain.CounterKind]meter{
 			domain.CounterTotal:       {2200, "konica:5.7.2.1.1.0"},
+			domain.CounterBlack:       {1400, "konica:5.7.2.2.1.5.1.1+5.7.2.2.1.5.1.2 (copy black + print black)"},
+			domain.CounterColour:      {800, "konica:5.7.2.2.1.5.2.1+5.7.2.2.1.5.2.2 (copy colour + print colour)"},
 			domain.CounterPrintBlack:  {1000, "konica:5.7.2.2.1.5.1.2"},
 			domain.CounterPrintColour: {500, "konica:5.7.2.2.1.5.2.2"},
 			domain.CounterCopyBlack:   {400, "konica:5.7.2.2.1.5.1.1"},
@@ -102,6 +104,8 @@ func TestProfileQuirks(t *testing.T) {
 		}},
 		{"kyocera_mfp_function_meters", "", "TASKalfa 2554ci", map[domain.CounterKind]meter{
 			domain.CounterTotal:       {1900, "kyocera:43.10.1.1.12.1.1"},
+			domain.CounterBlack:       {1350, "kyocera:42.3.1.2.1.1.1.1+2.1+4.1 (printer + copy + fax black)"},
+			domain.CounterColour:      {550, "kyocera:42.3.1.2.1.1.1.3+2.3 (printer + copy colour)"},
 			domain.CounterPrintBlack:  {1000, "kyocera:42.3.1.2.1.1.1.1"},
 			domain.CounterPrintColour: {500, "kyocera:42.3.1.2.1.1.1.3"},
 			domain.CounterCopyBlack:   {250, "kyocera:42.3.1.2.1.1.2.1"},
@@ -157,8 +161,7 @@ func TestFetchRequests(t *testing.T) {
 		"walk 1.3.6.1.2.1.25.3.5.1",
 		"walk 1.3.6.1.2.1.2.2.1.6",
 		"walk 1.3.6.1.2.1.43.5.1.1.17",
-		"walk 1.3.6.1.2.1.43.10.2.1.3",
-		"walk 1.3.6.1.2.1.43.10.2.1.4",
+		"walk 1.3.6.1.2.1.43.10.2.1",
 		"walk 1.3.6.1.2.1.43.11.1.1",
 		"walk 1.3.6.1.2.1.43.12.1.1.4",
 	}

@@ -172,6 +172,9 @@ func profileScalars(p *profile.Profile) []string {
 		for _, oid := range c.Sum {
 			add(oid)
 		}
+		for _, oid := range c.Optional {
+			add(oid)
+		}
 	}
 	return oids
 }

@@ -12,6 +12,7 @@
 //	enterprises = [253]            # sysObjectID arcs after 1.3.6.1.4.1
 //	sys_descr   = "(?i)altalink"   # optional: only devices whose sysDescr matches
 //	walk        = ["1.3.6.1.4.1.253.8.53.13.2.1.6"]   # subtrees to walk
+//	printer_models = '\b(AltaLink|VersaLink)'   # sysDescr naming its printers (no Printer-MIB)
 //
 //	[profile.identity]             # candidates, tried in order
 //	serial   = [{ oid = "…" }]
@@ -29,7 +30,9 @@
 // below a walked subtree when it holds one "*" arc), oid with a decoder (a
 // blob holding several meters), sum (scalars the device defines the meter
 // as the sum of), or table (a row of a walked table found by its name or
-// type code). Counters of the same kind are alternatives, tried in order.
+// type code). A sum may list optional parts: meters of a function only some
+// models have (fax), added when the device has them. Counters of the same
+// kind are alternatives, tried in order.
 package profile
 
 import (
@@ -48,15 +51,21 @@ import (
 
 // Profile describes one family of printers.
 type Profile struct {
-	Name        string    `toml:"name"`
-	Vendor      string    `toml:"vendor"`
-	Enterprises []int     `toml:"enterprises"`
-	SysDescr    string    `toml:"sys_descr"`
-	Walk        []string  `toml:"walk"`
-	Identity    Identity  `toml:"identity"`
-	Counters    []Counter `toml:"counter"`
+	Name        string   `toml:"name"`
+	Vendor      string   `toml:"vendor"`
+	Enterprises []int    `toml:"enterprises"`
+	SysDescr    string   `toml:"sys_descr"`
+	Walk        []string `toml:"walk"`
+	// PrinterModels matches the sysDescr of this vendor's printers (model
+	// families) where it names no printer in words: a device of the
+	// vendor's enterprise that matches is read as a printer even without
+	// the Printer-MIB (identity only).
+	PrinterModels string    `toml:"printer_models"`
+	Identity      Identity  `toml:"identity"`
+	Counters      []Counter `toml:"counter"`
 
-	sysDescr *regexp.Regexp
+	sysDescr      *regexp.Regexp
+	printerModels *regexp.Regexp
 }
 
 // Identity lists where a vendor keeps the device's identity, used where
@@ -114,7 +123,10 @@ type Counter struct {
 	Decoder string   `toml:"decoder"`
 	Item    *int     `toml:"item"`
 	Sum     []string `toml:"sum"`
-	Table   *Table   `toml:"table"`
+	// Optional are parts of Sum that only models with the function have
+	// (a fax's black pages): added when the device has them.
+	Optional []string `toml:"optional"`
+	Table    *Table   `toml:"table"`
 
 	// Fallback puts the counter behind the standard ones: it is used only
 	// when neither the PWG counter MIB nor the Printer-MIB gives its kind
@@ -153,6 +165,18 @@ func (p Profile) Matches(sysDescr string) bool {
 // comes before the standard MIBs.
 func (p Profile) HasKind(kind domain.CounterKind) bool {
 	return slices.ContainsFunc(p.Counters, func(c Counter) bool { return c.Kind == kind && !c.Fallback })
+}
+
+// NamesPrinter reports whether sysDescr names one of the vendor's printer
+// model families (printer_models).
+func (p Profile) NamesPrinter(sysDescr string) bool {
+	return p.printerModels != nil && p.printerModels.MatchString(sysDescr)
+}
+
+// ListsEnterprise reports whether the profile is for devices of the given
+// IANA enterprise number.
+func (p Profile) ListsEnterprise(enterprise int) bool {
+	return enterprise > 0 && slices.Contains(p.Enterprises, enterprise)
 }
 
 // IsGenericModel reports whether an hrDeviceDescr names no real model.
@@ -232,6 +256,11 @@ func (p *Profile) validate() error {
 			return fmt.Errorf("sys_descr: %w", err)
 		}
 	}
+	if p.PrinterModels != "" {
+		if p.printerModels, err = regexp.Compile(p.PrinterModels); err != nil {
+			return fmt.Errorf("printer_models: %w", err)
+		}
+	}
 	if g := p.Identity.GenericModel; g != "" {
 		if p.Identity.genericModel, err = regexp.Compile(g); err != nil {
 			return fmt.Errorf("identity.generic_model: %w", err)
@@ -308,10 +337,18 @@ func (c *Counter) validate(walks []string) error {
 				return fmt.Errorf("sum: %w", err)
 			}
 		}
+		for i := range c.Optional {
+			if c.Optional[i], err = checkOID(c.Optional[i], false); err != nil {
+				return fmt.Errorf("optional: %w", err)
+			}
+		}
 	default:
 		if err := c.Table.validate(walks); err != nil {
 			return fmt.Errorf("table: %w", err)
 		}
+	}
+	if len(c.Optional) > 0 && len(c.Sum) == 0 {
+		return errors.New("optional parts need a sum")
 	}
 	if c.OID == "" && (c.Decoder != "" || c.Item != nil) {
 		return errors.New("decoder and item need an oid")

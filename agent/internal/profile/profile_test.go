@@ -134,3 +134,24 @@ func TestHasKind(t *testing.T) {
 		t.Errorf("hp: black %v total %v; its total is a fallback", hp.HasKind(domain.CounterBlack), hp.HasKind(domain.CounterTotal))
 	}
 }
+
+// TestReadmeListsEverySource keeps the vendor × meter table of README.md
+// in step with the profiles: every counter source a read can carry is
+// listed there, in backquotes, with its OIDs and documents.
+func TestReadmeListsEverySource(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range set.Profiles() {
+		for _, c := range p.Counters {
+			if !strings.Contains(string(readme), "`"+c.Source+"`") {
+				t.Errorf("README.md does not list %s counter %s source `%s`", p.Name, c.Kind, c.Source)
+			}
+		}
+	}
+}

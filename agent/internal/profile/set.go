@@ -95,9 +95,9 @@ func (s Set) Len() int { return len(s.profiles) }
 func (s Set) Match(enterprise int, sysDescr, vendor string) (*Profile, bool) {
 	passes := []func(p *Profile) bool{
 		func(p *Profile) bool {
-			return p.listsEnterprise(enterprise) && p.sysDescr != nil && p.Matches(sysDescr)
+			return p.ListsEnterprise(enterprise) && p.sysDescr != nil && p.Matches(sysDescr)
 		},
-		func(p *Profile) bool { return p.listsEnterprise(enterprise) && p.sysDescr == nil },
+		func(p *Profile) bool { return p.ListsEnterprise(enterprise) && p.sysDescr == nil },
 		func(p *Profile) bool { return p.sysDescr != nil && p.Matches(sysDescr) },
 		func(p *Profile) bool { return vendor != "" && p.Vendor == vendor && p.sysDescr == nil },
 	}
@@ -116,13 +116,9 @@ func (s Set) Match(enterprise int, sysDescr, vendor string) (*Profile, bool) {
 	return nil, false
 }
 
-func (p *Profile) listsEnterprise(enterprise int) bool {
-	return enterprise > 0 && slices.Contains(p.Enterprises, enterprise)
-}
-
 func (s Set) anyListsEnterprise(enterprise int) bool {
 	for i := range s.profiles {
-		if s.profiles[i].listsEnterprise(enterprise) {
+		if s.profiles[i].ListsEnterprise(enterprise) {
 			return true
 		}
 	}

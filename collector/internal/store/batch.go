@@ -23,6 +23,9 @@ type readRow struct {
 	total, black, colour       sql.NullInt64
 	counters, supplies         string
 	status                     sql.NullString
+	// unreported is the JSON array of wire.DeviceRead.Unreported, NULL
+	// when the read lists none.
+	unreported sql.NullString
 }
 
 // batchRows checks what the schema needs beyond wire validation and turns
@@ -78,6 +81,13 @@ func newReadRow(agentID string, r wire.DeviceRead) (readRow, error) {
 	}
 	if row.supplies, err = jsonText(supplies); err != nil {
 		return readRow{}, err
+	}
+	if len(r.Unreported) > 0 {
+		unreported, err := jsonText(r.Unreported)
+		if err != nil {
+			return readRow{}, err
+		}
+		row.unreported = sql.NullString{String: unreported, Valid: true}
 	}
 	if r.Status != nil {
 		status, err := jsonText(r.Status)

@@ -34,12 +34,14 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS staging_reads (
     counters    json NOT NULL,
     supplies    json NOT NULL,
     status      json,
-    clock_ahead boolean NOT NULL
+    clock_ahead boolean NOT NULL,
+    unreported  json
 ) ON COMMIT DELETE ROWS`
 
 var stagingColumns = []string{
 	"agent_id", "seq", "device_key", "serial", "mac", "vendor", "model", "firmware", "address",
 	"read_at", "total", "black", "colour", "counters", "supplies", "status", "clock_ahead",
+	"unreported",
 }
 
 // upsertStagedDevices creates or updates each device of the staged reads
@@ -58,8 +60,8 @@ ORDER BY device_key, clock_ahead, staging_reads.read_at DESC` + deviceUpdate
 // insertStagedReads files the staged reads and counts those added per
 // batch.
 const insertStagedReads = `WITH added AS (
-    INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead)
-    SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1, s.clock_ahead
+    INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead, unreported)
+    SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1, s.clock_ahead, s.unreported
     FROM staging_reads s JOIN devices d ON d.device_key = s.device_key
     ON CONFLICT (device_id, read_at) DO NOTHING
     RETURNING agent_id, seq)
@@ -108,7 +110,7 @@ func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, store
 	for _, b := range batches {
 		for _, r := range b.rows {
 			_, err := stmt.ExecContext(ctx, b.id.agentID, b.id.seq, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
-				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status, clockAhead(r.readAt, storedAt))
+				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status, clockAhead(r.readAt, storedAt), r.unreported)
 			if err != nil {
 				return err
 			}

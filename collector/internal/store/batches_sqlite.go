@@ -16,13 +16,13 @@ import (
 
 const (
 	deviceColumns = 11
-	readColumns   = 12
+	readColumns   = 13
 	rowsPerInsert = 32766 / readColumns / 4
 )
 
 const insertDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at) VALUES `
 
-const insertMeterReads = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead) VALUES `
+const insertMeterReads = `INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead, unreported) VALUES `
 
 func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) (map[batchKey]int, error) {
 	type staged struct {
@@ -108,7 +108,7 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 		args := make([]any, 0, readColumns*len(chunk))
 		for _, rd := range chunk {
 			r := rd.row
-			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt, rd.ahead)
+			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt, rd.ahead, r.unreported)
 		}
 		rows, err := tx.QueryxContext(ctx, insertMeterReads+valuesList(len(chunk), readColumns)+`
 ON CONFLICT (device_id, read_at) DO NOTHING

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -264,6 +265,26 @@ func TestSaveBatch(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("promoted counters:\n got %s\nwant %s", show(got), show(want))
+			}
+		}},
+		{"meters a model does not report are kept with the read", func(t *testing.T, s *Store) {
+			without := read("TOTALONLY", t0, 42)
+			without.Unreported = []domain.CounterKind{domain.CounterBlack, domain.CounterColour}
+			mustSave(t, s, batchOf(1, without, read("ALL", t0, 7)))
+			var rows []struct {
+				Serial     string         `db:"serial"`
+				Unreported sql.NullString `db:"unreported"`
+			}
+			if err := s.db.SelectContext(t.Context(), &rows, `SELECT d.serial, m.unreported FROM meter_reads m JOIN devices d ON d.id = m.device_id ORDER BY d.serial`); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]string{}
+			for _, r := range rows {
+				got[r.Serial] = strings.ReplaceAll(r.Unreported.String, " ", "")
+			}
+			want := map[string]string{"ALL": "", "TOTALONLY": `["black","colour"]`}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("unreported = %q, want %q", got, want)
 			}
 		}},
 		{"newest read wins, a replayed older one changes nothing", func(t *testing.T, s *Store) {

@@ -30,12 +30,14 @@ var messagesEN = map[string]string{
 	"col.status":    "Status",
 	"col.last_read": "Last read",
 
-	"value.none":       "—",
-	"device.no_serial": "No serial number reported: the device is known by %s",
-	"device.no_model":  "Unknown model",
-	"device.address":   "Network address, read by agent %s",
-	"device.no_read":   "No read yet",
-	"device.stale":     "No read for more than 24 hours",
+	"value.none": "—",
+	// A black or colour meter the device's model does not report.
+	"value.not_reported": "not reported by this model",
+	"device.no_serial":   "No serial number reported: the device is known by %s",
+	"device.no_model":    "Unknown model",
+	"device.address":     "Network address, read by agent %s",
+	"device.no_read":     "No read yet",
+	"device.stale":       "No read for more than 24 hours",
 
 	"colour.black":   "Black",
 	"colour.cyan":    "Cyan",

@@ -31,12 +31,14 @@ var messagesFR = map[string]string{
 	"col.status":    "État",
 	"col.last_read": "Dernier relevé",
 
-	"value.none":       "—",
-	"device.no_serial": "Aucun numéro de série signalé : l'appareil est identifié par %s",
-	"device.no_model":  "Modèle inconnu",
-	"device.address":   "Adresse sur le réseau, relevée par l'agent %s",
-	"device.no_read":   "Aucun relevé",
-	"device.stale":     "Aucun relevé depuis plus de 24 heures",
+	"value.none": "—",
+	// Un compteur noir ou couleur que le modèle de l'appareil ne fournit pas.
+	"value.not_reported": "non fourni par ce modèle",
+	"device.no_serial":   "Aucun numéro de série signalé : l'appareil est identifié par %s",
+	"device.no_model":    "Modèle inconnu",
+	"device.address":     "Adresse sur le réseau, relevée par l'agent %s",
+	"device.no_read":     "Aucun relevé",
+	"device.stale":       "Aucun relevé depuis plus de 24 heures",
 
 	"colour.black":   "Noir",
 	"colour.cyan":    "Cyan",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -40,32 +41,46 @@ func (d DeviceSummary) Name() string {
 // Read is one meter read of a device. A counter the device does not have
 // is nil, never zero.
 type Read struct {
-	At       time.Time
-	Total    *int64
-	Black    *int64
-	Colour   *int64
-	Supplies []wire.Supply
-	Status   *wire.Status
+	At     time.Time
+	Total  *int64
+	Black  *int64
+	Colour *int64
+	// Unreported lists the billing meters the device's model does not
+	// report (wire.DeviceRead.Unreported), as the agent read them.
+	Unreported []domain.CounterKind
+	Supplies   []wire.Supply
+	Status     *wire.Status
+}
+
+// NotReported reports whether the read says the model has no such meter.
+func (r *Read) NotReported(kind domain.CounterKind) bool {
+	for _, k := range r.Unreported {
+		if k == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // deviceRow is one row of devicesQuery; the read's columns are NULL when
 // the device has no read.
 type deviceRow struct {
-	ID       int64          `db:"id"`
-	Key      string         `db:"device_key"`
-	Serial   string         `db:"serial"`
-	MAC      string         `db:"mac"`
-	Vendor   string         `db:"vendor"`
-	Model    string         `db:"model"`
-	Address  string         `db:"address"`
-	AgentID  sql.NullString `db:"agent_id"`
-	LastSeen time.Time      `db:"last_seen"`
-	ReadAt   sql.NullTime   `db:"read_at"`
-	Total    sql.NullInt64  `db:"total"`
-	Black    sql.NullInt64  `db:"black"`
-	Colour   sql.NullInt64  `db:"colour"`
-	Supplies []byte         `db:"supplies"`
-	Status   []byte         `db:"status"`
+	ID         int64          `db:"id"`
+	Key        string         `db:"device_key"`
+	Serial     string         `db:"serial"`
+	MAC        string         `db:"mac"`
+	Vendor     string         `db:"vendor"`
+	Model      string         `db:"model"`
+	Address    string         `db:"address"`
+	AgentID    sql.NullString `db:"agent_id"`
+	LastSeen   time.Time      `db:"last_seen"`
+	ReadAt     sql.NullTime   `db:"read_at"`
+	Total      sql.NullInt64  `db:"total"`
+	Black      sql.NullInt64  `db:"black"`
+	Colour     sql.NullInt64  `db:"colour"`
+	Supplies   []byte         `db:"supplies"`
+	Status     []byte         `db:"status"`
+	Unreported []byte         `db:"unreported"`
 }
 
 // devicesQuery joins each device to its latest read in one pass: the
@@ -75,7 +90,7 @@ type deviceRow struct {
 const devicesQuery = `
 SELECT d.id, d.device_key, d.serial, d.mac, d.vendor, d.model, d.address,
        d.agent_id, d.last_seen,
-       r.read_at, r.total, r.black, r.colour, r.supplies, r.status
+       r.read_at, r.total, r.black, r.colour, r.supplies, r.status, r.unreported
 FROM devices d
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
 ORDER BY CASE WHEN d.vendor = '' THEN 1 ELSE 0 END,
@@ -128,6 +143,11 @@ func (r deviceRow) summary() (DeviceSummary, error) {
 	if len(r.Status) > 0 {
 		if err := json.Unmarshal(r.Status, &read.Status); err != nil {
 			return d, fmt.Errorf("decode status: %w", err)
+		}
+	}
+	if len(r.Unreported) > 0 {
+		if err := json.Unmarshal(r.Unreported, &read.Unreported); err != nil {
+			return d, fmt.Errorf("decode unreported meters: %w", err)
 		}
 	}
 	d.Latest = read

@@ -51,6 +51,7 @@ type summary struct {
 	Name, Vendor, Model, Address, Agent string
 	ReadAt                              time.Time // zero: no read
 	Total, Black, Colour                *int64
+	Unreported                          []domain.CounterKind
 	Supplies                            []wire.Supply
 	Status                              *wire.Status
 }
@@ -59,6 +60,7 @@ func summarize(d store.DeviceSummary) summary {
 	s := summary{Name: d.Name(), Vendor: d.Vendor, Model: d.Model, Address: d.Address, Agent: d.AgentID}
 	if r := d.Latest; r != nil {
 		s.ReadAt, s.Total, s.Black, s.Colour, s.Supplies, s.Status = r.At, r.Total, r.Black, r.Colour, r.Supplies, r.Status
+		s.Unreported = r.Unreported
 	}
 	return s
 }
@@ -111,6 +113,19 @@ func TestDevices(t *testing.T) {
 			want: []summary{{
 				Name: "MONO1", Vendor: "HP", Model: "M404", Address: "127.0.0.2", Agent: "agent-1",
 				ReadAt: t0, Black: p64(0), Supplies: []wire.Supply{},
+			}},
+		},
+		{
+			name: "meters the model does not report",
+			devices: []storetest.Device{{
+				Serial: "OKI1", Vendor: "oki", Model: "C834", Address: "127.0.0.5",
+				Reads: []storetest.Read{{At: t0, Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 9}},
+					Unreported: []domain.CounterKind{domain.CounterBlack, domain.CounterColour}}},
+			}},
+			want: []summary{{
+				Name: "OKI1", Vendor: "oki", Model: "C834", Address: "127.0.0.5", Agent: "agent-1",
+				ReadAt: t0, Total: p64(9), Supplies: []wire.Supply{},
+				Unreported: []domain.CounterKind{domain.CounterBlack, domain.CounterColour},
 			}},
 		},
 		{

@@ -306,3 +306,27 @@ func TestEmptyState(t *testing.T) {
 		}
 	}
 }
+
+// TestDeviceListNotReported: a black or colour meter the read says the
+// model does not report is shown in words, in both languages; a meter that
+// is merely absent (a mono device's colour) stays a dash.
+func TestDeviceListNotReported(t *testing.T) {
+	devices := []store.DeviceSummary{
+		{ID: 1, Key: "sn:OKI", Serial: "OKI", Vendor: "oki", Model: "C834", Latest: &store.Read{
+			At: testNow.Add(-time.Minute), Total: p64(44950),
+			Unreported: []domain.CounterKind{domain.CounterBlack, domain.CounterColour}}},
+		{ID: 2, Key: "sn:MONO", Serial: "MONO", Vendor: "lexmark", Model: "MS621dn", Latest: &store.Read{
+			At: testNow.Add(-time.Minute), Total: p64(67320), Black: p64(67320)}},
+	}
+	s := newTestServer(t, &fakeStore{devices: devices})
+	for _, tc := range []struct{ lang, words string }{{"en", "not reported by this model"}, {"fr", "non fourni par ce modèle"}} {
+		page := request(t, s, http.MethodGet, "/devices?lang="+tc.lang).Body.String()
+		cell := `<td class="num none unreported">` + tc.words + `</td>`
+		if r := row(t, page, 1); strings.Count(r, cell) != 2 {
+			t.Errorf("%s: want black and colour %q:\n%s", tc.lang, cell, r)
+		}
+		if r := row(t, page, 2); strings.Contains(r, "unreported") || !strings.Contains(r, `<td class="num none">—</td>`) {
+			t.Errorf("%s: a mono device's colour is a dash, not a missing meter:\n%s", tc.lang, r)
+		}
+	}
+}

@@ -50,10 +50,13 @@ type deviceView struct {
 }
 
 // counterView is a page counter, formatted; Absent when the device has no
-// such counter, shown as a dash.
+// such counter, shown as a dash, or, when the read says the model does not
+// report it (NotReported), in words, so that no one waits for a meter that
+// will not come: it must be read by hand.
 type counterView struct {
-	Text   string
-	Absent bool
+	Text        string
+	Absent      bool
+	NotReported bool
 }
 
 // levelView is one toner or ink level: a bar coloured by the colorant whose
@@ -119,7 +122,9 @@ func newDeviceView(d store.DeviceSummary, p *i18n.Printer, now time.Time, loc *t
 		v.LastRead = readTimeView{None: true, Text: p.T("device.no_read")}
 		return v
 	}
-	v.Black, v.Colour, v.Total = counter(r.Black, p), counter(r.Colour, p), counter(r.Total, p)
+	v.Black = billingCounter(r, r.Black, domain.CounterBlack, p)
+	v.Colour = billingCounter(r, r.Colour, domain.CounterColour, p)
+	v.Total = counter(r.Total, p)
 	v.Toners, v.Others = supplies(r.Supplies, p)
 	v.Badges = badges(r.Status, p)
 	v.LastRead = readTimeView{
@@ -132,6 +137,15 @@ func newDeviceView(d store.DeviceSummary, p *i18n.Printer, now time.Time, loc *t
 		v.LastRead.Title = v.LastRead.Title + " — " + p.T("device.stale")
 	}
 	return v
+}
+
+// billingCounter is a black or colour meter: absent from a read that says
+// the model does not report it, it says so.
+func billingCounter(r *store.Read, n *int64, kind domain.CounterKind, p *i18n.Printer) counterView {
+	if n == nil && r.NotReported(kind) {
+		return counterView{Text: p.T("value.not_reported"), Absent: true, NotReported: true}
+	}
+	return counter(n, p)
 }
 
 func counter(n *int64, p *i18n.Printer) counterView {

@@ -102,10 +102,11 @@ type Device struct {
 // Read is one read of a device. Total, black and colour are promoted from
 // Counters as the collector does.
 type Read struct {
-	At       time.Time
-	Counters []wire.Counter
-	Supplies []wire.Supply
-	Status   *wire.Status
+	At         time.Time
+	Counters   []wire.Counter
+	Unreported []domain.CounterKind
+	Supplies   []wire.Supply
+	Status     *wire.Status
 }
 
 // Seed migrates the database rawURL names and writes the devices into it.
@@ -195,13 +196,21 @@ func insert(ctx context.Context, db *sqlx.DB, d Device) error {
 			}
 			status = string(b)
 		}
+		var unreported any
+		if len(r.Unreported) > 0 {
+			b, err := json.Marshal(r.Unreported)
+			if err != nil {
+				return err
+			}
+			unreported = string(b)
+		}
 		read := wire.DeviceRead{Counters: r.Counters}
 		_, err = db.ExecContext(ctx, db.Rebind(`INSERT INTO meter_reads
-			(device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			(device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, unreported)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 			id, r.At.UTC(), d.Agent, i+1,
 			counter(read, domain.CounterTotal), counter(read, domain.CounterBlack), counter(read, domain.CounterColour),
-			string(counters), string(supplies), status, r.At.UTC())
+			string(counters), string(supplies), status, r.At.UTC(), unreported)
 		if err != nil {
 			return fmt.Errorf("insert read %d: %w", i, err)
 		}
