@@ -105,38 +105,38 @@ SELECT NULL, NULL, NULL, device_id, read_at FROM filed WHERE read_at <= before_a
 // before_at, before_total, before_black, before_colour), the before_
 // columns being the device's latest read on time before them (NULL when it
 // had none). It returns the CTEs to follow fresh and the INSERT that uses
-// them. detectedAt is the SQL of the detected_at parameter. A pair
-// recorded before is kept as it is.
+// them. detectedAt is the SQL of the detected_at parameter.
 //
-// The window puts each device's new reads after its latest read; only a
-// kind that read lacks (a counter missing from one read) is looked up in
-// meter_reads, before it.
+// Each read is compared with the device's read of the transaction just
+// before it that has the kind (the window), else with the latest read
+// before; only when that lacks the kind is meter_reads looked up, before
+// it (it cannot see the reads this statement adds, nor need to).
 func freshResets(detectedAt string) (ctes, insert string) {
 	ctes = `,
 ` + kindsCTE() + `,
-points AS (
-    SELECT device_id, read_at, total, black, colour, before_at, 1 AS fresh FROM fresh
-    UNION ALL
-    SELECT DISTINCT device_id, before_at, before_total, before_black, before_colour, before_at, 0 FROM fresh WHERE before_at IS NOT NULL),
 ordered AS (
-    SELECT p.device_id, k.kind, p.read_at, p.before_at, p.fresh, ` + counterOf("k.kind", "p") + ` AS value,
-           lag(p.read_at) OVER w AS previous_read_at, lag(` + counterOf("k.kind", "p") + `) OVER w AS previous_value
-    FROM points p CROSS JOIN kinds k
-    WHERE ` + counterOf("k.kind", "p") + ` IS NOT NULL
-    WINDOW w AS (PARTITION BY p.device_id, k.kind ORDER BY p.read_at)),
-unmatched AS (
+    SELECT f.device_id, k.kind, f.read_at, ` + counterOf("k.kind", "f") + ` AS value,
+           f.before_at, ` + counterColumn("k.kind", "f.before_") + ` AS before_value,
+           lag(f.read_at) OVER w AS previous_read_at, lag(` + counterOf("k.kind", "f") + `) OVER w AS previous_value
+    FROM fresh f CROSS JOIN kinds k
+    WHERE ` + counterOf("k.kind", "f") + ` IS NOT NULL
+    WINDOW w AS (PARTITION BY f.device_id, k.kind ORDER BY f.read_at)),
+looked_up AS (
     SELECT o.device_id, o.kind, o.value, o.read_at,
            (SELECT p.read_at FROM meter_reads p
             WHERE p.device_id = o.device_id AND p.read_at < o.before_at AND NOT p.clock_ahead AND ` + counterOf("o.kind", "p") + ` IS NOT NULL
             ORDER BY p.read_at DESC LIMIT 1) AS previous_read_at
     FROM ordered o
-    WHERE o.fresh = 1 AND o.previous_read_at IS NULL AND o.before_at IS NOT NULL),
+    WHERE o.previous_read_at IS NULL AND o.before_at IS NOT NULL AND o.before_value IS NULL),
 fresh_pairs AS (
     SELECT device_id, kind, previous_value, previous_read_at, value, read_at
-    FROM ordered WHERE fresh = 1 AND previous_read_at IS NOT NULL
+    FROM ordered WHERE previous_read_at IS NOT NULL
     UNION ALL
-    SELECT device_id, kind, ` + valueAt("u.kind", "u.device_id", "u.previous_read_at") + `, previous_read_at, value, read_at
-    FROM unmatched u WHERE previous_read_at IS NOT NULL)`
+    SELECT device_id, kind, before_value, before_at, value, read_at
+    FROM ordered WHERE previous_read_at IS NULL AND before_value IS NOT NULL
+    UNION ALL
+    SELECT device_id, kind, ` + valueAt("l.kind", "l.device_id", "l.previous_read_at") + `, previous_read_at, value, read_at
+    FROM looked_up l WHERE previous_read_at IS NOT NULL)`
 	insert = `INSERT INTO counter_resets (device_id, kind, previous_value, previous_read_at, value, read_at, detected_at)
 SELECT device_id, kind, previous_value, previous_read_at, value, read_at, ` + detectedAt + `
 FROM fresh_pairs

@@ -28,11 +28,15 @@ var resetKinds = []string{"total", "black", "colour"}
 
 // counterOf is the SQL value of the counter named by kindExpr in the read
 // aliased row.
-func counterOf(kindExpr, row string) string {
+func counterOf(kindExpr, row string) string { return counterColumn(kindExpr, row+".") }
+
+// counterColumn is the SQL value of the column prefix+kind, the kind
+// named by kindExpr.
+func counterColumn(kindExpr, prefix string) string {
 	var b strings.Builder
 	b.WriteString("CASE " + kindExpr)
 	for _, k := range resetKinds {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %s.%s", k, row, k)
+		fmt.Fprintf(&b, " WHEN '%s' THEN %s%s", k, prefix, k)
 	}
 	b.WriteString(" END")
 	return b.String()
