@@ -15,9 +15,9 @@ import (
 // creates their new devices and locks the others, one inserts the meter
 // reads, skipping those already stored, updates the devices and records
 // the counter resets of the reads that arrived in order. A row-by-row
-// insert costs a round trip and a statement per read; this costs four
-// statements per transaction, whatever its size, and two more when it
-// holds reads filed late.
+// insert costs a round trip and a statement per read; this costs the same
+// few statements per transaction, whatever its size, and two more when it
+// holds reads filed late (recordBacklogResets).
 
 // createStaging makes the connection's staging table on its first use; it
 // empties itself at every commit.
@@ -110,7 +110,8 @@ SELECT NULL, NULL, NULL, device_id, read_at FROM filed WHERE read_at <= before_a
 // Each read is compared with the device's read of the transaction just
 // before it that has the kind (the window), else with the latest read
 // before; only when that lacks the kind is meter_reads looked up, before
-// it (it cannot see the reads this statement adds, nor need to).
+// it. That lookup cannot see the late reads this statement adds: a reset
+// it records across one is corrected by recordBacklogResets.
 func freshResets(detectedAt string) (ctes, insert string) {
 	ctes = `,
 ` + kindsCTE() + `,
