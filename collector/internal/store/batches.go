@@ -463,15 +463,17 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// deviceUpdate is how a device row takes a newer read: it keeps its
-// first_seen and takes the identity, address and agent of its newest read;
-// an identity field a read leaves empty keeps its stored value (unknown is
-// absent, not blank). A read older than the device's last one (an agent
-// replaying its outbox) changes nothing, and nor does a read stamped ahead
-// of the collector's clock (it comes with a NULL last_read_at), unless the
-// device has no read on time yet.
-const deviceUpdate = `
-ON CONFLICT (device_key) DO UPDATE SET
+// deviceSet is how a device row takes a newer read, the row excluded: it
+// keeps its first_seen and takes the identity, address and agent of its
+// newest read, and that read's time and counters when it is on time (see
+// freshResets); an identity field a read leaves empty keeps its
+// stored value (unknown is absent, not blank). deviceNewer is when: a read
+// older than the device's last one (an agent replaying its outbox)
+// changes nothing, and nor does a read stamped ahead of the collector's
+// clock (it comes with a NULL last_read_at), unless the device has no read
+// on time yet.
+const (
+	deviceSet = `
     serial       = COALESCE(NULLIF(excluded.serial, ''), devices.serial),
     mac          = COALESCE(NULLIF(excluded.mac, ''), devices.mac),
     vendor       = COALESCE(NULLIF(excluded.vendor, ''), devices.vendor),
@@ -480,5 +482,9 @@ ON CONFLICT (device_key) DO UPDATE SET
     address      = excluded.address,
     agent_id     = excluded.agent_id,
     last_seen    = excluded.last_seen,
-    last_read_at = excluded.last_read_at
-WHERE devices.last_read_at IS NULL OR devices.last_read_at <= excluded.last_read_at`
+    last_read_at = excluded.last_read_at,
+    last_total   = excluded.last_total,
+    last_black   = excluded.last_black,
+    last_colour  = excluded.last_colour`
+	deviceNewer = `devices.last_read_at IS NULL OR devices.last_read_at <= excluded.last_read_at`
+)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -11,9 +12,12 @@ import (
 
 // On PostgreSQL the reads of a transaction travel in one COPY into a
 // temporary staging table, then two set-based statements file them: one
-// upserts their devices, one inserts the meter reads, skipping those
-// already stored. A row-by-row insert costs a round trip and a statement
-// per read; this costs three statements per transaction, whatever its size.
+// creates their new devices and locks the others, one inserts the meter
+// reads, skipping those already stored, updates the devices and records
+// the counter resets of the reads that arrived in order. A row-by-row
+// insert costs a round trip and a statement per read; this costs the same
+// few statements per transaction, whatever its size, and two more when it
+// holds reads filed late (recordBacklogResets).
 
 // createStaging makes the connection's staging table on its first use; it
 // empties itself at every commit.
@@ -44,28 +48,105 @@ var stagingColumns = []string{
 	"unreported",
 }
 
-// upsertStagedDevices creates or updates each device of the staged reads
-// once, from its newest read on time (see deviceUpdate); first_seen of a
-// new device is its oldest. A read stamped ahead counts as seen at $1, the
-// collector's clock. ORDER BY device_key fixes the order its rows are
-// locked in.
-const upsertStagedDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at)
+// lockStagedDevices creates the devices of the staged reads not known
+// yet and locks the others, in device_key order, so that concurrent
+// writers wait for each other instead of deadlocking. It changes no known
+// device (a DO UPDATE whose WHERE is false still locks the row):
+// fileStagedReads does, having read what the device was before. A new
+// device's first_seen is its oldest read; a read stamped ahead counts as
+// seen at $1, the collector's clock.
+const lockStagedDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen)
 SELECT DISTINCT ON (device_key) device_key, serial, mac, vendor, model, firmware, address, agent_id,
        min(CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END) OVER (PARTITION BY device_key),
-       CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END,
-       CASE WHEN clock_ahead THEN NULL ELSE read_at END
+       CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END
 FROM staging_reads
-ORDER BY device_key, clock_ahead, staging_reads.read_at DESC` + deviceUpdate
+ORDER BY device_key, clock_ahead, staging_reads.read_at DESC
+ON CONFLICT (device_key) DO UPDATE SET last_seen = devices.last_seen WHERE false`
 
-// insertStagedReads files the staged reads and counts those added per
-// batch.
-const insertStagedReads = `WITH added AS (
+// fileStagedReads files the staged reads (added), updates each device
+// from its newest read on time (latest, see deviceSet), and records the
+// counter resets of the reads newer than their device's latest read before
+// (fresh, see freshResets): all its parts see the devices as they were
+// before it. It returns the reads added per batch, then the reads added
+// behind their device's latest read (recordBacklogResets takes those).
+func fileStagedReads() string {
+	ctes, insertResets := freshResets("$1::timestamptz")
+	return `WITH added AS (
     INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead, unreported)
     SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1, s.clock_ahead, s.unreported
     FROM staging_reads s JOIN devices d ON d.device_key = s.device_key
     ON CONFLICT (device_id, read_at) DO NOTHING
-    RETURNING agent_id, seq)
-SELECT agent_id, seq, count(*) FROM added GROUP BY agent_id, seq`
+    RETURNING device_id, read_at, agent_id, seq, total, black, colour, clock_ahead),
+newest AS (
+    SELECT DISTINCT ON (device_key) device_key, serial, mac, vendor, model, firmware, address, agent_id,
+           CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END AS last_seen,
+           CASE WHEN clock_ahead THEN NULL ELSE read_at END AS last_read_at,
+           CASE WHEN clock_ahead THEN NULL ELSE total END AS last_total,
+           CASE WHEN clock_ahead THEN NULL ELSE black END AS last_black,
+           CASE WHEN clock_ahead THEN NULL ELSE colour END AS last_colour
+    FROM staging_reads
+    ORDER BY device_key, clock_ahead, read_at DESC),
+latest AS (
+    UPDATE devices SET` + deviceSet + `
+    FROM newest AS excluded
+    WHERE devices.device_key = excluded.device_key AND (` + deviceNewer + `)),
+filed AS (
+    SELECT a.device_id, a.read_at, a.total, a.black, a.colour,
+           d.last_read_at AS before_at, d.last_total AS before_total, d.last_black AS before_black, d.last_colour AS before_colour
+    FROM added a JOIN devices d ON d.id = a.device_id
+    WHERE NOT a.clock_ahead),
+fresh AS (SELECT * FROM filed WHERE before_at IS NULL OR read_at > before_at)` + ctes + `,
+resets AS (` + insertResets + `)
+SELECT agent_id, seq, count(*), NULL::bigint, NULL::timestamptz FROM added GROUP BY agent_id, seq
+UNION ALL
+SELECT NULL, NULL, NULL, device_id, read_at FROM filed WHERE read_at <= before_at`
+}
+
+// freshResets records the resets of the in-order reads named by the
+// "fresh" CTE that precedes it: (device_id, read_at, total, black, colour,
+// before_at, before_total, before_black, before_colour), the before_
+// columns being the device's latest read on time before them (NULL when it
+// had none). It returns the CTEs to follow fresh and the INSERT that uses
+// them. detectedAt is the SQL of the detected_at parameter.
+//
+// Each read is compared with the device's read of the transaction just
+// before it that has the kind (the window), else with the latest read
+// before; only when that lacks the kind is meter_reads looked up, before
+// it. That lookup cannot see the late reads this statement adds: a reset
+// it records across one is corrected by recordBacklogResets.
+func freshResets(detectedAt string) (ctes, insert string) {
+	ctes = `,
+` + kindsCTE() + `,
+ordered AS (
+    SELECT f.device_id, k.kind, f.read_at, ` + counterOf("k.kind", "f") + ` AS value,
+           f.before_at, ` + counterColumn("k.kind", "f.before_") + ` AS before_value,
+           lag(f.read_at) OVER w AS previous_read_at, lag(` + counterOf("k.kind", "f") + `) OVER w AS previous_value
+    FROM fresh f CROSS JOIN kinds k
+    WHERE ` + counterOf("k.kind", "f") + ` IS NOT NULL
+    WINDOW w AS (PARTITION BY f.device_id, k.kind ORDER BY f.read_at)),
+looked_up AS (
+    SELECT o.device_id, o.kind, o.value, o.read_at,
+           (SELECT p.read_at FROM meter_reads p
+            WHERE p.device_id = o.device_id AND p.read_at < o.before_at AND NOT p.clock_ahead AND ` + counterOf("o.kind", "p") + ` IS NOT NULL
+            ORDER BY p.read_at DESC LIMIT 1) AS previous_read_at
+    FROM ordered o
+    WHERE o.previous_read_at IS NULL AND o.before_at IS NOT NULL AND o.before_value IS NULL),
+fresh_pairs AS (
+    SELECT device_id, kind, previous_value, previous_read_at, value, read_at
+    FROM ordered WHERE previous_read_at IS NOT NULL
+    UNION ALL
+    SELECT device_id, kind, before_value, before_at, value, read_at
+    FROM ordered WHERE previous_read_at IS NULL AND before_value IS NOT NULL
+    UNION ALL
+    SELECT device_id, kind, ` + valueAt("l.kind", "l.device_id", "l.previous_read_at") + `, previous_read_at, value, read_at
+    FROM looked_up l WHERE previous_read_at IS NOT NULL)`
+	insert = `INSERT INTO counter_resets (device_id, kind, previous_value, previous_read_at, value, read_at, detected_at)
+SELECT device_id, kind, previous_value, previous_read_at, value, read_at, ` + detectedAt + `
+FROM fresh_pairs
+WHERE value < previous_value
+ON CONFLICT (device_id, kind, read_at) DO NOTHING`
+	return ctes, insert
+}
 
 func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) (map[batchKey]int, error) {
 	if _, err := tx.ExecContext(ctx, createStaging); err != nil {
@@ -74,27 +155,39 @@ func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBat
 	if err := copyStaging(ctx, tx, batches, storedAt); err != nil {
 		return nil, fmt.Errorf("copy reads: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, upsertStagedDevices, storedAt); err != nil {
-		return nil, fmt.Errorf("upsert devices: %w", err)
+	// The planner prices the lookups of fileStagedReads and of the
+	// backlog statements high enough to JIT-compile them: seconds of LLVM
+	// work for statements that run in milliseconds.
+	if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+		return nil, fmt.Errorf("turn JIT off: %w", err)
 	}
-	rows, err := tx.QueryxContext(ctx, insertStagedReads, storedAt)
+	if _, err := tx.ExecContext(ctx, lockStagedDevices, storedAt); err != nil {
+		return nil, fmt.Errorf("lock devices: %w", err)
+	}
+	rows, err := tx.QueryxContext(ctx, fileStagedReads(), storedAt)
 	if err != nil {
 		return nil, fmt.Errorf("insert meter reads: %w", err)
 	}
 	defer rows.Close()
 	stored := make(map[batchKey]int, len(batches))
+	var backlog []backlogRead
 	for rows.Next() {
-		var k batchKey
-		var n int
-		if err := rows.Scan(&k.agentID, &k.seq, &n); err != nil {
+		var agentID sql.NullString
+		var seq, n, deviceID sql.NullInt64
+		var readAt sql.NullTime
+		if err := rows.Scan(&agentID, &seq, &n, &deviceID, &readAt); err != nil {
 			return nil, fmt.Errorf("insert meter reads: %w", err)
 		}
-		stored[k] = n
+		if deviceID.Valid {
+			backlog = append(backlog, backlogRead{deviceID.Int64, readAt.Time})
+		} else {
+			stored[batchKey{agentID.String, seq.Int64}] = int(n.Int64)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("insert meter reads: %w", err)
 	}
-	if err := s.recordCounterResets(ctx, tx, stagedReadsPostgres, nil, storedAt); err != nil {
+	if err := s.recordBacklogResets(ctx, tx, backlog, storedAt); err != nil {
 		return nil, err
 	}
 	return stored, nil

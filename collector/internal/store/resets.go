@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,24 +28,59 @@ var resetKinds = []string{"total", "black", "colour"}
 
 // counterOf is the SQL value of the counter named by kindExpr in the read
 // aliased row.
-func counterOf(kindExpr, row string) string {
+func counterOf(kindExpr, row string) string { return counterColumn(kindExpr, row+".") }
+
+// counterColumn is the SQL value of the column prefix+kind, the kind
+// named by kindExpr.
+func counterColumn(kindExpr, prefix string) string {
 	var b strings.Builder
 	b.WriteString("CASE " + kindExpr)
 	for _, k := range resetKinds {
-		fmt.Fprintf(&b, " WHEN '%s' THEN %s.%s", k, row, k)
+		fmt.Fprintf(&b, " WHEN '%s' THEN %s%s", k, prefix, k)
 	}
 	b.WriteString(" END")
 	return b.String()
 }
 
+// kindsCTE names the reset kinds, one row each.
+func kindsCTE() string {
+	kinds := make([]string, len(resetKinds))
+	for i, k := range resetKinds {
+		kinds[i] = "SELECT '" + k + "' AS kind"
+	}
+	return `kinds AS (` + strings.Join(kinds, " UNION ALL ") + `)`
+}
+
+// valueAt is the SQL value of the counter kind of the device's read at at,
+// looked up on the primary key of meter_reads.
+func valueAt(kind, device, at string) string {
+	return `(SELECT ` + counterOf(kind, "v") + ` FROM meter_reads v WHERE v.device_id = ` + device + ` AND v.read_at = ` + at + `)`
+}
+
 // A counter reset is a read whose counter is lower than the same kind in
 // the device's read just before it (by read time, among its reads on time
-// that report the kind). The two statements below find them for the reads
-// of a transaction, set-based: the "staged" CTE (device_id, read_at) that
-// precedes each names the reads, which are in meter_reads by then. A read
-// filed late (an agent's backlog) can fall between two stored reads: it is
-// compared with the read before it, and the read after it is compared with
-// it anew, so a reset recorded across the gap it filled goes first.
+// that report the kind). They are recorded for the reads each transaction
+// adds (a read already stored was checked when it was), in one of two
+// ways:
+//
+//   - A read newer than its device's latest read on time before the
+//     transaction (the usual case: reads arrive in order) comes after every
+//     stored read. The device row carries that latest read's time and
+//     counters (devices.last_read_at, last_total, last_black,
+//     last_colour), so the read is compared with them, or with the reads
+//     of the transaction before it, without a lookup in meter_reads: set-
+//     based on PostgreSQL (freshResets), in process on SQLite
+//     (recordFreshResetsSQLite). Only a kind the latest read lacks is
+//     looked up.
+//   - A read filed late (an agent's backlog) falls between two stored reads:
+//     it is compared with the read before it, and the read after it is
+//     compared with it anew, so a reset recorded across the gap it filled
+//     goes first (deleteStaleResets, then insertBacklogResets). These run
+//     after the in-order reads are checked, so they also correct a reset
+//     recorded across a late read of the same transaction.
+
+// The backlog statements take the "staged" CTE (device_id, read_at) that
+// precedes each: the late reads, which are in meter_reads by then.
 
 // deleteStaleResets removes the resets whose span (previous_read_at,
 // read_at) a staged read now falls in: their previous read is no longer
@@ -58,34 +94,24 @@ WHERE (device_id, kind, read_at) IN (
     JOIN counter_resets r ON r.device_id = s.device_id AND r.previous_read_at < s.read_at AND r.read_at > s.read_at
     WHERE NOT m.clock_ahead AND ` + counterOf("r.kind", "m") + ` IS NOT NULL)`
 
-// insertResets records, for each staged read and kind, the pairs (read
-// before, staged read) and (staged read, read after) whose counter went
-// down. A pair recorded before (the same reads sent again) is kept as it
-// is. detectedAt is the SQL of the detected_at parameter.
+// insertBacklogResets records, for each staged read and kind, the pairs
+// (read before, staged read) and (staged read, read after) whose counter
+// went down. A pair recorded before is kept as it is.
 //
 // Every neighbour and value is a scalar subquery on the primary key of
 // meter_reads: left a join to plan, PostgreSQL merges whole partitions and
-// SQLite scans the table. A read at or after its device's last_read_at
-// (the usual case: reads arrive in order) has no read after it to look up.
-func insertResets(detectedAt string) string {
-	kinds := make([]string, len(resetKinds))
-	for i, k := range resetKinds {
-		kinds[i] = "SELECT '" + k + "' AS kind"
-	}
-	valueAt := func(kind, device, at string) string {
-		return `(SELECT ` + counterOf(kind, "v") + ` FROM meter_reads v WHERE v.device_id = ` + device + ` AND v.read_at = ` + at + `)`
-	}
+// SQLite scans the table.
+func insertBacklogResets(detectedAt string) string {
 	return `,
-kinds AS (` + strings.Join(kinds, " UNION ALL ") + `),
+` + kindsCTE() + `,
 neighbours AS MATERIALIZED (
     SELECT m.device_id, k.kind, m.read_at, ` + counterOf("k.kind", "m") + ` AS value,
            (SELECT p.read_at FROM meter_reads p
             WHERE p.device_id = m.device_id AND p.read_at < m.read_at AND NOT p.clock_ahead AND ` + counterOf("k.kind", "p") + ` IS NOT NULL
             ORDER BY p.read_at DESC LIMIT 1) AS previous_read_at,
-           CASE WHEN m.read_at < s.last_read_at THEN
            (SELECT n.read_at FROM meter_reads n
             WHERE n.device_id = m.device_id AND n.read_at > m.read_at AND NOT n.clock_ahead AND ` + counterOf("k.kind", "n") + ` IS NOT NULL
-            ORDER BY n.read_at LIMIT 1) END AS next_read_at
+            ORDER BY n.read_at LIMIT 1) AS next_read_at
     FROM staged s
     JOIN meter_reads m ON m.device_id = s.device_id AND m.read_at = s.read_at
     CROSS JOIN kinds k
@@ -103,7 +129,7 @@ WHERE value < previous_value
 ON CONFLICT (device_id, kind, read_at) DO NOTHING`
 }
 
-// detectedAtParam is the detected_at parameter of insertResets:
+// detectedAtParam is the detected_at parameter of the insert statements:
 // PostgreSQL cannot infer its type from a SELECT list.
 func (s *Store) detectedAtParam() string {
 	if s.dialect == schema.Postgres {
@@ -112,37 +138,52 @@ func (s *Store) detectedAtParam() string {
 	return "?"
 }
 
-// stagedReadsPostgres names the reads of the transaction from its staging
-// table.
-const stagedReadsPostgres = `WITH staged AS (
-    SELECT DISTINCT d.id AS device_id, s.read_at, d.last_read_at
-    FROM staging_reads s JOIN devices d ON d.device_key = s.device_key)`
-
-// stagedReadsSQLite names n reads, each passed as (device_id, read_at).
-func stagedReadsSQLite(n int) string {
-	return `WITH staged_reads (device_id, read_at) AS (VALUES ` + valuesList(n, 2) + `),
-staged AS (
-    SELECT s.device_id, s.read_at, d.last_read_at
-    FROM staged_reads s JOIN devices d ON d.id = s.device_id)`
+// backlogRead is a read filed behind its device's latest read on time.
+type backlogRead struct {
+	deviceID int64
+	readAt   time.Time
 }
 
-// recordCounterResets records the counter resets the staged reads reveal:
-// staged is the WITH clause naming them, taking stagedArgs.
-func (s *Store) recordCounterResets(ctx context.Context, tx *sqlx.Tx, staged string, stagedArgs []any, detectedAt time.Time) error {
+// stagedBacklog is the WITH clause naming the backlog reads, and its
+// arguments.
+func (s *Store) stagedBacklog(reads []backlogRead) (string, []any) {
 	if s.dialect == schema.Postgres {
-		// The planner prices the per-read lookups of insertResets high
-		// enough to JIT-compile it: seconds of LLVM work for a statement
-		// that runs in milliseconds.
-		if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
-			return fmt.Errorf("turn JIT off: %w", err)
+		ids := make([]int64, len(reads))
+		times := make([]string, len(reads))
+		for i, r := range reads {
+			ids[i], times[i] = r.deviceID, pgTime(r.readAt)
 		}
+		return `WITH staged AS (
+    SELECT * FROM unnest(CAST(? AS bigint[]), CAST(? AS timestamptz[])) AS s (device_id, read_at))`, []any{pgArray(ids), pgArray(times)}
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(staged+deleteStaleResets), stagedArgs...); err != nil {
-		return fmt.Errorf("delete stale counter resets: %w", err)
+	args := make([]any, 0, 2*len(reads))
+	for _, r := range reads {
+		args = append(args, r.deviceID, r.readAt)
 	}
-	args := append(stagedArgs[:len(stagedArgs):len(stagedArgs)], detectedAt)
-	if _, err := tx.ExecContext(ctx, tx.Rebind(staged+insertResets(s.detectedAtParam())), args...); err != nil {
-		return fmt.Errorf("record counter resets: %w", err)
+	return `WITH staged (device_id, read_at) AS (VALUES ` + valuesList(len(reads), 2) + `)`, args
+}
+
+// recordBacklogResets records the counter resets the backlog reads reveal,
+// after those of the transaction's in-order reads.
+func (s *Store) recordBacklogResets(ctx context.Context, tx *sqlx.Tx, reads []backlogRead, detectedAt time.Time) error {
+	if len(reads) == 0 {
+		return nil
+	}
+	// SQLite takes them a statement's worth of parameters at a time: a
+	// chunk's reads are stored with the others, so the order is free.
+	size := len(reads)
+	if s.dialect != schema.Postgres {
+		size = rowsPerInsert
+	}
+	for chunk := range slices.Chunk(reads, size) {
+		staged, args := s.stagedBacklog(chunk)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(staged+deleteStaleResets), args...); err != nil {
+			return fmt.Errorf("delete stale counter resets: %w", err)
+		}
+		args = append(args, detectedAt)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(staged+insertBacklogResets(s.detectedAtParam())), args...); err != nil {
+			return fmt.Errorf("record counter resets of late reads: %w", err)
+		}
 	}
 	return nil
 }

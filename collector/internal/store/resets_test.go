@@ -271,6 +271,22 @@ func TestCounterResets(t *testing.T) {
 			want: []resetRow{{"total", 1000, 0, 5, 2, true}},
 		},
 		{
+			name: "a backlog read is the one before a newer read when the latest lacks the kind",
+			batches: [][]wire.DeviceRead{
+				{colourRead("A", h(0), 1000, 600, 400), colourRead("A", h(2), -1, 620, 420)},
+				{colourRead("A", h(1), 50, 610, 410), colourRead("A", h(3), 60, 630, 430)}, // 1 late, 3 in order
+			},
+			want: []resetRow{{"total", 1000, 0, 50, 1, true}},
+		},
+		{
+			name: "reads in order and late in one batch",
+			batches: [][]wire.DeviceRead{
+				{read("A", h(0), 100), read("A", h(2), 300), read("B", h(0), 100)},
+				{read("A", h(3), 30), read("A", h(1), 200), read("A", h(4), 40), read("B", h(1), 10)},
+			},
+			want: []resetRow{{"total", 100, 0, 10, 1, true}, {"total", 300, 2, 30, 3, true}}, // B, then A
+		},
+		{
 			name: "a read stamped ahead takes no part",
 			batches: [][]wire.DeviceRead{
 				{read("A", h(0), 1000)},

@@ -17,6 +17,19 @@ SET (last_read_at, last_seen) = (
     FROM meter_reads m WHERE m.device_id = d.id)
 WHERE EXISTS (SELECT 1 FROM meter_reads m WHERE m.device_id = d.id AND m.read_at = d.last_read_at AND m.clock_ahead);
 
+-- The counters of each device's latest read on time (last_read_at): a read
+-- newer than it is checked for a counter reset against them, without
+-- looking up the read in meter_reads. NULL: no read on time, or the read
+-- lacks the counter.
+ALTER TABLE devices
+    ADD COLUMN last_total bigint,
+    ADD COLUMN last_black bigint,
+    ADD COLUMN last_colour bigint;
+UPDATE devices d
+SET (last_total, last_black, last_colour) = (
+    SELECT m.total, m.black, m.colour FROM meter_reads m WHERE m.device_id = d.id AND m.read_at = d.last_read_at)
+WHERE d.last_read_at IS NOT NULL;
+
 -- One row per counter found lower than the same kind in the device's read
 -- before it (by read time, reads on time only): a board or meter swap, a
 -- counter wrapping, a vendor counter gone negative. Usage restarts there

@@ -10,6 +10,14 @@ SET (last_read_at, last_seen) = (
     FROM meter_reads m WHERE m.device_id = devices.id)
 WHERE EXISTS (SELECT 1 FROM meter_reads m WHERE m.device_id = devices.id AND m.read_at = devices.last_read_at AND m.clock_ahead);
 
+ALTER TABLE devices ADD COLUMN last_total INTEGER;
+ALTER TABLE devices ADD COLUMN last_black INTEGER;
+ALTER TABLE devices ADD COLUMN last_colour INTEGER;
+UPDATE devices
+SET (last_total, last_black, last_colour) = (
+    SELECT m.total, m.black, m.colour FROM meter_reads m WHERE m.device_id = devices.id AND m.read_at = devices.last_read_at)
+WHERE last_read_at IS NOT NULL;
+
 CREATE TABLE counter_resets (
     device_id         INTEGER NOT NULL REFERENCES devices (id),
     kind              TEXT NOT NULL,
