@@ -92,12 +92,13 @@ type Sender struct {
 
 	wake chan struct{} // a nudge for Run: new batch, ack, reconnect, slot free
 
-	mu         sync.Mutex
-	deliveries map[uint64]*delivery // seq → send state, for every batch the outbox holds
-	due        dueQueue
-	memory     []memoryBatch
-	inFlight   int
-	lastAck    time.Time // when the last ack came; zero before the first
+	mu          sync.Mutex
+	deliveries  map[uint64]*delivery // seq → send state, for every batch the outbox holds
+	failedCount int                  // deliveries whose publish failed with the connection (requeueFailed)
+	due         dueQueue
+	memory      []memoryBatch
+	inFlight    int
+	lastAck     time.Time // when the last ack came; zero before the first
 
 	devicesPolled atomic.Int64
 	acked         atomic.Uint64
@@ -385,14 +386,24 @@ func (s *Sender) resendUnacked(now, ackedSent time.Time) int {
 // connection that failed it is gone. Call it on every (re)connection.
 func (s *Sender) Reconnected() {
 	s.mu.Lock()
+	s.requeueFailed()
+	s.mu.Unlock()
+	s.nudge()
+}
+
+// requeueFailed makes due at once the batches whose last publish failed
+// with a connection now gone. The caller holds s.mu.
+func (s *Sender) requeueFailed() {
+	if s.failedCount == 0 {
+		return
+	}
 	for seq, d := range s.deliveries {
 		if d.failed && !d.inFlight {
 			d.failed, d.due = false, time.Time{}
 			heap.Push(&s.due, dueItem{seq: seq})
 		}
 	}
-	s.mu.Unlock()
-	s.nudge()
+	s.failedCount = 0
 }
 
 // SenderStats are the sender's figures, for the status and for logs.
@@ -471,6 +482,10 @@ func (s *Sender) dispatch(ctx context.Context, pub BatchPublisher, wg *sync.Wait
 			s.mu.Unlock()
 			return time.Time{}
 		}
+		// Connected: what failed with the last connection goes first, in
+		// sequence order with the rest, even before Reconnected is told
+		// (the connect callback may come after this loop wakes).
+		s.requeueFailed()
 		// Memory-only batches first: nothing else holds them.
 		if len(s.memory) > 0 {
 			m := s.memory[0]
@@ -551,6 +566,7 @@ func (s *Sender) awaitStored(ctx context.Context, pub BatchPublisher, seq uint64
 		case errors.Is(err, ErrNotConnected) || !pub.IsConnected() || ctx.Err() != nil:
 			// Gone with the connection: due again on the next one.
 			d.failed, d.due = true, time.Time{}
+			s.failedCount++
 		default:
 			// The broker is there but slow: back off as for a lost ack.
 			d.due = s.opts.Now().Add(s.backoff(d.attempts))
