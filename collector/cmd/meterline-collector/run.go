@@ -20,7 +20,6 @@ import (
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/redact"
-	"github.com/meterline/meterline/shared/schema"
 )
 
 // shutdownTimeout bounds the drain of the ingest queue on shutdown; what is
@@ -109,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Info("ops listening", "addr", addr)
 	}
 
-	if err := prepareSchema(ctx, st); err != nil {
+	if err := st.Prepare(ctx); err != nil {
 		return err
 	}
 	stopGauge := refreshAgentsOnline(st, m, logger)
@@ -296,21 +295,6 @@ func periodically(interval time.Duration, fn func(ctx context.Context)) (stop fu
 		cancel()
 		wg.Wait()
 	}
-}
-
-// prepareSchema brings the embedded SQLite database up to date, so that a
-// first run on a single box just works, and refuses to start on a
-// PostgreSQL schema that is behind: there an operator migrates, once, with
-// -migrate.
-func prepareSchema(ctx context.Context, st *store.Store) error {
-	if st.Dialect() == schema.SQLite {
-		_, err := st.Migrate(ctx)
-		return err
-	}
-	if err := st.CheckSchema(ctx); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
-	return nil
 }
 
 func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
