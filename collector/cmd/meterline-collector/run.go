@@ -19,6 +19,7 @@ import (
 	"github.com/meterline/meterline/collector/internal/ops"
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/logging"
 	"github.com/meterline/meterline/shared/redact"
 )
 
@@ -60,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cfg.Dump(stdout)
 	}
 
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", redact.URL(cfg.DatabaseURL))
 
 	if cfg.DatabaseDefaulted {
@@ -295,12 +296,4 @@ func periodically(interval time.Duration, fn func(ctx context.Context)) (stop fu
 		cancel()
 		wg.Wait()
 	}
-}
-
-func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

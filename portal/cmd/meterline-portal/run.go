@@ -15,6 +15,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/logging"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -38,7 +39,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "meterline-portal %s\n", info)
 		return nil
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := logging.New(stderr, logging.Auto, cfg.LogLevel)
 	logger.Info("starting meterline-portal", "version", info.String())
 
 	st, err := store.Open(ctx, cfg.Database, logger)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/meterline/meterline/printersim/sim"
+	"github.com/meterline/meterline/shared/logging"
 )
 
 // defaultPort is the first device's port: 161 needs privileges, and 16100
@@ -36,7 +37,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	logger := logging.New(stderr, logging.Auto, cfg.logLevel)
 	cfg.options.Logger = logger
 
 	devs, err := loadDevices(cfg, logger)
@@ -111,7 +112,7 @@ func loadDevices(cfg config, logger *slog.Logger) ([]sim.Device, error) {
 	var opts []sim.LoadOption
 	if cfg.skipBadLines {
 		opts = append(opts, sim.SkipBadLines(func(err error) {
-			logger.Warn("recording line skipped", "err", err)
+			logger.Warn("recording line skipped", "error", err)
 		}))
 	}
 	var devs []sim.Device
