@@ -154,6 +154,10 @@ type Config struct {
 
 	LogLevel  slog.Level
 	LogFormat string
+
+	// ReadyFile, when set, is written (see shared/ready) once the
+	// collector is subscribed, with the addresses it bound.
+	ReadyFile string
 }
 
 // EmbeddedBroker reports whether the collector runs its own MQTT broker.
@@ -198,6 +202,7 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		{&c.ShareGroup, "share-group", EnvShareGroup, topic.DefaultShareGroup, "shared-subscription group of the collector replicas"},
 		{&c.ClientID, "client-id", EnvClientID, defaultClientID(), "MQTT client id; keep it stable across restarts"},
 		{&c.HTTPListen, "http-listen", EnvHTTPListen, DefaultHTTPListen, "address of the operations server (/metrics, /healthz, /readyz); empty or " + HTTPListenOff + " disables it"},
+		{&c.ReadyFile, "ready-file", "", "", "write the bound addresses as JSON to `FILE` once subscribed (for scripts and tests)"},
 		{&logLevel, "log-level", EnvLogLevel, "info", "log level: debug, info, warn or error"},
 		{&c.LogFormat, "log-format", EnvLogFormat, LogAuto, "log format: " + LogAuto + " (text on a terminal, JSON otherwise), " + LogText + " or " + LogJSON},
 	}

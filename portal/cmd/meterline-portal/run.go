@@ -16,6 +16,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/logging"
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -68,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "portal listening on http://%s\n", ln.Addr())
 	logger.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()))
+	if err := ready.Write(cfg.ReadyFile, ready.Addrs{"http": ln.Addr().String()}); err != nil {
+		srv.Close()
+		return err
+	}
 
 	select {
 	case err := <-served:

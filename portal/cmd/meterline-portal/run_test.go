@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // syncBuffer collects what run logs; it is written from run's goroutines.
@@ -35,39 +35,41 @@ func (b *syncBuffer) String() string {
 }
 
 // startPortal runs the portal with args and the address 127.0.0.1:0, waits
-// for its "portal listening on" line and returns its base URL. The portal
-// is stopped, and must return no error, when the test ends.
+// for its ready file and returns its base URL. The portal is stopped, and
+// must return no error, when the test ends.
 func startPortal(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdoutR, stdoutW := io.Pipe()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	go func() {
-		err := run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), stdoutW, logs)
-		stdoutW.Close()
-		done <- err
+		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile}, args...), io.Discard, logs)
 	}()
-	lines := bufio.NewScanner(stdoutR)
-	var base string
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "portal listening on "); ok {
-			base = u
-			break
-		}
-	}
-	if base == "" {
-		cancel()
-		t.Fatalf("the portal stopped before listening: %v\nlogs:\n%s", <-done, logs)
-	}
-	go io.Copy(io.Discard, stdoutR)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run returned %v after shutdown\nlogs:\n%s", err, logs)
 		}
 	})
-	return base
+	timeout := time.After(30 * time.Second)
+	for {
+		addrs, err := ready.Read(readyFile)
+		if err == nil {
+			return "http://" + addrs["http"]
+		}
+		if !ready.IsNotReady(err) {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("the portal stopped before listening: %v\nlogs:\n%s", err, logs)
+		case <-timeout:
+			t.Fatalf("the portal wrote no ready file\nlogs:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func get(t *testing.T, url string, header ...string) (int, string) {
