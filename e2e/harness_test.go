@@ -15,6 +15,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // bin is where TestMain built the binaries.
@@ -86,6 +89,27 @@ func start(t *testing.T, name string, args ...string) *process {
 		}
 	})
 	return p
+}
+
+// startReady starts bin/name with -ready-file and waits until it wrote the
+// file (see shared/ready), failing if it exits first or takes longer than
+// limit; it returns the process and the addresses it bound.
+func startReady(t *testing.T, limit time.Duration, name string, args ...string) (*process, ready.Addrs) {
+	t.Helper()
+	readyFile := filepath.Join(t.TempDir(), name+".ready.json")
+	p := start(t, name, append(args, "-ready-file", readyFile)...)
+	var addrs ready.Addrs
+	waitFor(t, name+" ready", limit, func() (bool, error) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it was ready:\n%s", name, p.output())
+		default:
+		}
+		var err error
+		addrs, err = ready.Read(readyFile)
+		return err == nil, err
+	})
+	return p, addrs
 }
 
 // stop asks the process to stop (SIGTERM) and kills it after a grace time.

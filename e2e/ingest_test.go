@@ -42,15 +42,7 @@ func startIngestCollector(t *testing.T, brokerURL, dbURL, dataDir, group, client
 	if dbURL != "" {
 		args = append(args, "-database", dbURL)
 	}
-	p := start(t, "meterline-collector", args...)
-	waitFor(t, "the collector to log \"collector started\"", 30*time.Second, func() (bool, error) {
-		select {
-		case <-p.done:
-			t.Fatalf("the collector exited before it started:\n%s", p.output())
-		default:
-		}
-		return countLog(p, "collector started") > 0, nil
-	})
+	p, _ := startReady(t, 30*time.Second, "meterline-collector", args...)
 	return p
 }
 
