@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 
 	"github.com/meterline/meterline/shared/ready"
 )
@@ -168,32 +165,4 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, 
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s: not reached within %s (last error: %v)", what, limit, lastErr)
-}
-
-// postgresDB creates a throwaway database on the test server and returns
-// its URL; it is dropped when the test ends.
-func postgresDB(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("METERLINE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("METERLINE_TEST_POSTGRES_URL is not set: skipping the PostgreSQL end-to-end test (.ci/run sets it)")
-	}
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("e2e_%d_%d", time.Now().UnixNano(), os.Getpid())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("METERLINE_TEST_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }

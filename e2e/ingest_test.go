@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterline/meterline/e2e/fleetsim"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -356,7 +357,7 @@ func TestIngestGarbageBetweenGoodPayloads(t *testing.T) {
 			dataDir := t.TempDir()
 			dbURL := ""
 			if tc.postgres {
-				dbURL = postgresDB(t)
+				dbURL = schematest.PostgresURL(t)
 				runCmd(t, "meterline-collector", "-migrate", "-database", dbURL)
 			}
 			agentID := fmt.Sprintf("garbage-%d", time.Now().UnixNano())
@@ -716,7 +717,7 @@ func batchLogs(p *process) (stored, duplicates int) {
 // stored exactly once.
 func TestIngestReplicaKilledMidStream(t *testing.T) {
 	broker := startMosquitto(t)
-	dbURL := postgresDB(t)
+	dbURL := schematest.PostgresURL(t)
 	runCmd(t, "meterline-collector", "-migrate", "-database", dbURL)
 	db := openDB(t, dbURL)
 

@@ -18,10 +18,10 @@ import (
 
 	"github.com/meterline/meterline/collector/internal/mqtttest"
 	"github.com/meterline/meterline/collector/internal/store"
-	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/ready"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -236,7 +236,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 }
 
 func TestRunMigrateSQLite(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	if err := run(context.Background(), []string{"-database", dbURL, "-migrate"}, noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatalf("run -migrate: %v", err)
 	}
@@ -259,7 +259,7 @@ func checkSchema(t *testing.T, dbURL string) {
 // configured, so the collector embeds one (on 127.0.0.1:0 here), and a
 // fresh SQLite file that it migrates on its own.
 func TestCollectorEmbeddedBrokerSQLite(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	// The operations server is off here: that path is tested too.
 	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-test", "-http-listen", "")
 	if c.brokerAddr == "" || strings.HasSuffix(c.brokerAddr, ":0") {
@@ -274,7 +274,7 @@ func TestCollectorEmbeddedBrokerSQLite(t *testing.T) {
 // TestCollectorOps scrapes the operations server of a running collector
 // (embedded broker, SQLite): alive, ready, and counting what it receives.
 func TestCollectorOps(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-ops-test")
 	if c.opsAddr == "" || strings.HasSuffix(c.opsAddr, ":0") {
 		t.Fatalf("ops address ready = %q, want the bound port", c.opsAddr)
@@ -326,11 +326,11 @@ func TestCollectorOps(t *testing.T) {
 // schema so that tests running beside it do not interfere.
 func TestCollectorMosquittoPostgres(t *testing.T) {
 	mqttURL := mqtttest.ExternalURL(t)
-	dbURL := storetest.PostgresURL(t)
-	agentID := storetest.UniqueName(t, "agent-")
-	clientID := storetest.UniqueName(t, "collector-test-")
+	dbURL := schematest.PostgresURL(t)
+	agentID := schematest.UniqueName(t, "agent-")
+	clientID := schematest.UniqueName(t, "collector-test-")
 	args := []string{"-database", dbURL, "-mqtt", mqttURL, "-http-listen", "127.0.0.1:0",
-		"-share-group", storetest.UniqueName(t, "collectors-"), "-client-id", clientID}
+		"-share-group", schematest.UniqueName(t, "collectors-"), "-client-id", clientID}
 
 	err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-migrate") {
@@ -527,7 +527,7 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 // holding more dead letters of an agent than its cap: they are pruned at
 // once, and the metrics say so.
 func TestCollectorPrunesDeadLettersOnStart(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -18,9 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -35,8 +35,8 @@ type dialect struct {
 // dialects lists SQLite always and PostgreSQL when the test server is set
 // (its subtests skip otherwise, and say why).
 var dialects = []dialect{
-	{"sqlite", storetest.SQLiteURL},
-	{"postgres", storetest.PostgresURL},
+	{"sqlite", schematest.SQLiteURL},
+	{"postgres", schematest.PostgresURL},
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/ready"
+	"github.com/meterline/meterline/shared/schema/schematest"
 )
 
 // syncBuffer collects what run logs; it is written from run's goroutines.
@@ -94,7 +95,7 @@ func get(t *testing.T, url string, header ...string) (int, string) {
 }
 
 func TestRunServesSeededDatabase(t *testing.T) {
-	db := storetest.SQLite(t)
+	db := schematest.SQLiteURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
 	base := startPortal(t, "-database", db)
 
@@ -125,7 +126,7 @@ func TestRunFirstStartCreatesSQLite(t *testing.T) {
 }
 
 func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
-	db := storetest.Postgres(t) // a fresh schema, never migrated
+	db := schematest.PostgresURL(t) // a fresh schema, never migrated
 	err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-database", db}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "meterline-collector -migrate") {
 		t.Fatalf("run on an unmigrated PostgreSQL database: %v; want a refusal telling to run meterline-collector -migrate", err)
@@ -133,7 +134,7 @@ func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
 }
 
 func TestRunServesPostgres(t *testing.T) {
-	db := storetest.Postgres(t)
+	db := schematest.PostgresURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
 	base := startPortal(t, "-database", db)
 	code, body := get(t, base+"/devices?lang=fr")
@@ -163,7 +164,7 @@ func TestRunVersionAndHelp(t *testing.T) {
 }
 
 func TestRunListenError(t *testing.T) {
-	err := run(context.Background(), []string{"-listen", "127.0.0.1:-1", "-database", storetest.SQLite(t)}, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:-1", "-database", schematest.SQLiteURL(t)}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "listen on") {
 		t.Errorf("run on a bad address: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -26,7 +27,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // SQLite database, so the golden pages cover the whole path from the table.
 func sampleDevices(t *testing.T) []store.DeviceSummary {
 	t.Helper()
-	url := storetest.SQLite(t)
+	url := schematest.SQLiteURL(t)
 	storetest.Seed(t, url, storetest.Sample(testNow)...)
 	st, err := store.Open(context.Background(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
