@@ -231,17 +231,9 @@ func TestACLBroker(t *testing.T) {
 		ca := filepath.Join(b.certDir, "ca.crt")
 		pwFile := filepath.Join(dir, "mqtt-password")
 		writeFile(t, pwFile, b.passwords[collectorUser]+"\n")
-		collector := start(t, "meterline-collector",
+		startReady(t, 20*time.Second, "meterline-collector",
 			"-mqtt", "ssl://"+b.addr, "-mqtt-username", collectorUser, "-mqtt-password-file", pwFile,
 			"-mqtt-ca-file", ca, "-client-id", "acl-test-collector", "-data-dir", dir)
-		waitFor(t, "collector subscribed", 20*time.Second, func() (bool, error) {
-			select {
-			case <-collector.done:
-				return false, fmt.Errorf("collector exited:\n%s", collector.output())
-			default:
-			}
-			return strings.Contains(collector.output(), "collector started"), nil
-		})
 
 		conf := filepath.Join(dir, "agent.toml")
 		writeFile(t, conf, fmt.Sprintf(`agent_id = %q

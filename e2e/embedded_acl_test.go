@@ -33,16 +33,8 @@ func TestEmbeddedBrokerACL(t *testing.T) {
 	}
 	addr := freeTCPAddr(t)
 	url := "tcp://" + addr
-	collector := start(t, "meterline-collector", "-data-dir", dir, "-broker-listen", addr, "-broker-password-file", passwd,
+	startReady(t, 30*time.Second, "meterline-collector", "-data-dir", dir, "-broker-listen", addr, "-broker-password-file", passwd,
 		"-client-id", "embedded-acl-collector")
-	waitFor(t, "collector subscribed", 30*time.Second, func() (bool, error) {
-		select {
-		case <-collector.done:
-			return false, fmt.Errorf("collector exited:\n%s", collector.output())
-		default:
-		}
-		return strings.Contains(collector.output(), "collector started"), nil
-	})
 	login := func(agent string) pahoLogin { return pahoLogin{user: agent, password: passwords[agent]} }
 
 	t.Run("strangers are refused", func(t *testing.T) {

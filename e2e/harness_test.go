@@ -3,10 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // bin is where TestMain built the binaries.
@@ -88,6 +88,27 @@ func start(t *testing.T, name string, args ...string) *process {
 	return p
 }
 
+// startReady starts bin/name with -ready-file and waits until it wrote the
+// file (see shared/ready), failing if it exits first or takes longer than
+// limit; it returns the process and the addresses it bound.
+func startReady(t *testing.T, limit time.Duration, name string, args ...string) (*process, ready.Addrs) {
+	t.Helper()
+	readyFile := filepath.Join(t.TempDir(), name+".ready.json")
+	p := start(t, name, append(args, "-ready-file", readyFile)...)
+	var addrs ready.Addrs
+	waitFor(t, name+" ready", limit, func() (bool, error) {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it was ready:\n%s", name, p.output())
+		default:
+		}
+		var err error
+		addrs, err = ready.Read(readyFile)
+		return err == nil, err
+	})
+	return p, addrs
+}
+
 // stop asks the process to stop (SIGTERM) and kills it after a grace time.
 func (p *process) stop(t *testing.T) {
 	select {
@@ -144,32 +165,4 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() (bool, 
 		time.Sleep(200 * time.Millisecond)
 	}
 	t.Fatalf("%s: not reached within %s (last error: %v)", what, limit, lastErr)
-}
-
-// postgresDB creates a throwaway database on the test server and returns
-// its URL; it is dropped when the test ends.
-func postgresDB(t *testing.T) string {
-	t.Helper()
-	base := os.Getenv("METERLINE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("METERLINE_TEST_POSTGRES_URL is not set: skipping the PostgreSQL end-to-end test (.ci/run sets it)")
-	}
-	admin, err := sql.Open("postgres", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	name := fmt.Sprintf("e2e_%d_%d", time.Now().UnixNano(), os.Getpid())
-	if _, err := admin.Exec("CREATE DATABASE " + name); err != nil {
-		t.Fatalf("create database: %v", err)
-	}
-	t.Cleanup(func() {
-		admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)")
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("METERLINE_TEST_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterline/meterline/e2e/fleetsim"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -42,15 +43,7 @@ func startIngestCollector(t *testing.T, brokerURL, dbURL, dataDir, group, client
 	if dbURL != "" {
 		args = append(args, "-database", dbURL)
 	}
-	p := start(t, "meterline-collector", args...)
-	waitFor(t, "the collector to log \"collector started\"", 30*time.Second, func() (bool, error) {
-		select {
-		case <-p.done:
-			t.Fatalf("the collector exited before it started:\n%s", p.output())
-		default:
-		}
-		return countLog(p, "collector started") > 0, nil
-	})
+	p, _ := startReady(t, 30*time.Second, "meterline-collector", args...)
 	return p
 }
 
@@ -364,7 +357,7 @@ func TestIngestGarbageBetweenGoodPayloads(t *testing.T) {
 			dataDir := t.TempDir()
 			dbURL := ""
 			if tc.postgres {
-				dbURL = postgresDB(t)
+				dbURL = schematest.PostgresURL(t)
 				runCmd(t, "meterline-collector", "-migrate", "-database", dbURL)
 			}
 			agentID := fmt.Sprintf("garbage-%d", time.Now().UnixNano())
@@ -724,7 +717,7 @@ func batchLogs(p *process) (stored, duplicates int) {
 // stored exactly once.
 func TestIngestReplicaKilledMidStream(t *testing.T) {
 	broker := startMosquitto(t)
-	dbURL := postgresDB(t)
+	dbURL := schematest.PostgresURL(t)
 	runCmd(t, "meterline-collector", "-migrate", "-database", dbURL)
 	db := openDB(t, dbURL)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/meterline/meterline/printersim/sim"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -33,7 +34,7 @@ func TestPipelineMosquittoPostgres(t *testing.T) {
 	if mqttURL == "" {
 		t.Skip("METERLINE_TEST_MQTT_URL is not set: skipping the Mosquitto end-to-end test (.ci/run sets it)")
 	}
-	dbURL := postgresDB(t)
+	dbURL := schematest.PostgresURL(t)
 	runCmd(t, "meterline-collector", "-migrate", "-database", dbURL)
 	group := fmt.Sprintf("e2e%d", time.Now().UnixNano())
 	start(t, "meterline-collector", "-database", dbURL, "-mqtt", mqttURL, "-share-group", group,

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/printersim/sim"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -72,7 +73,7 @@ func newRig(t *testing.T, n int, postgres bool, brokerExtra ...string) *rig {
 	r.serve(n)
 
 	if postgres && os.Getenv("METERLINE_TEST_POSTGRES_URL") != "" {
-		r.dbURL = postgresDB(t)
+		r.dbURL = schematest.PostgresURL(t)
 		runCmd(t, "meterline-collector", "-migrate", "-database", r.dbURL)
 		t.Logf("database: PostgreSQL")
 	} else {

@@ -46,7 +46,7 @@ func (s *server) serve() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("read failed", "err", err)
+			s.log.Warn("read failed", "error", err)
 			select {
 			case <-s.fleet.stop:
 				return
@@ -58,11 +58,11 @@ func (s *server) serve() {
 		out, err := s.responder.Handle(buf[:n], s.snapshot())
 		if err != nil {
 			s.count(err)
-			s.log.Debug("datagram dropped", "from", from.String(), "bytes", n, "err", err)
+			s.log.Debug("datagram dropped", "from", from.String(), "bytes", n, "error", err)
 			continue
 		}
 		if _, err := s.conn.WriteToUDPAddrPort(out, from); err != nil {
-			s.log.Debug("write failed", "to", from.String(), "err", err)
+			s.log.Debug("write failed", "to", from.String(), "error", err)
 			continue
 		}
 		s.answered.Add(1)

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"sort"
 	"strconv"
@@ -202,6 +203,29 @@ func Check(ctx context.Context, db *sql.DB, d Dialect) error {
 	}
 	if have > want {
 		return domain.Errorf(domain.ECONFLICT, "database schema version %d is newer than this binary's %d", have, want)
+	}
+	return nil
+}
+
+// Prepare makes db's schema the one the binary expects before a service
+// starts on it. On the embedded SQLite database it applies the pending
+// migrations, so that a single box's first run just works (two processes
+// doing so at once take turns, see Migrate), and logs each one to logger.
+// On PostgreSQL the schema is an operator's step (meterline-collector
+// -migrate): Prepare only checks it, and its error wraps ErrBehind when
+// migrations are pending.
+func Prepare(ctx context.Context, db *sql.DB, d Dialect, logger *slog.Logger) error {
+	if d == SQLite {
+		applied, err := Migrate(ctx, db, d)
+		for _, name := range applied {
+			logger.Info("migration applied", "migration", name, "dialect", string(d))
+		}
+		if err != nil {
+			return fmt.Errorf("schema: migrate the SQLite database: %w", err)
+		}
+	}
+	if err := Check(ctx, db, d); err != nil {
+		return fmt.Errorf("refusing to start: %w", err)
 	}
 	return nil
 }

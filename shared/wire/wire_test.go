@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,10 +12,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/golden"
 	"github.com/meterline/meterline/shared/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 func ptr[T any](v T) *T { return &v }
 
@@ -68,34 +65,9 @@ func sampleBatch() wire.ReadBatch {
 	}
 }
 
-// golden compares v's JSON with testdata/name, and checks that decoding the
-// golden bytes gives v back.
-func golden(t *testing.T, name string, v any) []byte {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s: encoding changed (a wire change breaks agents in the field):\n got: %s\nwant: %s", name, got, want)
-	}
-	return want
-}
-
 func TestGoldenReadBatch(t *testing.T) {
 	want := sampleBatch()
-	b := golden(t, "read_batch.json", want)
+	b := golden.JSON(t, filepath.Join("testdata", "read_batch.json"), want)
 	got, refused, err := wire.DecodeReadBatch(b, readAt)
 	if err != nil || refused != nil {
 		t.Fatal(err, refused)
@@ -111,14 +83,14 @@ func TestGoldenReadBatch(t *testing.T) {
 func TestGoldenOtherPayloads(t *testing.T) {
 	status := wire.AgentStatus{Schema: 1, AgentID: "site-lyon-01", State: domain.AgentOnline, Version: "v0.1.0",
 		StartedAt: readAt.Add(-time.Hour), At: readAt, DevicesPolled: 12, OutboxDepth: 3}
-	b := golden(t, "agent_status.json", status)
+	b := golden.JSON(t, filepath.Join("testdata", "agent_status.json"), status)
 	if got, err := wire.DecodeAgentStatus(b); err != nil || !reflect.DeepEqual(got, status) {
 		t.Errorf("status round trip: %+v, %v", got, err)
 	}
 
 	event := wire.Event{Schema: 1, AgentID: "site-lyon-01", ID: "e-17", At: readAt, Kind: domain.EventCounterBackwards,
 		Serial: "YHX412087", Address: "127.0.1.1:161", Message: "total went from 723338 to 12", Previous: ptr[int64](723338), Current: ptr[int64](12)}
-	b = golden(t, "event.json", event)
+	b = golden.JSON(t, filepath.Join("testdata", "event.json"), event)
 	if got, err := wire.DecodeEvent(b); err != nil || !reflect.DeepEqual(got, event) {
 		t.Errorf("event round trip: %+v, %v", got, err)
 	}
@@ -129,19 +101,19 @@ func TestGoldenOtherPayloads(t *testing.T) {
 			{Seq: 42, BatchID: "Kp2xa", Refused: []wire.RefusedRead{{Index: 3, Reason: "serial longer than 64 bytes"}}},
 			{Seq: 43, BatchID: "x9LmR", Rejected: "agent id \"b\" in the payload is not \"site-lyon-01\" of the topic"},
 		}}
-	b = golden(t, "ack.json", ack)
+	b = golden.JSON(t, filepath.Join("testdata", "ack.json"), ack)
 	if got, err := wire.DecodeAck(b); err != nil || !reflect.DeepEqual(got, ack) {
 		t.Errorf("ack round trip: %+v, %v", got, err)
 	}
 
 	cfg := wire.AgentConfig{Schema: 1, PollInterval: "15m", DiscoveryInterval: "24h", Ranges: []string{"127.0.1.0/24"}, Credentials: []string{"office"}}
-	b = golden(t, "agent_config.json", cfg)
+	b = golden.JSON(t, filepath.Join("testdata", "agent_config.json"), cfg)
 	if got, err := wire.DecodeAgentConfig(b); err != nil || !reflect.DeepEqual(got, cfg) {
 		t.Errorf("config round trip: %+v, %v", got, err)
 	}
 
 	cmd := wire.Command{Schema: 1, ID: "c-1", Name: domain.CommandPollNow, At: readAt}
-	b = golden(t, "command.json", cmd)
+	b = golden.JSON(t, filepath.Join("testdata", "command.json"), cmd)
 	if got, err := wire.DecodeCommand(b); err != nil || !reflect.DeepEqual(got, cmd) {
 		t.Errorf("command round trip: %+v, %v", got, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/logging"
 	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
@@ -322,18 +323,5 @@ func pollTargets(static []string, discovered []discover.Device) []string {
 // newLogger logs text for a person at a terminal, JSON for a journal or a
 // log shipper.
 func newLogger(w io.Writer, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if isTerminal(w) {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
+	return logging.New(w, logging.Auto, level)
 }

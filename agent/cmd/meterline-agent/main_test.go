@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,10 +16,9 @@ import (
 	"github.com/meterline/meterline/agent/internal/fixtures"
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/snmp/snmptest"
+	"github.com/meterline/meterline/shared/golden"
 	"github.com/meterline/meterline/shared/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 // result is what one invocation of the program did.
 type result struct {
@@ -71,19 +69,7 @@ func TestReadGolden(t *testing.T) {
 			if res.code != 0 {
 				t.Fatalf("exit %d: %s", res.code, res.stderr)
 			}
-			golden := filepath.Join("testdata", "golden", tt.name+".json")
-			if *update {
-				if err := os.WriteFile(golden, []byte(res.stdout), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if res.stdout != string(want) {
-				t.Errorf("read output differs from %s:\n%s", golden, res.stdout)
-			}
+			golden.Bytes(t, filepath.Join("testdata", "golden", tt.name+".json"), []byte(res.stdout))
 			var r wire.DeviceRead
 			if err := json.Unmarshal([]byte(res.stdout), &r); err != nil || r.Address != "192.0.2.10:161" {
 				t.Errorf("output is not a wire.DeviceRead for the target: %v", err)

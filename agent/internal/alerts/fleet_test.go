@@ -1,19 +1,15 @@
 package alerts
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/golden"
 	"github.com/meterline/meterline/shared/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // m553Read is the agent's read of the demo fleet's HP Color LaserJet
 // M553dn (printersim/sim/fleet/hp_color_laserjet_m553dn.snmprec) after
@@ -129,27 +125,7 @@ func TestDemoFleetDeviceOverTime(t *testing.T) {
 		}
 	}
 
-	got, err := json.MarshalIndent(events, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	golden := filepath.Join("testdata", "hp_m553dn_events.json")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	wantJSON, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if !bytes.Equal(got, wantJSON) {
-		t.Errorf("events differ from %s (go test -update rewrites it):\n%s", golden, got)
-	}
+	golden.JSON(t, filepath.Join("testdata", "hp_m553dn_events.json"), events)
 	// What the agent publishes, the collector accepts.
 	for _, e := range events {
 		b, _ := json.Marshal(e)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,9 +18,10 @@ import (
 
 	"github.com/meterline/meterline/collector/internal/mqtttest"
 	"github.com/meterline/meterline/collector/internal/store"
-	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/ready"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -27,16 +29,16 @@ import (
 // noEnv keeps the tests' environment out of run: everything is a flag.
 func noEnv(string) string { return "" }
 
-// logRecords is the collector's stderr, decoded: run logs JSON lines, and
-// tests wait for the ones that say something happened.
+// logRecords is the collector's stderr, decoded (run logs JSON lines), to
+// show when a test fails. Tests wait on the ready file and the database,
+// never on a log line.
 type logRecords struct {
 	mu      sync.Mutex
 	partial []byte
 	records []map[string]any
-	changed chan struct{}
 }
 
-func newLogRecords() *logRecords { return &logRecords{changed: make(chan struct{}, 1)} }
+func newLogRecords() *logRecords { return &logRecords{} }
 
 func (l *logRecords) Write(p []byte) (int, error) {
 	l.mu.Lock()
@@ -54,34 +56,7 @@ func (l *logRecords) Write(p []byte) (int, error) {
 		l.records = append(l.records, rec)
 		l.partial = rest
 	}
-	select {
-	case l.changed <- struct{}{}:
-	default:
-	}
 	return len(p), nil
-}
-
-// matching returns the records with the message whose attributes include
-// attrs.
-func (l *logRecords) matching(msg string, attrs map[string]string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, r := range l.records {
-		if r["msg"] != msg {
-			continue
-		}
-		ok := true
-		for k, v := range attrs {
-			if fmt.Sprint(r[k]) != v {
-				ok = false
-			}
-		}
-		if ok {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func (l *logRecords) dump() string {
@@ -110,14 +85,16 @@ type collector struct {
 }
 
 // startCollector runs the collector with the flags, logging JSON at debug
-// level, and returns once it logged "collector started". The operations
-// server listens on a port of its own unless args say otherwise: several
-// collectors run in this process, and the default port would collide.
+// level, and returns once it wrote its ready file (it is subscribed). The
+// operations server listens on a port of its own unless args say
+// otherwise: several collectors run in this process, and the default port
+// would collide.
 func startCollector(t *testing.T, args ...string) *collector {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &collector{logs: newLogRecords(), done: make(chan error, 1), cancel: cancel}
-	args = append([]string{"-log-format", "json", "-log-level", "debug", "-http-listen", "127.0.0.1:0"}, args...)
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
+	args = append([]string{"-log-format", "json", "-log-level", "debug", "-http-listen", "127.0.0.1:0", "-ready-file", readyFile}, args...)
 	go func() { c.done <- run(ctx, args, noEnv, io.Discard, c.logs) }()
 	t.Cleanup(func() {
 		c.stop(t)
@@ -126,21 +103,32 @@ func startCollector(t *testing.T, args ...string) *collector {
 		}
 	})
 
-	c.waitLogs(t, 1, "collector started", nil)
-	if recs := c.logs.matching("broker listening", nil); len(recs) > 0 {
-		c.brokerAddr = fmt.Sprint(recs[0]["addr"])
+	timeout := time.After(mqtttest.Wait)
+	for {
+		addrs, err := ready.Read(readyFile)
+		if err == nil {
+			c.brokerAddr, c.opsAddr = addrs["broker"], addrs["ops"]
+			return c
+		}
+		if !ready.IsNotReady(err) {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-c.done:
+			c.done <- err // for stop
+			t.Fatalf("collector exited (%v) before it was ready", err)
+		case <-timeout:
+			t.Fatal("the collector wrote no ready file")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	if recs := c.logs.matching("ops listening", nil); len(recs) > 0 {
-		c.opsAddr = fmt.Sprint(recs[0]["addr"])
-	}
-	return c
 }
 
 // get fetches a path of the collector's operations server.
 func (c *collector) get(t *testing.T, path string) (int, string) {
 	t.Helper()
 	if c.opsAddr == "" {
-		t.Fatal("the collector logged no \"ops listening\"")
+		t.Fatal("the collector bound no operations server")
 	}
 	client := &http.Client{Timeout: mqtttest.Wait}
 	resp, err := client.Get("http://" + c.opsAddr + path)
@@ -155,19 +143,52 @@ func (c *collector) get(t *testing.T, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// waitLogs waits until n records with the message and attributes were
-// logged, failing if the collector exits first.
-func (c *collector) waitLogs(t *testing.T, n int, msg string, attrs map[string]string) {
+// waitStored waits until the database holds what exercise sent that is
+// not acknowledged: three refused messages on readsTopic, the agent's
+// status and its event; it fails if the collector exits first.
+func (c *collector) waitStored(t *testing.T, dbURL, agentID, readsTopic string) {
 	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	stored := func() (bool, string) {
+		letters, err := st.DeadLetters(ctx)
+		if err != nil {
+			return false, err.Error()
+		}
+		refused := 0
+		for _, l := range letters {
+			if l.Topic == readsTopic {
+				refused++
+			}
+		}
+		if refused < 3 {
+			return false, fmt.Sprintf("%d messages dead-lettered on %s, want 3", refused, readsTopic)
+		}
+		if a, err := st.Agent(ctx, agentID); err != nil || !a.Status.Valid {
+			return false, fmt.Sprintf("no status of agent %s (%v)", agentID, err)
+		}
+		if events, err := st.Events(ctx, agentID); err != nil || len(events) == 0 {
+			return false, fmt.Sprintf("no event of agent %s (%v)", agentID, err)
+		}
+		return true, ""
+	}
 	timeout := time.After(mqtttest.Wait)
-	for len(c.logs.matching(msg, attrs)) < n {
+	for {
+		ok, why := stored()
+		if ok {
+			return
+		}
 		select {
-		case <-c.logs.changed:
 		case err := <-c.done:
 			c.done <- err // for stop
-			t.Fatalf("collector exited (%v) before logging %q %d times", err, msg, n)
+			t.Fatalf("collector exited (%v) before storing: %s", err, why)
 		case <-timeout:
-			t.Fatalf("collector logged %q %d times, want %d", msg, len(c.logs.matching(msg, attrs)), n)
+			t.Fatalf("not stored: %s", why)
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }
@@ -215,7 +236,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 }
 
 func TestRunMigrateSQLite(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	if err := run(context.Background(), []string{"-database", dbURL, "-migrate"}, noEnv, io.Discard, io.Discard); err != nil {
 		t.Fatalf("run -migrate: %v", err)
 	}
@@ -238,11 +259,11 @@ func checkSchema(t *testing.T, dbURL string) {
 // configured, so the collector embeds one (on 127.0.0.1:0 here), and a
 // fresh SQLite file that it migrates on its own.
 func TestCollectorEmbeddedBrokerSQLite(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	// The operations server is off here: that path is tested too.
 	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-test", "-http-listen", "")
 	if c.brokerAddr == "" || strings.HasSuffix(c.brokerAddr, ":0") {
-		t.Fatalf("broker address logged = %q, want the bound port", c.brokerAddr)
+		t.Fatalf("broker address ready = %q, want the bound port", c.brokerAddr)
 	}
 	if c.opsAddr != "" {
 		t.Errorf("ops server listening on %s with -http-listen \"\", want none", c.opsAddr)
@@ -253,10 +274,10 @@ func TestCollectorEmbeddedBrokerSQLite(t *testing.T) {
 // TestCollectorOps scrapes the operations server of a running collector
 // (embedded broker, SQLite): alive, ready, and counting what it receives.
 func TestCollectorOps(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	c := startCollector(t, "-database", dbURL, "-broker-listen", "127.0.0.1:0", "-client-id", "collector-ops-test")
 	if c.opsAddr == "" || strings.HasSuffix(c.opsAddr, ":0") {
-		t.Fatalf("ops address logged = %q, want the bound port", c.opsAddr)
+		t.Fatalf("ops address ready = %q, want the bound port", c.opsAddr)
 	}
 	if status, body := c.get(t, "/healthz"); status != http.StatusOK || body != "ok\n" {
 		t.Errorf("healthz = %d %q, want 200 ok", status, body)
@@ -305,11 +326,11 @@ func TestCollectorOps(t *testing.T) {
 // schema so that tests running beside it do not interfere.
 func TestCollectorMosquittoPostgres(t *testing.T) {
 	mqttURL := mqtttest.ExternalURL(t)
-	dbURL := storetest.PostgresURL(t)
-	agentID := storetest.UniqueName(t, "agent-")
-	clientID := storetest.UniqueName(t, "collector-test-")
+	dbURL := schematest.PostgresURL(t)
+	agentID := schematest.UniqueName(t, "agent-")
+	clientID := schematest.UniqueName(t, "collector-test-")
 	args := []string{"-database", dbURL, "-mqtt", mqttURL, "-http-listen", "127.0.0.1:0",
-		"-share-group", storetest.UniqueName(t, "collectors-"), "-client-id", clientID}
+		"-share-group", schematest.UniqueName(t, "collectors-"), "-client-id", clientID}
 
 	err := run(context.Background(), args, noEnv, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "-migrate") {
@@ -404,9 +425,7 @@ func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
 	if len(rejected) != 1 || !strings.HasPrefix(rejected[5], domain.ESCHEMA+": ") {
 		t.Errorf("rejected = %v, want batch 5 rejected for its schema", rejected)
 	}
-	c.waitLogs(t, 3, "message refused and dead-lettered", map[string]string{"topic": readsTopic})
-	c.waitLogs(t, 1, "status stored", map[string]string{"agent_id": agentID})
-	c.waitLogs(t, 1, "event stored", map[string]string{"agent_id": agentID})
+	c.waitStored(t, dbURL, agentID, readsTopic)
 	if err := c.stop(t); err != nil {
 		t.Fatalf("collector stopped with %v", err)
 	}
@@ -508,7 +527,7 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 // holding more dead letters of an agent than its cap: they are pruned at
 // once, and the metrics say so.
 func TestCollectorPrunesDeadLettersOnStart(t *testing.T) {
-	dbURL := storetest.SQLiteURL(t)
+	dbURL := schematest.SQLiteURL(t)
 	ctx := context.Background()
 	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
 	if err != nil {

@@ -19,8 +19,9 @@ import (
 	"github.com/meterline/meterline/collector/internal/ops"
 	"github.com/meterline/meterline/collector/internal/store"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/logging"
+	"github.com/meterline/meterline/shared/ready"
 	"github.com/meterline/meterline/shared/redact"
-	"github.com/meterline/meterline/shared/schema"
 )
 
 // shutdownTimeout bounds the drain of the ingest queue on shutdown; what is
@@ -41,10 +42,10 @@ const agentsOnlineEvery = 15 * time.Second
 // readiness off (/readyz answers 503), ingest (drain, acknowledge,
 // disconnect), embedded broker, operations server, database.
 //
-// Tests call it as main does. It logs "ops listening" with the bound
-// address (addr) of the operations server unless -http-listen is empty,
-// "broker listening" with the bound address when it embeds a broker, then
-// "collector started" once subscribed.
+// Tests call it as main does. Once subscribed it writes the -ready-file,
+// if any (see shared/ready), with the bound addresses: "ops" for the
+// operations server unless -http-listen is empty, "broker" when it embeds
+// a broker.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, err := config.Parse(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
@@ -61,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cfg.Dump(stdout)
 	}
 
-	logger := newLogger(stderr, cfg.LogFormat, cfg.LogLevel)
+	logger := logging.New(stderr, cfg.LogFormat, cfg.LogLevel)
 	logger.Info("meterline-collector starting", "version", buildinfo.Get().String(), "database", redact.URL(cfg.DatabaseURL))
 
 	if cfg.DatabaseDefaulted {
@@ -91,6 +92,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// svc is set once ingest runs; the mqtt check reads it.
 	var svc atomic.Pointer[ingest.Service]
 	var opsServer *ops.Server
+	bound := ready.Addrs{}
 	if cfg.HTTPListen != "" {
 		opsServer = ops.New(ops.Config{Metrics: m.Handler(), Pprof: cfg.Pprof}, logger.With("component", "ops"))
 		opsServer.AddCheck("database", st.Ping) // ops bounds each check
@@ -107,9 +109,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}()
 		logger.Info("ops listening", "addr", addr)
+		bound["ops"] = addr
 	}
 
-	if err := prepareSchema(ctx, st); err != nil {
+	if err := st.Prepare(ctx); err != nil {
 		return err
 	}
 	stopGauge := refreshAgentsOnline(st, m, logger)
@@ -129,6 +132,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer b.Close()
 		logger.Info("broker listening", "addr", b.Addr(), "passwords", cfg.BrokerPasswordFile != "")
+		bound["broker"] = b.Addr()
 		brokerURL = b.LocalURL()
 		mqttUser, mqttPassword = b.CollectorLogin()
 	}
@@ -156,6 +160,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	svc.Store(ingestSvc)
 	m.SetQueueDepth(ingestSvc.QueueDepth)
 	logger.Info("collector started", "mqtt", redact.URL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
+	if err := ready.Write(cfg.ReadyFile, bound); err != nil {
+		return err
+	}
 
 	<-ctx.Done()
 	logger.Info("collector stopping")
@@ -296,27 +303,4 @@ func periodically(interval time.Duration, fn func(ctx context.Context)) (stop fu
 		cancel()
 		wg.Wait()
 	}
-}
-
-// prepareSchema brings the embedded SQLite database up to date, so that a
-// first run on a single box just works, and refuses to start on a
-// PostgreSQL schema that is behind: there an operator migrates, once, with
-// -migrate.
-func prepareSchema(ctx context.Context, st *store.Store) error {
-	if st.Dialect() == schema.SQLite {
-		_, err := st.Migrate(ctx)
-		return err
-	}
-	if err := st.CheckSchema(ctx); err != nil {
-		return fmt.Errorf("refusing to start: %w", err)
-	}
-	return nil
-}
-
-func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level}
-	if format == config.LogJSON {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
 }

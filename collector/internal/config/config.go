@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/shared/envflag"
+	"github.com/meterline/meterline/shared/logging"
 	"github.com/meterline/meterline/shared/redact"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/topic"
@@ -78,8 +79,9 @@ const HTTPListenOff = "off"
 
 // Log formats.
 const (
-	LogText = "text"
-	LogJSON = "json"
+	LogAuto = logging.Auto // text on a terminal, JSON otherwise
+	LogText = logging.Text
+	LogJSON = logging.JSON
 )
 
 // Secret is a string that never prints itself.
@@ -152,6 +154,10 @@ type Config struct {
 
 	LogLevel  slog.Level
 	LogFormat string
+
+	// ReadyFile, when set, is written (see shared/ready) once the
+	// collector is subscribed, with the addresses it bound.
+	ReadyFile string
 }
 
 // EmbeddedBroker reports whether the collector runs its own MQTT broker.
@@ -196,8 +202,9 @@ func Parse(args []string, getenv func(string) string, usage io.Writer) (Config, 
 		{&c.ShareGroup, "share-group", EnvShareGroup, topic.DefaultShareGroup, "shared-subscription group of the collector replicas"},
 		{&c.ClientID, "client-id", EnvClientID, defaultClientID(), "MQTT client id; keep it stable across restarts"},
 		{&c.HTTPListen, "http-listen", EnvHTTPListen, DefaultHTTPListen, "address of the operations server (/metrics, /healthz, /readyz); empty or " + HTTPListenOff + " disables it"},
+		{&c.ReadyFile, "ready-file", "", "", "write the bound addresses as JSON to `FILE` once subscribed (for scripts and tests)"},
 		{&logLevel, "log-level", EnvLogLevel, "info", "log level: debug, info, warn or error"},
-		{&c.LogFormat, "log-format", EnvLogFormat, LogText, "log format: " + LogText + " or " + LogJSON},
+		{&c.LogFormat, "log-format", EnvLogFormat, LogAuto, "log format: " + LogAuto + " (text on a terminal, JSON otherwise), " + LogText + " or " + LogJSON},
 	}
 	for _, f := range stringFlags {
 		text := f.usage
@@ -389,8 +396,8 @@ func (c Config) Validate() error {
 	if c.ClientID == "" || strings.ContainsAny(c.ClientID, "+#/") {
 		errs = append(errs, fmt.Errorf("-client-id %q: want a non-empty id without '+', '#' or '/'", c.ClientID))
 	}
-	if c.LogFormat != LogText && c.LogFormat != LogJSON {
-		errs = append(errs, fmt.Errorf("-log-format %q: want text or json", c.LogFormat))
+	if c.LogFormat != LogAuto && c.LogFormat != LogText && c.LogFormat != LogJSON {
+		errs = append(errs, fmt.Errorf("-log-format %q: want auto, text or json", c.LogFormat))
 	}
 	return errors.Join(errs...)
 }

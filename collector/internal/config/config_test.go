@@ -94,7 +94,7 @@ func TestParse(t *testing.T) {
 			if !strings.HasPrefix(c.ClientID, "meterline-collector-") {
 				t.Errorf("client id = %q", c.ClientID)
 			}
-			if c.LogLevel != slog.LevelInfo || c.LogFormat != LogText {
+			if c.LogLevel != slog.LevelInfo || c.LogFormat != LogAuto {
 				t.Errorf("log = %v %s", c.LogLevel, c.LogFormat)
 			}
 			if c.HTTPListen != "127.0.0.1:9464" {

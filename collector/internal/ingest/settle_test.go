@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/meterline/meterline/collector/internal/store"
-	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -85,7 +85,7 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 	for _, dialect := range []struct {
 		name string
 		url  func(testing.TB) string
-	}{{"sqlite", storetest.SQLiteURL}, {"postgres", storetest.PostgresURL}} {
+	}{{"sqlite", schematest.SQLiteURL}, {"postgres", schematest.PostgresURL}} {
 		t.Run(dialect.name, func(t *testing.T) {
 			st := openStore(t, dialect.url(t))
 			pub := &fakePublisher{}

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -52,8 +54,12 @@ func (s *Store) AttachDevice(ctx context.Context, deviceID, accountID int64) err
 		return nil
 	}
 	var current *int64
-	if err := s.db.GetContext(ctx, &current, s.db.Rebind(`SELECT account_id FROM devices WHERE id = ?`), deviceID); err != nil {
+	err = s.db.GetContext(ctx, &current, s.db.Rebind(`SELECT account_id FROM devices WHERE id = ?`), deviceID)
+	if errors.Is(err, sql.ErrNoRows) {
 		return domain.Errorf(domain.ENOTFOUND, "device %d does not exist", deviceID)
+	}
+	if err != nil {
+		return fmt.Errorf("store: attach device %d: read its account: %w", deviceID, err)
 	}
 	return domain.Errorf(domain.ECONFLICT, "device %d is already attached to account %d", deviceID, *current)
 }

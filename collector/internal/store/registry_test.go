@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,5 +48,33 @@ func TestUnknownDevicesWaitForAnAccount(t *testing.T) {
 				t.Errorf("account of A after a new read = %d, %v; want 42", account, err)
 			}
 		})
+	}
+}
+
+// TestAttachDeviceReportsDatabaseErrors: only a device that is not there
+// is ENOTFOUND; a database that fails while AttachDevice looks the device
+// up says so, wrapped, so the back office does not tell an operator that a
+// printer it lists does not exist.
+func TestAttachDeviceReportsDatabaseErrors(t *testing.T) {
+	s := migratedStore(t, dialects[0]) // SQLite: a column keeps a value of another type
+	ctx := context.Background()
+	if _, err := s.SaveBatches(ctx, incoming(agentBatch("agent-1", 1, read("A", t0, 10)))); err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := s.db.Get(&id, `SELECT id FROM devices WHERE serial = 'A'`); err != nil {
+		t.Fatal(err)
+	}
+	// An account id that cannot be read back as a number: the device is
+	// attached, and reading whose it is fails.
+	if _, err := s.db.Exec(`UPDATE devices SET account_id = 'not a number' WHERE id = ?`, id); err != nil {
+		t.Fatal(err)
+	}
+	err := s.AttachDevice(ctx, id, 42)
+	if err == nil || domain.ErrorCode(err) == domain.ENOTFOUND || domain.ErrorCode(err) == domain.ECONFLICT {
+		t.Fatalf("attach when reading the device fails = %v (code %q), want the database error", err, domain.ErrorCode(err))
+	}
+	if !strings.Contains(err.Error(), "not a number") {
+		t.Errorf("attach error %v does not carry the database's", err)
 	}
 }

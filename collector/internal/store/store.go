@@ -105,6 +105,12 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	return nil
 }
 
+// Prepare gets the schema ready for the collector to start (see
+// schema.Prepare): migrated on SQLite, checked on PostgreSQL.
+func (s *Store) Prepare(ctx context.Context) error {
+	return schema.Prepare(ctx, s.db.DB, s.dialect, s.logger)
+}
+
 // inTx runs fn in a transaction and commits it, rolling back on error.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"math"
@@ -18,13 +17,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/golden"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // dialect is one database the suite runs on.
 type dialect struct {
@@ -35,8 +33,8 @@ type dialect struct {
 // dialects lists SQLite always and PostgreSQL when the test server is set
 // (its subtests skip otherwise, and say why).
 var dialects = []dialect{
-	{"sqlite", storetest.SQLiteURL},
-	{"postgres", storetest.PostgresURL},
+	{"sqlite", schematest.SQLiteURL},
+	{"postgres", schematest.PostgresURL},
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -208,7 +206,7 @@ func TestSaveBatch(t *testing.T) {
 			if got := mustCount(t, s); got != want {
 				t.Errorf("Counts = %+v, want %+v", got, want)
 			}
-			golden(t, "latest_reads.golden.json", mustLatest(t, s))
+			golden.JSON(t, filepath.Join("testdata", "latest_reads.golden.json"), mustLatest(t, s))
 		}},
 		{"same batch again is a duplicate and adds nothing", func(t *testing.T, s *Store) {
 			batch := loadBatch(t)
@@ -440,30 +438,6 @@ func TestSaveStatusEventDeadLetter(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-// golden compares v, as indented JSON, with testdata/name; -update
-// rewrites the file.
-func golden(t *testing.T, name string, v any) {
-	t.Helper()
-	got, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs:\n got %s\nwant %s", path, got, want)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/shared/schema/schematest"
 )
 
 // EnvChromium names the Chromium binary the browser test drives, e.g.
@@ -53,7 +54,7 @@ func TestBrowser(t *testing.T) {
 	if bin == "" {
 		t.Skipf("%s is not set: skipping the real-browser test (set it to a Chromium binary, e.g. /usr/bin/chromium)", EnvChromium)
 	}
-	db := storetest.SQLite(t)
+	db := schematest.SQLiteURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
 	base := startPortal(t, "-database", db)
 

@@ -15,6 +15,8 @@ import (
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/logging"
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // shutdownTimeout bounds how long requests in flight may take to finish
@@ -38,7 +40,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "meterline-portal %s\n", info)
 		return nil
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	logger := logging.New(stderr, logging.Auto, cfg.LogLevel)
 	logger.Info("starting meterline-portal", "version", info.String())
 
 	st, err := store.Open(ctx, cfg.Database, logger)
@@ -67,6 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(stdout, "portal listening on http://%s\n", ln.Addr())
 	logger.Info("serving", "addr", ln.Addr().String(), "database", string(st.Dialect()))
+	if err := ready.Write(cfg.ReadyFile, ready.Addrs{"http": ln.Addr().String()}); err != nil {
+		srv.Close()
+		return err
+	}
 
 	select {
 	case err := <-served:

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/shared/ready"
+	"github.com/meterline/meterline/shared/schema/schematest"
 )
 
 // syncBuffer collects what run logs; it is written from run's goroutines.
@@ -35,39 +36,41 @@ func (b *syncBuffer) String() string {
 }
 
 // startPortal runs the portal with args and the address 127.0.0.1:0, waits
-// for its "portal listening on" line and returns its base URL. The portal
-// is stopped, and must return no error, when the test ends.
+// for its ready file and returns its base URL. The portal is stopped, and
+// must return no error, when the test ends.
 func startPortal(t *testing.T, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	stdoutR, stdoutW := io.Pipe()
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
+	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	go func() {
-		err := run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), stdoutW, logs)
-		stdoutW.Close()
-		done <- err
+		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile}, args...), io.Discard, logs)
 	}()
-	lines := bufio.NewScanner(stdoutR)
-	var base string
-	for lines.Scan() {
-		if u, ok := strings.CutPrefix(lines.Text(), "portal listening on "); ok {
-			base = u
-			break
-		}
-	}
-	if base == "" {
-		cancel()
-		t.Fatalf("the portal stopped before listening: %v\nlogs:\n%s", <-done, logs)
-	}
-	go io.Copy(io.Discard, stdoutR)
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("run returned %v after shutdown\nlogs:\n%s", err, logs)
 		}
 	})
-	return base
+	timeout := time.After(30 * time.Second)
+	for {
+		addrs, err := ready.Read(readyFile)
+		if err == nil {
+			return "http://" + addrs["http"]
+		}
+		if !ready.IsNotReady(err) {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("the portal stopped before listening: %v\nlogs:\n%s", err, logs)
+		case <-timeout:
+			t.Fatalf("the portal wrote no ready file\nlogs:\n%s", logs)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 func get(t *testing.T, url string, header ...string) (int, string) {
@@ -92,7 +95,7 @@ func get(t *testing.T, url string, header ...string) (int, string) {
 }
 
 func TestRunServesSeededDatabase(t *testing.T) {
-	db := storetest.SQLite(t)
+	db := schematest.SQLiteURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
 	base := startPortal(t, "-database", db)
 
@@ -123,7 +126,7 @@ func TestRunFirstStartCreatesSQLite(t *testing.T) {
 }
 
 func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
-	db := storetest.Postgres(t) // a fresh schema, never migrated
+	db := schematest.PostgresURL(t) // a fresh schema, never migrated
 	err := run(context.Background(), []string{"-listen", "127.0.0.1:0", "-database", db}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "meterline-collector -migrate") {
 		t.Fatalf("run on an unmigrated PostgreSQL database: %v; want a refusal telling to run meterline-collector -migrate", err)
@@ -131,7 +134,7 @@ func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
 }
 
 func TestRunServesPostgres(t *testing.T) {
-	db := storetest.Postgres(t)
+	db := schematest.PostgresURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
 	base := startPortal(t, "-database", db)
 	code, body := get(t, base+"/devices?lang=fr")
@@ -161,7 +164,7 @@ func TestRunVersionAndHelp(t *testing.T) {
 }
 
 func TestRunListenError(t *testing.T) {
-	err := run(context.Background(), []string{"-listen", "127.0.0.1:-1", "-database", storetest.SQLite(t)}, io.Discard, io.Discard)
+	err := run(context.Background(), []string{"-listen", "127.0.0.1:-1", "-database", schematest.SQLiteURL(t)}, io.Discard, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "listen on") {
 		t.Errorf("run on a bad address: %v", err)
 	}

@@ -40,6 +40,9 @@ type Config struct {
 	LogLevel slog.Level
 	// Version asks to print the version and exit.
 	Version bool
+	// ReadyFile, when set, is written (see shared/ready) once the portal
+	// listens, with the address it bound ("http").
+	ReadyFile string
 }
 
 // ErrHelp is returned by Parse when -h or -help was given; the usage has
@@ -68,6 +71,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"file holding the database URL, which carries the PostgreSQL password ("+EnvDatabaseFile+")")
 	fs.StringVar(&level, "log-level", DefaultLogLevel, "lowest level logged: debug, info, warn or error ("+EnvLogLevel+")")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
+	fs.StringVar(&c.ReadyFile, "ready-file", "", "write the bound address as JSON to `FILE` once listening (for scripts and tests)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}

@@ -6,7 +6,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -76,9 +75,9 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s database: %w", src.Dialect, err)
 	}
-	if err := s.ensureSchema(ctx, logger); err != nil {
+	if err := schema.Prepare(ctx, db.DB, src.Dialect, logger); err != nil {
 		db.Close()
-		return nil, err
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	return s, nil
 }
@@ -89,28 +88,6 @@ func makeFolder(path string) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("store: create database folder %s: %w", dir, err)
-	}
-	return nil
-}
-
-// ensureSchema applies the migrations on SQLite and checks the version on
-// PostgreSQL.
-func (s *Store) ensureSchema(ctx context.Context, logger *slog.Logger) error {
-	if s.dialect == schema.SQLite {
-		applied, err := schema.Migrate(ctx, s.db.DB, schema.SQLite)
-		if err != nil {
-			return fmt.Errorf("store: migrate the SQLite database: %w", err)
-		}
-		for _, name := range applied {
-			logger.Info("applied database migration", "migration", name)
-		}
-	}
-	if err := schema.Check(ctx, s.db.DB, s.dialect); err != nil {
-		if errors.Is(err, schema.ErrBehind) {
-			return fmt.Errorf("store: the database schema is older than this portal; "+
-				"run `meterline-collector -migrate` against the same database, then start the portal again: %w", err)
-		}
-		return fmt.Errorf("store: check the database schema: %w", err)
 	}
 	return nil
 }

@@ -17,19 +17,20 @@ import (
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // backends are the databases every store test runs against: SQLite always,
-// PostgreSQL when storetest.EnvPostgres is set.
+// PostgreSQL when schematest.EnvPostgres is set.
 var backends = []struct {
 	name string
 	url  func(testing.TB) string
 }{
-	{"sqlite", storetest.SQLite},
-	{"postgres", storetest.Postgres},
+	{"sqlite", schematest.SQLiteURL},
+	{"postgres", schematest.PostgresURL},
 }
 
 func open(t *testing.T, url string) *store.Store {
@@ -232,7 +233,7 @@ func TestOpenSQLiteCreatesAndMigrates(t *testing.T) {
 }
 
 func TestOpenRefusesNewerSQLiteSchema(t *testing.T) {
-	url := storetest.SQLite(t)
+	url := schematest.SQLiteURL(t)
 	storetest.Seed(t, url)
 	src, _ := schema.ParseSource(url)
 	db, err := sql.Open(src.Driver, src.DSN)
@@ -251,7 +252,7 @@ func TestOpenRefusesNewerSQLiteSchema(t *testing.T) {
 }
 
 func TestOpenRefusesPostgresSchemaBehind(t *testing.T) {
-	url := storetest.Postgres(t) // an empty schema: never migrated
+	url := schematest.PostgresURL(t) // an empty schema: never migrated
 	_, err := store.Open(context.Background(), url, discard)
 	if !errors.Is(err, schema.ErrBehind) {
 		t.Fatalf("Open on an unmigrated PostgreSQL schema: %v, want schema.ErrBehind", err)

@@ -2,11 +2,9 @@ package web
 
 import (
 	"context"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -17,16 +15,16 @@ import (
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/golden"
+	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // sampleDevices returns storetest.Sample as the store reads it back from a
 // SQLite database, so the golden pages cover the whole path from the table.
 func sampleDevices(t *testing.T) []store.DeviceSummary {
 	t.Helper()
-	url := storetest.SQLite(t)
+	url := schematest.SQLiteURL(t)
 	storetest.Seed(t, url, storetest.Sample(testNow)...)
 	st, err := store.Open(context.Background(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -54,7 +52,7 @@ func TestDeviceListGolden(t *testing.T) {
 			if got := rec.Header().Get("Content-Type"); got != "text/html; charset=UTF-8" {
 				t.Errorf("Content-Type = %q", got)
 			}
-			golden(t, filepath.Join("testdata", "device_list."+lang+".html"), rec.Body.Bytes())
+			golden.Bytes(t, filepath.Join("testdata", "device_list."+lang+".html"), rec.Body.Bytes())
 		})
 	}
 }
@@ -64,37 +62,8 @@ func TestEmptyStateGolden(t *testing.T) {
 	for _, lang := range []string{"fr", "en"} {
 		t.Run(lang, func(t *testing.T) {
 			rec := request(t, s, http.MethodGet, "/devices?lang="+lang)
-			golden(t, filepath.Join("testdata", "device_list_empty."+lang+".html"), rec.Body.Bytes())
+			golden.Bytes(t, filepath.Join("testdata", "device_list_empty."+lang+".html"), rec.Body.Bytes())
 		})
-	}
-}
-
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update to write it): %v", err)
-	}
-	if string(got) != string(want) {
-		gotLines, wantLines := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-		for i := range max(len(gotLines), len(wantLines)) {
-			var g, w string
-			if i < len(gotLines) {
-				g = gotLines[i]
-			}
-			if i < len(wantLines) {
-				w = wantLines[i]
-			}
-			if g != w {
-				t.Fatalf("%s differs from line %d (run go test -update to accept):\n got: %s\nwant: %s", path, i+1, g, w)
-			}
-		}
 	}
 }
 

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
 
 	"github.com/meterline/meterline/printersim/sim"
+	"github.com/meterline/meterline/shared/logging"
+	"github.com/meterline/meterline/shared/ready"
 )
 
 // defaultPort is the first device's port: 161 needs privileges, and 16100
@@ -36,7 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	logger := logging.New(stderr, logging.Auto, cfg.logLevel)
 	cfg.options.Logger = logger
 
 	devs, err := loadDevices(cfg, logger)
@@ -111,7 +110,7 @@ func loadDevices(cfg config, logger *slog.Logger) ([]sim.Device, error) {
 	var opts []sim.LoadOption
 	if cfg.skipBadLines {
 		opts = append(opts, sim.SkipBadLines(func(err error) {
-			logger.Warn("recording line skipped", "err", err)
+			logger.Warn("recording line skipped", "error", err)
 		}))
 	}
 	var devs []sim.Device
@@ -139,35 +138,16 @@ type manifestEntry struct {
 	Serial  string `json:"serial"`
 }
 
-// writeManifest writes the device list through a temporary file and a
-// rename, so a script waiting for the file never reads half of it.
-func writeManifest(path string, infos []sim.DeviceInfo) (err error) {
+// writeManifest writes the device list atomically (see ready.WriteJSON),
+// so a script waiting for the file never reads half of it: the manifest is
+// printersim's ready file.
+func writeManifest(path string, infos []sim.DeviceInfo) error {
 	entries := make([]manifestEntry, len(infos))
 	for i, d := range infos {
 		entries[i] = manifestEntry{Name: d.Name, Address: d.Addr.String(), Serial: d.Serial}
 	}
-	data, err := json.MarshalIndent(entries, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encode manifest: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".manifest-*")
-	if err != nil {
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(append(data, '\n')); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write manifest: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write manifest: %w", err)
+	if err := ready.WriteJSON(path, entries); err != nil {
+		return fmt.Errorf("manifest: %w", err)
 	}
 	return nil
 }

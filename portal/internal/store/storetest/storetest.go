@@ -1,19 +1,13 @@
-// Package storetest helps tests put a Meterline database in a known state:
-// a throwaway SQLite file or PostgreSQL schema, and devices with their reads
-// written with plain SQL, the way the collector stores them. Only tests
-// import it.
+// Package storetest helps tests put a Meterline database in a known state
+// (the database itself comes from shared/schema/schematest): devices with
+// their reads written with plain SQL, the way the collector stores them.
+// Only tests import it.
 package storetest
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -27,59 +21,8 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-// EnvPostgres names the variable holding the URL of the PostgreSQL server
-// tests may use, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable.
-const EnvPostgres = "METERLINE_TEST_POSTGRES_URL"
-
 func init() {
 	sqlx.BindDriver(schema.DriverSQLite, sqlx.QUESTION)
-}
-
-// SQLite returns the URL of a SQLite file in a fresh temporary folder. The
-// file does not exist yet.
-func SQLite(tb testing.TB) string {
-	tb.Helper()
-	return "sqlite:" + filepath.Join(tb.TempDir(), "meterline.db")
-}
-
-// Postgres returns the URL of a fresh, empty schema on the server that
-// EnvPostgres names, dropped when the test ends; it skips the test when
-// EnvPostgres is not set. Tests of other packages share the server, so
-// each test gets its own schema, set as the connection's search_path.
-func Postgres(tb testing.TB) string {
-	tb.Helper()
-	base := os.Getenv(EnvPostgres)
-	if base == "" {
-		tb.Skipf("%s is not set: skipping the PostgreSQL run (set it to e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable)", EnvPostgres)
-	}
-	u, err := url.Parse(base)
-	if err != nil {
-		tb.Fatalf("%s: %v", EnvPostgres, err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		tb.Fatal(err)
-	}
-	name := "t_" + hex.EncodeToString(b[:])
-	admin, err := sql.Open(schema.DriverPostgres, base)
-	if err != nil {
-		tb.Fatalf("open PostgreSQL: %v", err)
-	}
-	ctx := context.Background()
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+name); err != nil {
-		admin.Close()
-		tb.Fatalf("create schema %s: %v", name, err)
-	}
-	tb.Cleanup(func() {
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+name+" CASCADE"); err != nil {
-			tb.Errorf("drop schema %s: %v", name, err)
-		}
-		admin.Close()
-	})
-	q := u.Query()
-	q.Set("options", "-csearch_path="+name)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 // Device is a device to write, with its reads.
