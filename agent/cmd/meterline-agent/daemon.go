@@ -14,6 +14,7 @@ import (
 
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/outbox"
 	"github.com/meterline/meterline/agent/internal/poll"
 	"github.com/meterline/meterline/agent/internal/remote"
@@ -229,7 +230,7 @@ func (a *app) discoverLoop(ctx context.Context, cfg config.Config, rc *remote.Co
 	all := cfg.DiscoveryCredentials()
 	for {
 		s := rc.Settings()
-		ranges, err := discover.ParseRanges(s.Ranges, cfg.Exclude)
+		ranges, err := netrange.Parse(s.Ranges, cfg.Exclude)
 		if err != nil {
 			// Local ranges are checked at load, remote ones when applied;
 			// this is a safety net.
@@ -270,7 +271,7 @@ func (a *app) discoverLoop(ctx context.Context, cfg config.Config, rc *remote.Co
 }
 
 // sweep runs one discovery sweep of ranges and updates the inventory.
-func (a *app) sweep(ctx context.Context, cfg config.Config, ranges discover.Ranges, credentials []snmp.Credential,
+func (a *app) sweep(ctx context.Context, cfg config.Config, ranges netrange.Ranges, credentials []snmp.Credential,
 	inv *discover.Inventory, reader *poll.CredentialReader, pollNow chan<- struct{}, log *slog.Logger) {
 	opts := discover.Options{
 		Port:        uint16(cfg.DiscoveryPort),

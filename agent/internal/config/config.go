@@ -16,7 +16,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
-	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/shared/topic"
 )
@@ -56,7 +56,7 @@ type Config struct {
 	Targets []string `toml:"targets"`
 
 	// Ranges are swept for printers, which are then polled with the
-	// targets; Exclude leaves addresses out. Syntax: discover.ParseRanges.
+	// targets; Exclude leaves addresses out. Syntax: netrange.Parse.
 	Ranges  []string `toml:"ranges"`
 	Exclude []string `toml:"exclude"`
 	// RemoteAllow widens what the collector's remote configuration may
@@ -403,13 +403,13 @@ func tlsScheme(scheme string) bool {
 func (c Config) validateDiscovery() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if _, err := discover.ParseRanges(c.Ranges, nil); err != nil {
+	if _, err := netrange.Parse(c.Ranges, nil); err != nil {
 		bad("ranges: %s", oneLine(err))
 	}
-	if _, err := discover.ParseRanges(c.Exclude, nil); err != nil {
+	if _, err := netrange.Parse(c.Exclude, nil); err != nil {
 		bad("exclude: %s", oneLine(err))
 	}
-	if _, err := discover.ParseRanges(c.RemoteAllow, nil); err != nil {
+	if _, err := netrange.Parse(c.RemoteAllow, nil); err != nil {
 		bad("remote_allow: %s", oneLine(err))
 	}
 	if d := c.DiscoveryInterval.Duration; d != 0 && d < MinPollInterval {
