@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meterline/meterline/agent/internal/alerts"
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
 	"github.com/meterline/meterline/agent/internal/netrange"
@@ -120,16 +121,16 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 
 	rc.Attach(pub)
 
-	events := newEventQueue(pub, log.With("task", "events"))
-	pub.OnConnect(events.poke)
-	sink := newAlertingSink(sender, cfg.AgentID, cfg.StateDir, events, a.now, log.With("task", "alerts"))
+	events := uplink.NewEventQueue(pub, log.With("task", "events"))
+	pub.OnConnect(events.Poke)
+	sink := alerts.NewSink(sender, cfg.AgentID, cfg.StateDir, events, a.now, log.With("task", "alerts"))
 
 	// The poll loop hands each round to the outbox and goes on; the sender
 	// publishes from it, whatever the broker does.
 	sendCtx, stopSending := context.WithCancel(ctx)
 	var sending sync.WaitGroup
 	sending.Go(func() { sender.Run(sendCtx, pub) })
-	sending.Go(func() { events.run(sendCtx) })
+	sending.Go(func() { events.Run(sendCtx) })
 	runErr := a.serve(ctx, cfg, rc, schedule{pollNow: pollNow, discoverNow: discoverNow}, sink, log)
 	stopSending()
 	sending.Wait()
