@@ -71,7 +71,7 @@ func (a *app) pollOnce(ctx context.Context, args []string) error {
 		for _, d := range found.Devices {
 			reader.Use(d.Address, d.Credential)
 		}
-		targets = pollTargets(cfg.Targets, found.Devices)
+		targets = discover.Targets(cfg.Targets, found.Devices)
 	}
 	poller := poll.New(reader.Read, poll.Options{DeviceTimeout: cfg.DeviceTimeout.Duration, Concurrency: cfg.Concurrency}, log)
 	res := poller.ReadAll(ctx, targets)
