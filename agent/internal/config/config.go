@@ -359,7 +359,7 @@ func (c Config) validateUplink() []error {
 	if u, err := url.Parse(m.URL); err == nil && !uplink.TLSScheme(u.Scheme) {
 		for _, k := range []struct{ key, value string }{{"ca_file", m.CAFile}, {"cert_file", m.CertFile}, {"key_file", m.KeyFile}} {
 			if k.value != "" {
-				bad("mqtt.%s: set, but mqtt.url %q is not TLS: use %s", k.key, u.Redacted(), uplink.SchemeList(true))
+				bad("mqtt.%s: set, but mqtt.url %q is not TLS: use %s", k.key, u.Redacted(), uplink.TLSSchemes)
 			}
 		}
 		if m.InsecureSkipVerify {

@@ -11,65 +11,34 @@ import (
 // DefaultURL is the broker of an agent whose configuration names none.
 const DefaultURL = "tcp://127.0.0.1:1883"
 
-// brokerSchemes are the broker URL schemes the agent accepts, each with
-// whether it means TLS: the schemes paho dials, less unix://. The
-// configuration's validation and the connection both read this table.
-var brokerSchemes = []struct {
-	name string
-	tls  bool
-}{
-	{"tcp", false},
-	{"mqtt", false},
-	{"ws", false},
-	{"ssl", true},
-	{"tls", true},
-	{"mqtts", true},
-	{"mqtt+ssl", true},
-	{"tcps", true},
-	{"wss", true},
-}
+// The broker URL schemes the agent accepts, plain and TLS: those paho
+// dials, less unix://. The configuration's validation and its messages
+// and the connection all read these lists.
+const (
+	PlainSchemes = "tcp://, mqtt://, ws://"
+	TLSSchemes   = "ssl://, tls://, mqtts://, mqtt+ssl://, tcps://, wss://"
+)
 
 // TLSScheme reports whether a broker URL scheme means TLS.
-func TLSScheme(scheme string) bool {
-	for _, s := range brokerSchemes {
-		if s.name == scheme {
-			return s.tls
-		}
-	}
-	return false
-}
+func TLSScheme(scheme string) bool { return inList(TLSSchemes, scheme) }
 
-// SchemeList names the accepted schemes, all or the TLS ones only, as
-// "a://, b:// or c://", for messages.
-func SchemeList(tlsOnly bool) string {
-	var names []string
-	for _, s := range brokerSchemes {
-		if s.tls || !tlsOnly {
-			names = append(names, s.name+"://")
-		}
-	}
-	if len(names) < 2 {
-		return strings.Join(names, "")
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+// inList reports whether scheme is in list, one of the lists above.
+func inList(list, scheme string) bool {
+	return strings.Contains(", "+list+",", " "+scheme+"://,")
 }
 
 // CheckURL reports whether raw is a broker URL the agent can dial: one of
 // the accepted schemes, and a host.
 func CheckURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", redact.URL(raw), redact.ParseError(err))
-	}
-	known := false
-	for _, s := range brokerSchemes {
-		known = known || s.name == u.Scheme
-	}
-	if !known {
-		return fmt.Errorf("%q: scheme must be %s", redact.URL(raw), SchemeList(false))
-	}
-	if u.Hostname() == "" {
-		return fmt.Errorf("%q has no host", redact.URL(raw))
+	shown := redact.URL(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", shown, redact.ParseError(err))
+	case !inList(PlainSchemes, u.Scheme) && !TLSScheme(u.Scheme):
+		return fmt.Errorf("%q: scheme must be %s, %s", shown, PlainSchemes, TLSSchemes)
+	case u.Hostname() == "":
+		return fmt.Errorf("%q has no host", shown)
 	}
 	return nil
 }
