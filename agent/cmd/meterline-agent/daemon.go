@@ -7,17 +7,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/meterline/meterline/agent/internal/alerts"
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/outbox"
 	"github.com/meterline/meterline/agent/internal/poll"
 	"github.com/meterline/meterline/agent/internal/remote"
-	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/logging"
@@ -120,16 +120,16 @@ func (a *app) daemon(ctx context.Context, args []string) error {
 
 	rc.Attach(pub)
 
-	events := newEventQueue(pub, log.With("task", "events"))
-	pub.OnConnect(events.poke)
-	sink := newAlertingSink(sender, cfg.AgentID, cfg.StateDir, events, a.now, log.With("task", "alerts"))
+	events := uplink.NewEventQueue(pub, log.With("task", "events"))
+	pub.OnConnect(events.Poke)
+	sink := alerts.NewSink(sender, cfg.AgentID, cfg.StateDir, events, a.now, log.With("task", "alerts"))
 
 	// The poll loop hands each round to the outbox and goes on; the sender
 	// publishes from it, whatever the broker does.
 	sendCtx, stopSending := context.WithCancel(ctx)
 	var sending sync.WaitGroup
 	sending.Go(func() { sender.Run(sendCtx, pub) })
-	sending.Go(func() { events.run(sendCtx) })
+	sending.Go(func() { events.Run(sendCtx) })
 	runErr := a.serve(ctx, cfg, rc, schedule{pollNow: pollNow, discoverNow: discoverNow}, sink, log)
 	stopSending()
 	sending.Wait()
@@ -176,11 +176,14 @@ type schedule struct {
 	discoverNow chan struct{}
 }
 
-// serve polls the targets and the printers discovered in the ranges until
-// ctx is cancelled, handing each round's reads to sink. What is polled,
-// swept and how often comes from rc, the local file's settings with the
-// collector's remote configuration over them, read again at every round
-// and sweep. Discovery runs beside polling, never in its way.
+// serve wires the poller and the discovery loop: it polls the targets and
+// the printers discovered in the ranges until ctx is cancelled, handing
+// each round's reads to sink. What is polled, swept and how often comes
+// from rc, the local file's settings with the collector's remote
+// configuration over them, read again at every round and sweep. Discovery
+// runs beside polling, never in its way; the credential that worked on a
+// printer found is the first the poller tries, and new printers start a
+// round at once.
 func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controller, sched schedule, sink poll.Sink, log *slog.Logger) error {
 	pr, err := printerReader(cfg.ProfilesFile)
 	if err != nil {
@@ -203,8 +206,38 @@ func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controlle
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	discoveryChanges := rc.Changes()
+	discoveryCredentials := cfg.DiscoveryCredentials()
 	wg.Go(func() {
-		a.discoverLoop(ctx, cfg, rc, inventory, reader, sched, discoveryChanges, log.With("task", "discovery"))
+		discover.RunSchedule(ctx, a.dial, inventory, discover.Schedule{
+			Plan: func() (discover.Plan, error) {
+				s := rc.Settings()
+				ranges, err := netrange.Parse(s.Ranges, cfg.Exclude)
+				return discover.Plan{
+					Ranges:      ranges,
+					Credentials: remote.SelectCredentials(discoveryCredentials, s.Credentials),
+					Interval:    s.DiscoveryInterval,
+				}, err
+			},
+			Wake:    sched.discoverNow,
+			Changed: discoveryChanges,
+			Found: func(all, added []discover.Device) {
+				for _, d := range all {
+					reader.Use(d.Address, d.Credential)
+				}
+				if len(added) > 0 {
+					select {
+					case sched.pollNow <- struct{}{}:
+					default: // a wake-up is already pending
+					}
+				}
+			},
+		}, discover.Options{
+			Port:        uint16(cfg.DiscoveryPort),
+			Concurrency: cfg.DiscoveryConcurrency,
+			ReadTimeout: cfg.DeviceTimeout.Duration,
+			Now:         a.now,
+			Printer:     reader.Printer,
+		}, log.With("task", "discovery"))
 	})
 	return poller.RunSchedule(ctx, poll.Schedule{
 		Targets: func() []string {
@@ -212,112 +245,12 @@ func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controlle
 			// The collector may have picked other credentials since the
 			// last round.
 			reader.SetCredentials(remote.SelectCredentials(all, s.Credentials))
-			return pollTargets(s.Targets, inventory.Devices())
+			return discover.Targets(s.Targets, inventory.Devices())
 		},
 		Interval: func() time.Duration { return rc.Settings().PollInterval },
 		Wake:     sched.pollNow,
 		Changed:  rc.Changes(),
 	}, sink)
-}
-
-// discoverLoop sweeps the ranges at once and then every discovery
-// interval (once only when it is 0), and again on a discover_now command
-// or when the ranges change; it updates the inventory and wakes the poller
-// when new printers appear so that they are read without waiting for the
-// next round. With no ranges it only waits for some to come.
-func (a *app) discoverLoop(ctx context.Context, cfg config.Config, rc *remote.Controller, inv *discover.Inventory,
-	reader *poll.CredentialReader, sched schedule, changes <-chan struct{}, log *slog.Logger) {
-	all := cfg.DiscoveryCredentials()
-	for {
-		s := rc.Settings()
-		ranges, err := discover.ParseRanges(s.Ranges, cfg.Exclude)
-		if err != nil {
-			// Local ranges are checked at load, remote ones when applied;
-			// this is a safety net.
-			log.Error("ranges not swept", "error", err.Error())
-		} else if ranges.Len() > 0 {
-			a.sweep(ctx, cfg, ranges, remote.SelectCredentials(all, s.Credentials), inv, reader, sched.pollNow, log)
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		var next <-chan time.Time
-		var timer *time.Timer
-		if s.DiscoveryInterval > 0 && ranges.Len() > 0 {
-			timer = time.NewTimer(s.DiscoveryInterval)
-			next = timer.C
-		}
-	wait:
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-next:
-				break wait
-			case <-sched.discoverNow:
-				break wait
-			case <-changes:
-				// A new range list comes with a discover_now of its own; a
-				// new interval is planned from now.
-				if now := rc.Settings(); now.DiscoveryInterval != s.DiscoveryInterval {
-					break wait
-				}
-			}
-		}
-		if timer != nil {
-			timer.Stop()
-		}
-	}
-}
-
-// sweep runs one discovery sweep of ranges and updates the inventory.
-func (a *app) sweep(ctx context.Context, cfg config.Config, ranges discover.Ranges, credentials []snmp.Credential,
-	inv *discover.Inventory, reader *poll.CredentialReader, pollNow chan<- struct{}, log *slog.Logger) {
-	opts := discover.Options{
-		Port:        uint16(cfg.DiscoveryPort),
-		Concurrency: cfg.DiscoveryConcurrency,
-		Credentials: credentials,
-		ReadTimeout: cfg.DeviceTimeout.Duration,
-		Now:         a.now,
-		Printer:     reader.Printer,
-	}
-	started := a.now()
-	log.Info("discovery sweep starting", "ranges", ranges.String(), "addresses", ranges.Len())
-	res, err := discover.Sweep(ctx, a.dial, ranges.All(), opts, log)
-	if err != nil || ctx.Err() != nil {
-		return // only cancellation stops a sweep
-	}
-	added, dropped := inv.Update(res, started)
-	for _, d := range inv.Devices() {
-		reader.Use(d.Address, d.Credential)
-	}
-	for _, d := range added {
-		log.Info("printer discovered", "target", d.Address, "credential", d.Credential, "serial", d.Serial, "model", d.Model)
-	}
-	for _, d := range dropped {
-		log.Info("printer no longer polled: not found by discovery and not read for a whole discovery cycle",
-			"target", d.Address, "serial", d.Serial)
-	}
-	log.Info("discovery sweep done", "summary", res.Summary(), "printers_polled", len(inv.Devices()),
-		"duration_seconds", time.Since(started).Seconds())
-	if len(added) > 0 {
-		select {
-		case pollNow <- struct{}{}:
-		default: // a wake-up is already pending
-		}
-	}
-}
-
-// pollTargets is the static targets, then the discovered printers that
-// are not among them.
-func pollTargets(static []string, discovered []discover.Device) []string {
-	out := slices.Clone(static)
-	for _, d := range discovered {
-		if !slices.Contains(out, d.Address) {
-			out = append(out, d.Address)
-		}
-	}
-	return out
 }
 
 // newLogger logs text for a person at a terminal, JSON for a journal or a

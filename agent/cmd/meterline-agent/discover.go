@@ -14,6 +14,7 @@ import (
 
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/snmp"
 )
 
@@ -86,7 +87,7 @@ func (a *app) discover(ctx context.Context, args []string) error {
 		return errors.New("--port must be 1 to 65535 and --concurrency positive")
 	}
 	opts.Port = uint16(*port)
-	set, err := discover.ParseRanges(ranges, excludes)
+	set, err := netrange.Parse(ranges, excludes)
 	if err != nil {
 		return fmt.Errorf("--range: %s", strings.ReplaceAll(err.Error(), "\n", "; "))
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/meterline/meterline/agent/internal/config"
 	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/poll"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
@@ -54,7 +55,7 @@ func (a *app) pollOnce(ctx context.Context, args []string) error {
 	if len(cfg.Ranges) > 0 {
 		// Like the daemon's first round: the targets plus the printers a
 		// sweep of the ranges finds, each with the credential that worked.
-		ranges, err := discover.ParseRanges(cfg.Ranges, cfg.Exclude)
+		ranges, err := netrange.Parse(cfg.Ranges, cfg.Exclude)
 		if err != nil {
 			return fmt.Errorf("ranges: %w", err)
 		}
@@ -70,7 +71,7 @@ func (a *app) pollOnce(ctx context.Context, args []string) error {
 		for _, d := range found.Devices {
 			reader.Use(d.Address, d.Credential)
 		}
-		targets = pollTargets(cfg.Targets, found.Devices)
+		targets = discover.Targets(cfg.Targets, found.Devices)
 	}
 	poller := poll.New(reader.Read, poll.Options{DeviceTimeout: cfg.DeviceTimeout.Duration, Concurrency: cfg.Concurrency}, log)
 	res := poller.ReadAll(ctx, targets)

@@ -24,7 +24,7 @@ func (a *app) read(ctx context.Context, args []string) error {
 	fs := a.flagSet("read", "--target HOST[:PORT] [flags]")
 	target := fs.String("target", "", "the printer, as host or host:port (port 161 if none)")
 	profiles := fs.String("profiles", "", "a TOML file of vendor meter profiles tried before the embedded ones")
-	cf := addCredentialFlags(fs, 5*time.Second)
+	cf := addCredentialFlags(fs, snmp.DefaultTimeout)
 	if help, err := parse(fs, args); help || err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func (f *credentialFlags) params(getenv func(string) string) (snmp.Params, error
 	}
 	p := snmp.Params{Version: ver, Timeout: *f.timeout, Retries: *f.retries}
 	if ver != snmp.Version3 {
-		p.Community = cmp.Or(*f.community, getenv(config.EnvSNMPCommunity), "public")
+		p.Community = cmp.Or(*f.community, getenv(config.EnvSNMPCommunity), snmp.DefaultCommunity)
 		return p, nil
 	}
 	if *f.community != "" {

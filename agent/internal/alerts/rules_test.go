@@ -42,15 +42,15 @@ func waste(index, full int) wire.Supply {
 		State: domain.LevelMeasured, Receptacle: true, FullPercent: &full}
 }
 
-// poll is one read in a scenario: what changes from read to read.
-type poll struct {
+// pollStep is one read in a scenario: what changes from read to read.
+type pollStep struct {
 	supplies []wire.Supply
 	conds    []domain.Condition
 	noStatus bool
 	meters   map[domain.CounterKind]int64
 }
 
-func (p poll) read(i int) wire.DeviceRead {
+func (p pollStep) read(i int) wire.DeviceRead {
 	r := wire.DeviceRead{Serial: "JPBCK31052", Address: "127.0.0.7", ReadAt: t0.Add(time.Duration(i) * time.Hour),
 		Supplies: p.supplies}
 	if !p.noStatus {
@@ -64,34 +64,34 @@ func (p poll) read(i int) wire.DeviceRead {
 	return r
 }
 
-// sup is a poll of supplies only.
-func sup(s ...wire.Supply) poll { return poll{supplies: s} }
+// sup is a pollStep of supplies only.
+func sup(s ...wire.Supply) pollStep { return pollStep{supplies: s} }
 
-// repeat is n copies of a poll.
-func repeat(n int, p poll) []poll {
-	out := make([]poll, n)
+// repeat is n copies of a pollStep.
+func repeat(n int, p pollStep) []pollStep {
+	out := make([]pollStep, n)
 	for i := range out {
 		out[i] = p
 	}
 	return out
 }
 
-func seq(parts ...any) []poll {
-	var out []poll
+func seq(parts ...any) []pollStep {
+	var out []pollStep
 	for _, p := range parts {
 		switch p := p.(type) {
-		case poll:
+		case pollStep:
 			out = append(out, p)
-		case []poll:
+		case []pollStep:
 			out = append(out, p...)
 		}
 	}
 	return out
 }
 
-// run feeds the polls to a fresh tracker and returns, per poll, the events
+// run feeds the polls to a fresh tracker and returns, per pollStep, the events
 // as "kind: message".
-func run(t *testing.T, o Options, polls []poll) [][]string {
+func run(t *testing.T, o Options, polls []pollStep) [][]string {
 	t.Helper()
 	tr := NewTracker(o)
 	out := make([][]string, len(polls))
@@ -111,7 +111,7 @@ func TestRules(t *testing.T) {
 	tests := []struct {
 		name  string
 		opts  Options
-		polls []poll
+		polls []pollStep
 		want  at
 	}{
 		{"first read of a healthy device raises nothing",
@@ -192,42 +192,42 @@ func TestRules(t *testing.T) {
 			defaults, seq(sup(waste(5, 90)), sup(waste(5, 100)), sup(waste(5, 3))),
 			at{2: {"supply_replaced: Waste container replaced (0 % → 97 %)"}}},
 		{"a read without supplies keeps their state",
-			defaults, seq(sup(toner(1, "black", 5)), poll{}, sup(toner(1, "black", 5))),
+			defaults, seq(sup(toner(1, "black", 5)), pollStep{}, sup(toner(1, "black", 5))),
 			at{0: {"toner_low: Black toner at 5 %"}}},
 		{"a jam raises once per appearance",
-			defaults, seq(poll{}, repeat(3, poll{conds: jammed}), poll{}, poll{conds: jammed}),
+			defaults, seq(pollStep{}, repeat(3, pollStep{conds: jammed}), pollStep{}, pollStep{conds: jammed}),
 			at{1: {"jam: Paper jam"}, 5: {"jam: Paper jam"}}},
 		{"a device first seen jammed raises it",
-			defaults, seq(poll{conds: jammed}, poll{conds: jammed}),
+			defaults, seq(pollStep{conds: jammed}, pollStep{conds: jammed}),
 			at{0: {"jam: Paper jam"}}},
 		{"a read without status neither clears nor raises conditions",
-			defaults, seq(poll{conds: jammed}, poll{noStatus: true}, poll{conds: jammed}),
+			defaults, seq(pollStep{conds: jammed}, pollStep{noStatus: true}, pollStep{conds: jammed}),
 			at{0: {"jam: Paper jam"}}},
 		{"the low_toner condition alone raises toner_low once",
 			defaults, seq(
-				repeat(3, poll{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}, conds: []domain.Condition{domain.CondLowToner}})),
+				repeat(3, pollStep{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}, conds: []domain.Condition{domain.CondLowToner}})),
 			at{0: {"toner_low: Toner low (reported by the device)"}}},
 		{"the low_toner condition with a supply alert standing adds nothing",
 			defaults, seq(
-				poll{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondLowToner}},
-				poll{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondLowToner}}),
+				pollStep{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondLowToner}},
+				pollStep{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondLowToner}}),
 			at{0: {"toner_low: Yellow toner at 3 %"}}},
 		{"the no_toner condition raises toner_empty, not low as well",
 			defaults, seq(
-				poll{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}},
-				poll{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}, conds: []domain.Condition{domain.CondLowToner, domain.CondNoToner}}),
+				pollStep{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}},
+				pollStep{supplies: []wire.Supply{special(1, "black", domain.LevelSomeRemaining, -3)}, conds: []domain.Condition{domain.CondLowToner, domain.CondNoToner}}),
 			at{1: {"toner_empty: Toner empty (reported by the device)"}}},
 		{"meters going backwards say which meter",
 			defaults, seq(
-				poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 123456, domain.CounterBlack: 100000, domain.CounterColour: 23456}},
-				poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 1200, domain.CounterBlack: 1200, domain.CounterColour: 23456}},
-				poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 1210, domain.CounterBlack: 1210, domain.CounterColour: 23456}}),
+				pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 123456, domain.CounterBlack: 100000, domain.CounterColour: 23456}},
+				pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 1200, domain.CounterBlack: 1200, domain.CounterColour: 23456}},
+				pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 1210, domain.CounterBlack: 1210, domain.CounterColour: 23456}}),
 			at{1: {"counter_backwards: Total meter went from 123456 to 1200", "counter_backwards: Black meter went from 100000 to 1200"}}},
 		{"a meter missing from a read keeps its last value",
 			defaults, seq(
-				poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5000}},
-				poll{meters: map[domain.CounterKind]int64{}},
-				poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 4000}}),
+				pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5000}},
+				pollStep{meters: map[domain.CounterKind]int64{}},
+				pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 4000}}),
 			at{2: {"counter_backwards: Total meter went from 5000 to 4000"}}},
 	}
 	for _, tt := range tests {

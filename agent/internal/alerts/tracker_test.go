@@ -18,7 +18,7 @@ func ids(events []wire.Event) []string {
 }
 
 func TestEventIDsAreStable(t *testing.T) {
-	p := poll{
+	p := pollStep{
 		supplies: []wire.Supply{toner(1, "black", 5), toner(2, "cyan", 0)},
 		conds:    []domain.Condition{domain.CondJammed},
 	}
@@ -61,8 +61,8 @@ func TestEventIDsAreStable(t *testing.T) {
 
 func TestMeterEventCarriesValues(t *testing.T) {
 	tr := NewTracker(Options{})
-	tr.Observe(agent, poll{meters: map[domain.CounterKind]int64{domain.CounterBlack: 123456}}.read(0))
-	events := tr.Observe(agent, poll{meters: map[domain.CounterKind]int64{domain.CounterBlack: 1200}}.read(1))
+	tr.Observe(agent, pollStep{meters: map[domain.CounterKind]int64{domain.CounterBlack: 123456}}.read(0))
+	events := tr.Observe(agent, pollStep{meters: map[domain.CounterKind]int64{domain.CounterBlack: 1200}}.read(1))
 	if len(events) != 1 {
 		t.Fatalf("events = %+v", events)
 	}
@@ -74,11 +74,11 @@ func TestMeterEventCarriesValues(t *testing.T) {
 
 func TestOlderReadIsIgnored(t *testing.T) {
 	tr := NewTracker(Options{})
-	tr.Observe(agent, poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5000}}.read(2))
-	if got := tr.Observe(agent, poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 4000}}.read(1)); got != nil {
+	tr.Observe(agent, pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5000}}.read(2))
+	if got := tr.Observe(agent, pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 4000}}.read(1)); got != nil {
 		t.Errorf("a read older than the last one raised %+v", got)
 	}
-	if got := tr.Observe(agent, poll{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5001}}.read(3)); got != nil {
+	if got := tr.Observe(agent, pollStep{meters: map[domain.CounterKind]int64{domain.CounterTotal: 5001}}.read(3)); got != nil {
 		t.Errorf("the next read raised %+v", got)
 	}
 }
@@ -106,7 +106,7 @@ func TestUnreachableOncePerOutage(t *testing.T) {
 		t.Error("an outage after Reachable not reported")
 	}
 	// A read is an answer: it re-arms too.
-	tr.Observe(agent, poll{}.read(5))
+	tr.Observe(agent, pollStep{}.read(5))
 	if _, ok := tr.Unreachable(agent, key, "127.0.0.7", since.Add(6*time.Hour)); !ok {
 		t.Error("an outage after a read not reported")
 	}
@@ -117,7 +117,7 @@ func TestUnreachableOncePerOutage(t *testing.T) {
 }
 
 func TestSnapshotRestoreKeepsAlertsRaised(t *testing.T) {
-	low := poll{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondJammed},
+	low := pollStep{supplies: []wire.Supply{toner(4, "yellow", 3)}, conds: []domain.Condition{domain.CondJammed},
 		meters: map[domain.CounterKind]int64{domain.CounterTotal: 61540}}
 	tr := NewTracker(Options{})
 	if got := tr.Observe(agent, low.read(0)); len(got) != 2 {
@@ -149,7 +149,7 @@ func TestSnapshotRestoreKeepsAlertsRaised(t *testing.T) {
 
 func TestRestoreRejectsWhatItCannotRead(t *testing.T) {
 	tr := NewTracker(Options{})
-	tr.Observe(agent, poll{conds: []domain.Condition{domain.CondJammed}}.read(0))
+	tr.Observe(agent, pollStep{conds: []domain.Condition{domain.CondJammed}}.read(0))
 	for _, b := range []string{`{"version":99,"devices":{}}`, `not json`} {
 		if err := tr.Restore([]byte(b)); err == nil {
 			t.Errorf("Restore(%s) accepted", b)

@@ -16,8 +16,11 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
-	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
+	"github.com/meterline/meterline/agent/internal/outbox"
+	"github.com/meterline/meterline/agent/internal/poll"
 	"github.com/meterline/meterline/agent/internal/snmp"
+	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/topic"
 )
 
@@ -56,7 +59,7 @@ type Config struct {
 	Targets []string `toml:"targets"`
 
 	// Ranges are swept for printers, which are then polled with the
-	// targets; Exclude leaves addresses out. Syntax: discover.ParseRanges.
+	// targets; Exclude leaves addresses out. Syntax: netrange.Parse.
 	Ranges  []string `toml:"ranges"`
 	Exclude []string `toml:"exclude"`
 	// RemoteAllow widens what the collector's remote configuration may
@@ -145,32 +148,36 @@ func (s SNMP) Params() snmp.Params {
 	}
 }
 
-// Default returns the configuration used for every key the file leaves out.
+// Default returns the configuration used for every key the file leaves out:
+// the defaults of the packages that use each value.
 func Default() Config {
 	return Config{
-		StateDir:             "./state",
-		PollInterval:         Duration{15 * time.Minute},
-		DeviceTimeout:        Duration{2 * time.Minute},
-		Concurrency:          32,
+		StateDir:      "./state",
+		PollInterval:  Duration{poll.DefaultInterval},
+		DeviceTimeout: Duration{poll.DefaultDeviceTimeout},
+		Concurrency:   poll.DefaultConcurrency,
+		// discover.DefaultInterval, DefaultConcurrency and DefaultTimeout,
+		// which TestDefaultsArePackageDefaults holds these to: config
+		// does not import discover.
 		DiscoveryInterval:    Duration{24 * time.Hour},
 		DiscoveryPort:        snmp.DefaultPort,
 		DiscoveryConcurrency: 64,
 		DiscoveryTimeout:     Duration{time.Second},
 		MQTT: MQTT{
-			URL:                  "tcp://127.0.0.1:1883",
-			KeepAlive:            Duration{60 * time.Second},
-			MaxReconnectInterval: Duration{2 * time.Minute},
+			URL:                  uplink.DefaultURL,
+			KeepAlive:            Duration{uplink.DefaultKeepAlive},
+			MaxReconnectInterval: Duration{uplink.DefaultMaxReconnectInterval},
 		},
 		Outbox: Outbox{
-			MaxBytes:   64 << 20,
-			MaxAge:     Duration{30 * 24 * time.Hour},
-			AckTimeout: Duration{60 * time.Second},
+			MaxBytes:   outbox.DefaultMaxBytes,
+			MaxAge:     Duration{outbox.DefaultMaxAge},
+			AckTimeout: Duration{uplink.DefaultAckTimeout},
 		},
 		SNMP: SNMP{
-			Version:   Version{snmp.Version2c},
-			Community: "public",
-			Timeout:   Duration{5 * time.Second},
-			Retries:   1,
+			Version:   Version{snmp.DefaultVersion},
+			Community: snmp.DefaultCommunity,
+			Timeout:   Duration{snmp.DefaultTimeout},
+			Retries:   snmp.DefaultRetries,
 		},
 	}
 }
@@ -322,7 +329,7 @@ func (c Config) Validate() error {
 		seen[canonical] = i
 	}
 
-	if err := validateBrokerURL(c.MQTT.URL); err != nil {
+	if err := uplink.CheckURL(c.MQTT.URL); err != nil {
 		bad("mqtt.url: %v", err)
 	}
 	if len(c.MQTT.ClientID) > 256 {
@@ -349,10 +356,10 @@ func (c Config) validateUplink() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	m := c.MQTT
-	if u, err := url.Parse(m.URL); err == nil && !tlsScheme(u.Scheme) {
+	if u, err := url.Parse(m.URL); err == nil && !uplink.TLSScheme(u.Scheme) {
 		for _, k := range []struct{ key, value string }{{"ca_file", m.CAFile}, {"cert_file", m.CertFile}, {"key_file", m.KeyFile}} {
 			if k.value != "" {
-				bad("mqtt.%s: set, but mqtt.url %q is not TLS: use ssl://, tls://, mqtts:// or wss://", k.key, u.Redacted())
+				bad("mqtt.%s: set, but mqtt.url %q is not TLS: use %s", k.key, u.Redacted(), uplink.TLSSchemes)
 			}
 		}
 		if m.InsecureSkipVerify {
@@ -391,25 +398,16 @@ func (c Config) validateUplink() []error {
 	return errs
 }
 
-// tlsScheme reports whether a broker URL scheme means TLS.
-func tlsScheme(scheme string) bool {
-	switch scheme {
-	case "ssl", "tls", "mqtts", "wss":
-		return true
-	}
-	return false
-}
-
 func (c Config) validateDiscovery() []error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if _, err := discover.ParseRanges(c.Ranges, nil); err != nil {
+	if _, err := netrange.Parse(c.Ranges, nil); err != nil {
 		bad("ranges: %s", oneLine(err))
 	}
-	if _, err := discover.ParseRanges(c.Exclude, nil); err != nil {
+	if _, err := netrange.Parse(c.Exclude, nil); err != nil {
 		bad("exclude: %s", oneLine(err))
 	}
-	if _, err := discover.ParseRanges(c.RemoteAllow, nil); err != nil {
+	if _, err := netrange.Parse(c.RemoteAllow, nil); err != nil {
 		bad("remote_allow: %s", oneLine(err))
 	}
 	if d := c.DiscoveryInterval.Duration; d != 0 && d < MinPollInterval {
@@ -451,22 +449,6 @@ func (c Config) DiscoveryCredentials() []snmp.Credential {
 		out[i].Params.Timeout, out[i].Params.Retries = c.DiscoveryTimeout.Duration, 0
 	}
 	return out
-}
-
-func validateBrokerURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%q is not a URL: %w", raw, err)
-	}
-	switch u.Scheme {
-	case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
-	default:
-		return fmt.Errorf("%q: scheme must be tcp, mqtt, ssl, tls, mqtts, ws or wss", raw)
-	}
-	if u.Hostname() == "" {
-		return fmt.Errorf("%q has no host", raw)
-	}
-	return nil
 }
 
 // Dump returns cfg as TOML, as the agent runs with it: the file, the

@@ -32,6 +32,10 @@ const (
 	DefaultReadTimeout = time.Minute
 )
 
+// DefaultInterval is the time between two sweeps when the configuration
+// says nothing: printers come and go at the pace of office moves.
+const DefaultInterval = 24 * time.Hour
+
 // OIDs of the probe. One GET asks for all four: any answer says SNMP, and a
 // printer says so in hrDeviceType of its device row or in the Printer-MIB.
 const (

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/agent/internal/fixtures"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/agent/internal/snmp/snmptest"
 	"github.com/meterline/meterline/printersim/sim"
@@ -129,7 +130,7 @@ func TestSweepPrintersim(t *testing.T) {
 	private := serveOne(t, withSerial[3], "127.0.1.7", int(port), "private")
 	blackHole(t, "127.0.1.8", int(port))
 
-	ranges, err := ParseRanges([]string{"127.0.1.1-127.0.1.30"}, []string{"127.0.1.6"})
+	ranges, err := netrange.Parse([]string{"127.0.1.1-127.0.1.30"}, []string{"127.0.1.6"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +201,7 @@ func TestSweepSlowDeviceDelaysNobody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ranges := MustParseRanges("127.0.9.1-127.0.9.40")
+	ranges := netrange.MustParse("127.0.9.1-127.0.9.40")
 	slow := netip.MustParseAddr("127.0.9.3")
 	release := make(chan struct{})
 	var mu sync.Mutex
@@ -248,7 +249,7 @@ func TestSweepStopsWhenCancelled(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}
-	res, err := Sweep(ctx, dial, MustParseRanges("127.0.0.0/16").All(), Options{Concurrency: 4, Credentials: []snmp.Credential{v2c("office", "public")}}, testLogger(t))
+	res, err := Sweep(ctx, dial, netrange.MustParse("127.0.0.0/16").All(), Options{Concurrency: 4, Credentials: []snmp.Credential{v2c("office", "public")}}, testLogger(t))
 	if !errors.Is(err, context.Canceled) || res.Probed > 4 {
 		t.Errorf("err %v, probed %d: a cancelled sweep stops", err, res.Probed)
 	}
@@ -275,7 +276,7 @@ func TestSweepFindsIdentityOnlyPrinter(t *testing.T) {
 	}
 	fleet := servePerAddress(t, []sim.Device{sharp, PlainHost(t)}, "public")
 	port := fleet.Devices()[0].Addr.Port()
-	ranges, err := ParseRanges([]string{"127.0.1.1-127.0.1.2"}, nil)
+	ranges, err := netrange.Parse([]string{"127.0.1.1-127.0.1.2"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -113,6 +113,13 @@ func (r *CredentialReader) order(target string) []snmp.Credential {
 	return order
 }
 
+// readWith reads target with one credential; every try of a read is
+// stamped with the time the read started.
 func (r *CredentialReader) readWith(ctx context.Context, target string, p snmp.Params, readAt time.Time) (wire.DeviceRead, error) {
-	return PrinterReader(r.dial, p, r.Printer, func() time.Time { return readAt })(ctx, target)
+	c, err := r.dial(ctx, target, p)
+	if err != nil {
+		return wire.DeviceRead{}, err
+	}
+	defer c.Close()
+	return r.Printer.Read(ctx, c, target, readAt)
 }

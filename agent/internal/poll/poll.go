@@ -21,6 +21,10 @@ const (
 	DefaultConcurrency   = 32
 )
 
+// DefaultInterval is the time between the starts of two poll rounds when
+// the configuration says nothing.
+const DefaultInterval = 15 * time.Minute
+
 // ReadFunc reads one device. The context carries the device's deadline.
 type ReadFunc func(ctx context.Context, target string) (wire.DeviceRead, error)
 

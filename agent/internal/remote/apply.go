@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/agent/internal/config"
-	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -82,7 +82,7 @@ func decodeRemote(local Settings, sc scope, payload []byte) (next Settings, igno
 	}
 	if cfg.Ranges != nil {
 		next.Ranges = []string{}
-		if _, err := discover.ParseRanges(cfg.Ranges, nil); err != nil {
+		if _, err := netrange.Parse(cfg.Ranges, nil); err != nil {
 			bad("ranges: %w", err)
 		}
 		for i, text := range cfg.Ranges {

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"slices"
 
-	"github.com/meterline/meterline/agent/internal/discover"
+	"github.com/meterline/meterline/agent/internal/netrange"
 	"github.com/meterline/meterline/agent/internal/snmp"
 )
 
@@ -15,7 +15,7 @@ import (
 // (or its broker credentials) to make agents probe any network they reach.
 type scope struct {
 	targets []string // the local targets, "host:port"
-	allowed discover.Ranges
+	allowed netrange.Ranges
 }
 
 // newScope builds the scope of the local settings and the allow list
@@ -23,7 +23,7 @@ type scope struct {
 // should they not parse, only the local targets are allowed.
 func newScope(local Settings, allow []string) (scope, error) {
 	sc := scope{targets: local.Targets}
-	allowed, err := discover.ParseRanges(append(slices.Clone(local.Ranges), allow...), nil)
+	allowed, err := netrange.Parse(append(slices.Clone(local.Ranges), allow...), nil)
 	if err != nil {
 		return sc, fmt.Errorf("ranges and remote_allow: %w", err)
 	}
@@ -51,7 +51,7 @@ func (sc scope) refuseTarget(target string) string {
 // refuseRange says why the range may not be swept, or "". It has been
 // parsed once already.
 func (sc scope) refuseRange(text string) string {
-	r, err := discover.ParseRanges([]string{text}, nil)
+	r, err := netrange.Parse([]string{text}, nil)
 	if err != nil {
 		return err.Error()
 	}

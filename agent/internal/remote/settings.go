@@ -20,7 +20,7 @@ type Settings struct {
 	DiscoveryInterval time.Duration
 	// Targets are the devices always polled, as "host:port".
 	Targets []string
-	// Ranges are swept for printers, in discover.ParseRanges syntax.
+	// Ranges are swept for printers, in netrange.Parse syntax.
 	Ranges []string
 	// Credentials name the locally defined credentials to use, in the
 	// order they are tried.

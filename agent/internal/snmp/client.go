@@ -57,6 +57,16 @@ const DefaultPort = 161
 // with small buffers answer tooBig to large requests; the walk halves it then.
 const DefaultMaxRepetitions = 25
 
+// Defaults of the SNMP settings a configuration leaves out: the one
+// credential of an agent that lists none, and how long and how often a
+// request is tried.
+const (
+	DefaultVersion   = Version2c
+	DefaultCommunity = "public"
+	DefaultTimeout   = 5 * time.Second
+	DefaultRetries   = 1
+)
+
 // Params says how to talk to an agent. Community is for SNMPv1 and v2c;
 // the USM fields are for SNMPv3. String redacts the secrets, so Params may
 // be logged.

@@ -54,7 +54,7 @@ type MQTTOptions struct {
 	AgentID  string
 	// Version is the agent's build version, reported in its status.
 	Version string
-	// TLS applies to ssl://, tls://, mqtts:// and wss:// URLs.
+	// TLS applies to the URLs of a TLS scheme (TLSScheme).
 	TLS       TLSOptions
 	KeepAlive time.Duration
 	// PublishTimeout bounds every wait for the broker: connecting,
@@ -225,9 +225,7 @@ func tlsFor(o MQTTOptions, log *slog.Logger) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("url: %q is not a URL", redact.URL(o.URL))
 	}
-	switch u.Scheme {
-	case "ssl", "tls", "mqtts", "wss", "tcps", "mqtt+ssl":
-	default:
+	if !TLSScheme(u.Scheme) {
 		return nil, nil
 	}
 	c, err := o.TLS.Config()

@@ -1,4 +1,4 @@
-package discover
+package netrange
 
 import (
 	"net/netip"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestParseRanges(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		name             string
 		include, exclude []string
@@ -31,7 +31,7 @@ func TestParseRanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := ParseRanges(tt.include, tt.exclude)
+			r, err := Parse(tt.include, tt.exclude)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -59,7 +59,7 @@ func TestParseRanges(t *testing.T) {
 	}
 }
 
-func TestParseRangesErrors(t *testing.T) {
+func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name             string
 		include, exclude []string
@@ -80,7 +80,7 @@ func TestParseRangesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseRanges(tt.include, tt.exclude)
+			_, err := Parse(tt.include, tt.exclude)
 			if err == nil {
 				t.Fatal("accepted")
 			}
@@ -96,7 +96,7 @@ func TestParseRangesErrors(t *testing.T) {
 // TestAllStopsEarly checks that the iterator honours a consumer that stops,
 // and yields a /16 without building it.
 func TestAllStopsEarly(t *testing.T) {
-	r := MustParseRanges("127.9.0.0/16")
+	r := MustParse("127.9.0.0/16")
 	n := 0
 	for range r.All() {
 		n++
@@ -117,7 +117,7 @@ func TestAllStopsEarly(t *testing.T) {
 }
 
 func TestWithin(t *testing.T) {
-	outer := MustParseRanges("127.1.0.0/24", "127.1.2.10-20")
+	outer := MustParse("127.1.0.0/24", "127.1.2.10-20")
 	tests := []struct {
 		inner string
 		want  bool
@@ -130,7 +130,7 @@ func TestWithin(t *testing.T) {
 		{"127.9.0.0/24", false},
 	}
 	for _, tt := range tests {
-		if got := MustParseRanges(tt.inner).Within(outer); got != tt.want {
+		if got := MustParse(tt.inner).Within(outer); got != tt.want {
 			t.Errorf("%s within %s = %t, want %t", tt.inner, outer, got, tt.want)
 		}
 	}

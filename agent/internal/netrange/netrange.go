@@ -1,4 +1,7 @@
-package discover
+// Package netrange parses the IPv4 address ranges of the agent's
+// configuration (CIDR blocks, A-B runs, single addresses) into a compact
+// set, for discovery sweeps and for the scope of remote configuration.
+package netrange
 
 import (
 	"encoding/binary"
@@ -10,10 +13,10 @@ import (
 	"strings"
 )
 
-// MaxRangeSize is the most addresses one range may hold: a /16. A sweep of
+// MaxSize is the most addresses one range may hold: a /16. A sweep of
 // more is almost always a typo ("10.0.0.0/8" for "10.0.0.0/24") that would
 // send SNMP to millions of addresses.
-const MaxRangeSize = 1 << 16
+const MaxSize = 1 << 16
 
 // span is an inclusive run of IPv4 addresses, as integers.
 type span struct{ first, last uint32 }
@@ -25,13 +28,13 @@ type Ranges struct {
 	spans []span
 }
 
-// ParseRanges parses the ranges to sweep and the ranges to leave out. Each
+// Parse parses the ranges to sweep and the ranges to leave out. Each
 // string holds one or more items separated by commas or blanks; an item is
 // a CIDR block ("10.1.0.0/22"), a range of addresses ("10.1.4.10-10.1.4.50",
 // or "10.1.4.10-50" for the last octet) or one address. IPv4 only. A CIDR
 // block sweeps its hosts only: the network and broadcast addresses are
 // left out, except for /31 and /32 which have none.
-func ParseRanges(include, exclude []string) (Ranges, error) {
+func Parse(include, exclude []string) (Ranges, error) {
 	in, err := parseList(include)
 	if err != nil {
 		return Ranges{}, err
@@ -43,10 +46,10 @@ func ParseRanges(include, exclude []string) (Ranges, error) {
 	return Ranges{spans: subtract(merge(in), merge(out))}, nil
 }
 
-// MustParseRanges is ParseRanges for tests and constants: it panics on a
+// MustParse is Parse for tests and constants: it panics on a
 // bad range.
-func MustParseRanges(include ...string) Ranges {
-	r, err := ParseRanges(include, nil)
+func MustParse(include ...string) Ranges {
+	r, err := Parse(include, nil)
 	if err != nil {
 		panic(err)
 	}
@@ -154,7 +157,7 @@ func parseCIDR(item string) (span, error) {
 	}
 	if p.Bits() < 16 {
 		return span{}, fmt.Errorf("%q is larger than a /16 (%d addresses): sweep at most %d addresses per range, as several ranges if need be",
-			item, uint64(1)<<(32-p.Bits()), MaxRangeSize)
+			item, uint64(1)<<(32-p.Bits()), MaxSize)
 	}
 	if p.Masked() != p {
 		return span{}, fmt.Errorf("%q has host bits set: did you mean %s?", item, p.Masked())
@@ -187,9 +190,9 @@ func parseDash(item, from, to string) (span, error) {
 	if last < first {
 		return span{}, fmt.Errorf("%q ends before it starts", item)
 	}
-	if last-first >= MaxRangeSize {
+	if last-first >= MaxSize {
 		return span{}, fmt.Errorf("%q holds %d addresses: sweep at most %d addresses per range (a /16), as several ranges if need be",
-			item, uint64(last-first)+1, MaxRangeSize)
+			item, uint64(last-first)+1, MaxSize)
 	}
 	return span{first, last}, nil
 }

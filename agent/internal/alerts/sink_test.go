@@ -1,4 +1,4 @@
-package main
+package alerts
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meterline/meterline/agent/internal/alerts"
+	"github.com/meterline/meterline/agent/internal/uplink"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -43,19 +43,19 @@ type discardSink struct{}
 
 func (discardSink) Deliver(context.Context, []wire.DeviceRead) error { return nil }
 
-// agentRun is one run of the agent's alerting: its sink and event queue
-// over a state directory. A run is never stopped: whether the agent was
+// agentRun is one run of the agent's alerting: its sink and the uplink's
+// event queue over a state directory. A run is never stopped: whether the agent was
 // stopped cleanly or killed, nothing runs at exit that is not also done
 // at every change, which is what this proves.
 type agentRun struct {
-	sink   *alertingSink
-	events *eventQueue
+	sink   *Sink
+	events *uplink.EventQueue
 }
 
 func startRun(stateDir string, broker *fakeBroker) agentRun {
 	log := slog.New(slog.DiscardHandler)
-	q := newEventQueue(broker, log)
-	return agentRun{sink: newAlertingSink(discardSink{}, "agent-1", stateDir, q, time.Now, log), events: q}
+	q := uplink.NewEventQueue(broker, log)
+	return agentRun{sink: NewSink(discardSink{}, "agent-1", stateDir, q, time.Now, log), events: q}
 }
 
 // deliver hands one read of the device with its total meter at total, and
@@ -69,7 +69,7 @@ func (r agentRun) deliver(t *testing.T, at time.Time, total int64) {
 	if err := r.sink.Deliver(context.Background(), []wire.DeviceRead{read}); err != nil {
 		t.Fatal(err)
 	}
-	r.events.flush(context.Background())
+	r.events.Flush(context.Background())
 }
 
 // TestCounterBackwardsSurvivesRestart restarts the agent's alerting over
@@ -107,7 +107,7 @@ func TestCounterBackwardsSurvivesRestart(t *testing.T) {
 			broker.up = true
 			broker.mu.Unlock()
 			second := startRun(stateDir, broker)
-			second.events.flush(context.Background())
+			second.events.Flush(context.Background())
 			for _, total := range tt.after {
 				at = at.Add(15 * time.Minute)
 				second.deliver(t, at, total)
@@ -127,14 +127,14 @@ func TestCounterBackwardsSurvivesRestart(t *testing.T) {
 // pending events were kept: the tracker's snapshot alone.
 func TestAlertStateOfEarlierVersion(t *testing.T) {
 	stateDir := t.TempDir()
-	tr := alerts.NewTracker(alerts.Options{})
+	tr := NewTracker(Options{})
 	tr.Observe("agent-1", wire.DeviceRead{Serial: "SN1", Address: "127.0.0.1:161", ReadAt: time.Now().Add(-time.Hour),
 		Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 1000, Unit: domain.UnitImpressions}}})
 	b, err := tr.Snapshot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(stateDir, alertsFile), b, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(stateDir, StateFile), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	broker := &fakeBroker{up: true}
