@@ -53,7 +53,7 @@ func New(pdus []snmp.PDU) *Fake {
 // skipping them; only a file that is not snmprec at all (no line parses
 // though some do not) is an error.
 func Load(path string) (*Fake, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // tests name the recording to read
 	if err != nil {
 		return nil, err
 	}
