@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"flag"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -28,7 +27,7 @@ func sampleDevices(t *testing.T) []store.DeviceSummary {
 	t.Helper()
 	url := storetest.SQLite(t)
 	storetest.Seed(t, url, storetest.Sample(testNow)...)
-	st, err := store.Open(context.Background(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := store.Open(context.Background(), url, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
