@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -43,6 +44,10 @@ var stagingColumns = []string{
 	"read_at", "total", "black", "colour", "counters", "supplies", "status", "clock_ahead",
 	"unreported",
 }
+
+// copyStagingReads starts the COPY of copyStaging (what pq.CopyIn built;
+// the names need no quoting).
+var copyStagingReads = "COPY staging_reads (" + strings.Join(stagingColumns, ", ") + ") FROM STDIN"
 
 // upsertStagedDevices creates or updates each device of the staged reads
 // once, from its newest read on time (see deviceUpdate); first_seen of a
@@ -102,7 +107,7 @@ func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBat
 
 // copyStaging sends every read of the batches in one COPY … FROM STDIN.
 func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("staging_reads", stagingColumns...))
+	stmt, err := tx.PrepareContext(ctx, copyStagingReads)
 	if err != nil {
 		return err
 	}

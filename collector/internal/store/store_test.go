@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -39,7 +38,7 @@ var dialects = []dialect{
 	{"postgres", storetest.PostgresURL},
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openStore opens an empty database of the dialect, not migrated.
 func openStore(t *testing.T, d dialect) *Store {
