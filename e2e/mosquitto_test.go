@@ -282,7 +282,7 @@ func (c *mqttClient) request(header byte, build func(id uint16) []byte, timeout 
 	case <-ch:
 		return nil
 	case <-c.closed:
-		return fmt.Errorf("connection closed: %v", c.err)
+		return fmt.Errorf("connection closed: %v", c.err) //nolint:errorlint // c.err may be nil (a clean close)
 	case <-time.After(timeout):
 		return errors.New("no acknowledgement from the broker")
 	}

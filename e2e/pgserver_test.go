@@ -177,13 +177,6 @@ func (s *pgServer) stop(mode string) {
 	}
 }
 
-// restart stops the server in mode and starts it again.
-func (s *pgServer) restart(mode string) {
-	s.t.Helper()
-	s.stop(mode)
-	s.start()
-}
-
 // pgCtl runs pg_ctl on the data directory.
 func (s *pgServer) pgCtl(args ...string) ([]byte, error) {
 	return s.command("pg_ctl", append(args, "-D", s.data)...)

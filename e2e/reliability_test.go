@@ -375,7 +375,7 @@ func (r *rig) verifyDelivered(c deliveryCheck) {
 	waitFor(t, fmt.Sprintf("at least %d stored batches (%d rounds with reads, %d dropped, %d agent processes killed)", want-r.killed, taken, dropped, r.killed),
 		drainLimit, func() (bool, error) {
 			n, err := r.batchCount()
-			return n >= want-r.killed, fmt.Errorf("%d stored (%v)", n, err)
+			return n >= want-r.killed, fmt.Errorf("%d stored (%v)", n, err) //nolint:errorlint // a progress note for waitFor, err often nil: nothing to unwrap
 		})
 	seqs, batchReads, err := r.storedBatches()
 	if err != nil {
@@ -755,7 +755,7 @@ func TestRemoteConfigPollInterval(t *testing.T) {
 	// rounds leave at least three past the first two seconds, checked below.
 	waitFor(t, "8 more stored batches within 25s of the new poll interval", 25*time.Second, func() (bool, error) {
 		n, err := r.batchCount()
-		return n >= first+8, fmt.Errorf("%d batches stored, %d before the change: %v", n, first, err)
+		return n >= first+8, fmt.Errorf("%d batches stored, %d before the change: %v", n, first, err) //nolint:errorlint // a progress note for waitFor, err often nil: nothing to unwrap
 	})
 	select {
 	case <-agent.done:

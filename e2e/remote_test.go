@@ -33,7 +33,7 @@ func TestPollNowCommandAndEvents(t *testing.T) {
 	// The demo fleet's first printers include one with an empty toner.
 	waitFor(t, "a toner_empty event stored", 20*time.Second, func() (bool, error) {
 		n, err := r.eventCount(domain.EventTonerEmpty)
-		return n > 0, fmt.Errorf("%d toner_empty events: %v", n, err)
+		return n > 0, fmt.Errorf("%d toner_empty events: %v", n, err) //nolint:errorlint // a progress note for waitFor, err often nil: nothing to unwrap
 	})
 
 	// Printers that stop answering raise device_unreachable, once per
@@ -44,7 +44,7 @@ func TestPollNowCommandAndEvents(t *testing.T) {
 			mustEncode(t, wire.Command{Schema: wire.SchemaVersion, ID: fmt.Sprintf("cmd-down-%d", i), Name: domain.CommandPollNow, At: time.Now().UTC()}), false)
 		waitFor(t, "device_unreachable for every printer", 30*time.Second, func() (bool, error) {
 			n, err := r.eventCount(domain.EventDeviceUnreachable)
-			return n >= len(r.devices), fmt.Errorf("%d device_unreachable events, want %d: %v", n, len(r.devices), err)
+			return n >= len(r.devices), fmt.Errorf("%d device_unreachable events, want %d: %v", n, len(r.devices), err) //nolint:errorlint // a progress note for waitFor, err often nil: nothing to unwrap
 		})
 	}
 	time.Sleep(2 * time.Second) // room for a wrong second event to arrive

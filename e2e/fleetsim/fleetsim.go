@@ -69,9 +69,6 @@ const (
 	DefaultInFlight = 16
 )
 
-// maxBackoff bounds the doubling wait before a re-send, in AckTimeouts.
-const maxBackoff = 8
-
 // Config describes a fleet. Zero fields take the defaults above.
 type Config struct {
 	// BrokerURL is the MQTT broker, tcp://host:port. Only Run needs it.
@@ -297,7 +294,7 @@ func (f *Fleet) encodeAll() error {
 					continue
 				}
 				a := f.agents[j.agent]
-				a.batches[j.round] = Batch{AgentID: a.id, Seq: uint64(j.round) + 1, Round: j.round, Reads: f.cfg.DevicesPerAgent, Payload: b}
+				a.batches[j.round] = Batch{AgentID: a.id, Seq: uint64(j.round) + 1, Round: j.round, Reads: f.cfg.DevicesPerAgent, Payload: b} //nolint:gosec // rounds count up from 0
 			}
 		})
 	}

@@ -122,12 +122,12 @@ func (f *Fleet) device(a, d int) device {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	agentHash := h.Sum32()
-	seed := agentHash ^ uint32(d)*2654435761 // Knuth's multiplicative hash spreads d
+	seed := agentHash ^ uint32(d)*2654435761 //nolint:gosec // Knuth's multiplicative hash spreads d; d is a small device index
 	return device{
 		n:      d,
 		serial: fmt.Sprintf("%s-D%04d", strings.ToUpper(id), d),
 		// 02: a locally administered address, never a vendor's.
-		mac:   fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", byte(agentHash>>16), byte(agentHash>>8), byte(agentHash), byte(d>>8), byte(d)),
+		mac:   fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", byte(agentHash>>16), byte(agentHash>>8), byte(agentHash), byte(d>>8), byte(d)), //nolint:gosec // truncating to bytes is the point
 		addr:  fmt.Sprintf("127.0.%d.%d:161", 1+(d-1)/250, 1+(d-1)%250),
 		model: &models[(a+d)%len(models)],
 		seed:  seed,
@@ -164,7 +164,7 @@ func (f *Fleet) ReadBatch(agent, round int) wire.ReadBatch {
 	rb := wire.ReadBatch{
 		Schema:   wire.SchemaVersion,
 		AgentID:  a.id,
-		Sequence: uint64(round) + 1,
+		Sequence: uint64(round) + 1, //nolint:gosec // rounds count up from 0
 		// The agent stamps a batch when it closes the poll round.
 		SentAt: readAt(f.cfg, round, f.cfg.DevicesPerAgent).Add(time.Second),
 		Reads:  make([]wire.DeviceRead, f.cfg.DevicesPerAgent),

@@ -150,9 +150,9 @@ func (f *Fleet) runAgent(ctx context.Context, a *agent, upTo int) {
 }
 
 // backoff is the wait after the given number of publishes of one batch:
-// AckTimeout, doubled on each re-send, up to maxBackoff × AckTimeout.
+// AckTimeout, doubled on each re-send, up to 8 × AckTimeout.
 func (f *Fleet) backoff(attempts int) time.Duration {
-	return f.cfg.AckTimeout << min(attempts-1, 3) // 1, 2, 4, 8 (maxBackoff)
+	return f.cfg.AckTimeout << min(attempts-1, 3) // 1, 2, 4, 8
 }
 
 func (f *Fleet) isAcked(a *agent, r int) bool {

@@ -64,7 +64,7 @@ func (d *Device) valueAt(i int, u usage) snmprec.Value {
 	r := &d.rules[e.rule]
 	switch r.kind {
 	case meterRule:
-		return advance(e.value, uint64(u.pages(r.pages)))
+		return advance(e.value, uint64(u.pages(r.pages))) //nolint:gosec // page counts grow from 0 with elapsed time: never negative
 	case uptimeRule:
 		return advance(e.value, u.ticks)
 	case supplyRule:
@@ -79,7 +79,7 @@ func (d *Device) valueAt(i int, u usage) snmprec.Value {
 func advance(v snmprec.Value, delta uint64) snmprec.Value {
 	switch v.Type {
 	case snmprec.Counter32, snmprec.TimeTicks:
-		v.Uint = uint64(uint32(v.Uint + delta))
+		v.Uint = uint64(uint32(v.Uint + delta)) //nolint:gosec // wrapping at 2^32 is the point: a Counter32 wraps
 	case snmprec.Gauge32:
 		v.Uint = min(v.Uint+delta, math.MaxUint32)
 	case snmprec.Counter64:

@@ -128,7 +128,8 @@ func (d *Device) planSupplies() {
 // without it, the description does.
 func (d *Device) isColorSupply(hrDeviceIndex uint32, colorant int64, descr []byte) bool {
 	if colorant > 0 {
-		if name, ok := d.lookup(colorantValueColumn.Append(hrDeviceIndex, uint32(colorant))); ok {
+		index := uint32(colorant) //nolint:gosec // 0 < colorant: an Integer32 index, it fits
+		if name, ok := d.lookup(colorantValueColumn.Append(hrDeviceIndex, index)); ok {
 			return isColorName(string(name.Bytes))
 		}
 	}

@@ -1,5 +1,8 @@
 // Package snmprec reads snmpsim's recording format: one "OID|type|value"
 // record per line, as written by snmprec and used by LibreNMS's test data.
+// It is the one parser of the format in Meterline: the simulator serves
+// what it reads, and the agent's fake SNMP client (agent/internal/snmp/snmptest,
+// test-only) converts the same records, so both read every file alike.
 package snmprec
 
 import (
@@ -9,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,16 +29,6 @@ type Record struct {
 func (r Record) String() string {
 	tag, text := r.Value.text()
 	return r.OID.String() + "|" + tag + "|" + text
-}
-
-// ParseFile reads the recording at path; see Parse.
-func ParseFile(path string) ([]Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open recording: %w", err)
-	}
-	defer f.Close()
-	return Parse(f, path)
 }
 
 // Parse reads a recording and returns its records sorted by OID (numerically,

@@ -65,7 +65,7 @@ func (src SecretSource) pick(value, file, valueName, fileName string) (string, b
 	case value != "":
 		return value, true, nil
 	case file != "":
-		b, err := os.ReadFile(file)
+		b, err := os.ReadFile(file) //nolint:gosec // the operator names the secret file to read
 		if err != nil {
 			return "", false, fmt.Errorf("%s: %s: %w", src.What, fileName, err)
 		}

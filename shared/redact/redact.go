@@ -3,6 +3,7 @@
 package redact
 
 import (
+	"errors"
 	"net/url"
 	"strings"
 )
@@ -39,7 +40,7 @@ func URL(raw string) string {
 // ParseError is the cause of a url.Parse error without the URL, which
 // url.Error quotes whole, password included.
 func ParseError(err error) error {
-	if ue, ok := err.(*url.Error); ok {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
 		return ue.Err
 	}
 	return err

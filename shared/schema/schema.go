@@ -107,7 +107,9 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect) ([]string, error) {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLockID); err != nil {
 			return nil, fmt.Errorf("schema: take migration lock: %w", err)
 		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockID)
+		defer func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockID)
+		}()
 	}
 	if _, err := conn.ExecContext(ctx, createTracking); err != nil {
 		return nil, fmt.Errorf("schema: create schema_migrations: %w", err)

@@ -56,7 +56,7 @@ func ParseSource(raw string) (Source, error) {
 	} else if p, ok := strings.CutPrefix(raw, "sqlite:"); ok {
 		path = p
 	} else if strings.Contains(raw, "://") {
-		return Source{}, fmt.Errorf("database URL %s: scheme must be postgres:// or sqlite:", redact.URL(raw))
+		return Source{}, fmt.Errorf("database URL %s: scheme must be postgres:// or sqlite:", redact.URL(raw)) //nolint:staticcheck // the colon is the scheme's, not punctuation
 	}
 	if path == "" {
 		return Source{}, fmt.Errorf("database URL %q names no file", redact.URL(raw))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -98,7 +97,7 @@ func BenchmarkDrain(b *testing.B) {
 	box.Close()
 	b.Logf("%d batches of %d bytes (%d reads, %.0f bytes a read)", pendingBatches, payloadBytes, readsPerBatch, float64(payloadBytes)/readsPerBatch)
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	var elapsed time.Duration
 	for i := 0; b.Loop(); i++ {
 		b.StopTimer()

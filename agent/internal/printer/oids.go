@@ -81,7 +81,6 @@ var subtrees = []struct{ name, oid string }{
 // Few devices have it (no public recording does), so it is probed: its key
 // table is walked, and its impression table only when the key table has rows.
 const (
-	oidPWGCounterMIB = "1.3.6.1.4.1.2699.1.3"
 	// icKeyEntry, indexed by icKeyIndex; column 2 is icKeyServiceType.
 	oidICKeyEntry       = "1.3.6.1.4.1.2699.1.3.1.2.1.1"
 	oidICKeyServiceType = "1.3.6.1.4.1.2699.1.3.1.2.1.1.2"

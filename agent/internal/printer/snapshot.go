@@ -84,7 +84,7 @@ func appendOIDKey(b []byte, oid string) []byte {
 		}
 		b = append(b, byte(size))
 		for i := size - 1; i >= 0; i-- {
-			b = append(b, byte(n>>(8*i)))
+			b = append(b, byte(n>>(8*i))) //nolint:gosec // one byte of n at a time: truncating is the point
 		}
 	}
 	return b

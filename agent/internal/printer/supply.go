@@ -278,5 +278,5 @@ func roundPercent(part, whole int64) int {
 	lo, carry := bits.Add64(lo, uint64(whole), 0)
 	hi += carry
 	q, _ := bits.Div64(hi, lo, 2*uint64(whole))
-	return int(q)
+	return int(q) //nolint:gosec // q ≤ 100 (see above)
 }

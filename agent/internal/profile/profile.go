@@ -224,7 +224,7 @@ func Parse(name string, data []byte) ([]Profile, error) {
 
 // LoadFile reads a user profile file.
 func LoadFile(path string) ([]Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(path) //nolint:gosec // the operator names the profile file
 	if err != nil {
 		return nil, fmt.Errorf("read profiles: %w", err)
 	}

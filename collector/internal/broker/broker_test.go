@@ -2,7 +2,6 @@ package broker
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -15,7 +14,7 @@ import (
 
 func startBroker(t *testing.T) *Broker {
 	t.Helper()
-	b, err := Start("127.0.0.1:0", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	b, err := Start("127.0.0.1:0", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -31,7 +30,7 @@ func TestAddrIsTheBoundPort(t *testing.T) {
 	if want := "tcp://" + b.Addr(); b.LocalURL() != want {
 		t.Errorf("LocalURL() = %q, want %q", b.LocalURL(), want)
 	}
-	if _, err := Start(b.Addr(), slog.New(slog.NewTextHandler(io.Discard, nil))); err == nil {
+	if _, err := Start(b.Addr(), slog.New(slog.DiscardHandler)); err == nil {
 		t.Errorf("Start on %s, which is in use, succeeded", b.Addr())
 	}
 }

@@ -33,8 +33,8 @@ const (
 	EnvDataDir          = "METERLINE_DATA_DIR"
 	EnvMQTTURL          = "METERLINE_MQTT_URL"
 	EnvMQTTUsername     = "METERLINE_MQTT_USERNAME"
-	EnvMQTTPassword     = "METERLINE_MQTT_PASSWORD"
-	EnvMQTTPasswordFile = "METERLINE_MQTT_PASSWORD_FILE"
+	EnvMQTTPassword     = "METERLINE_MQTT_PASSWORD"      //nolint:gosec // the name of a variable, not a password
+	EnvMQTTPasswordFile = "METERLINE_MQTT_PASSWORD_FILE" //nolint:gosec // the name of a variable, not a password
 	EnvMQTTCAFile       = "METERLINE_MQTT_CA_FILE"
 	EnvMQTTCertFile     = "METERLINE_MQTT_CERT_FILE"
 	EnvMQTTKeyFile      = "METERLINE_MQTT_KEY_FILE"

@@ -33,7 +33,7 @@ func Start(cfg Config, store Store, logger *slog.Logger) (*Service, error) {
 	client := NewClient(cfg.Client, logger)
 	pipeline := NewPipeline(store, client, cfg.Pipeline, logger)
 	if err := client.Connect(pipeline.Handle); err != nil {
-		pipeline.Stop(context.Background())
+		_ = pipeline.Stop(context.Background()) // nothing was queued yet: the connect error is the one to report
 		return nil, err
 	}
 	return &Service{client: client, pipeline: pipeline}, nil

@@ -182,7 +182,7 @@ func (p *Pipeline) queueFor(topicName string) chan received {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(agent))
-	return p.queues[h.Sum32()%uint32(len(p.queues))]
+	return p.queues[h.Sum32()%uint32(len(p.queues))] //nolint:gosec // a handful of queues: the count fits
 }
 
 // QueueDepth is how many messages wait for a worker.
@@ -410,7 +410,7 @@ func (p *Pipeline) storeBatches(batches []decodedMessage, settled *settlement) {
 	}
 	stored, duplicates, fresh, refusedReads := 0, 0, 0, 0
 	for i, r := range results {
-		m := batches[i]
+		m := batches[i] //nolint:gosec // SaveBatches returns one result per batch it is given
 		switch {
 		case r.Err != nil:
 			p.refuse(m.msg, r.Err, settled)

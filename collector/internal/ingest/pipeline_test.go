@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -21,7 +20,7 @@ import (
 // measures nothing.
 const wait = 30 * time.Second
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // fakeStore records what is saved. saveBatch, when set, decides the outcome
 // of each SaveBatch call.

@@ -158,7 +158,7 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 func sqlGet(st *store.Store, kind *string) error {
 	events, err := st.Events(context.Background(), "agent-1")
 	if err != nil || len(events) != 1 {
-		return fmt.Errorf("events %+v: %v", events, err)
+		return fmt.Errorf("events %+v: %w", events, err)
 	}
 	*kind = string(events[0].Kind)
 	return nil

@@ -176,7 +176,7 @@ func newPendingBatch(index int, in IncomingBatch) (pendingBatch, error) {
 	}
 	b := pendingBatch{
 		index:      index,
-		id:         batchIdentity{batchKey{agentID, int64(in.Batch.Sequence)}, text(key)},
+		id:         batchIdentity{batchKey{agentID, int64(in.Batch.Sequence)}, text(key)}, //nolint:gosec // batchRows refused a sequence above MaxInt64
 		reads:      len(in.Batch.Reads),
 		receivedAt: dbTime(in.ReceivedAt),
 		rows:       rows,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -47,6 +48,10 @@ var stagingColumns = []string{
 	"read_at", "total", "black", "colour", "counters", "supplies", "status", "clock_ahead",
 	"unreported",
 }
+
+// copyStagingReads starts the COPY of copyStaging (what pq.CopyIn built;
+// the names need no quoting).
+var copyStagingReads = "COPY staging_reads (" + strings.Join(stagingColumns, ", ") + ") FROM STDIN"
 
 // lockStagedDevices creates the devices of the staged reads not known
 // yet and locks the others, in device_key order, so that concurrent
@@ -195,7 +200,7 @@ func (s *Store) copyReads(ctx context.Context, tx *sqlx.Tx, batches []pendingBat
 
 // copyStaging sends every read of the batches in one COPY … FROM STDIN.
 func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, storedAt time.Time) error {
-	stmt, err := tx.PrepareContext(ctx, pq.CopyIn("staging_reads", stagingColumns...))
+	stmt, err := tx.PrepareContext(ctx, copyStagingReads)
 	if err != nil {
 		return err
 	}

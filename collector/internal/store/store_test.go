@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"math"
 	"os"
@@ -37,7 +36,7 @@ var dialects = []dialect{
 	{"postgres", schematest.PostgresURL},
 }
 
-func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 // openStore opens an empty database of the dialect, not migrated.
 func openStore(t *testing.T, d dialect) *Store {

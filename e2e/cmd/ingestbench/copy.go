@@ -166,7 +166,7 @@ func buildRows(fleet *fleetsim.Fleet) ([]meterRow, int64, error) {
 }
 
 func newRow(deviceID int64, rb wire.ReadBatch, r wire.DeviceRead) (meterRow, error) {
-	row := meterRow{deviceID: deviceID, readAt: r.ReadAt.UTC(), agentID: rb.AgentID, seq: int64(rb.Sequence)}
+	row := meterRow{deviceID: deviceID, readAt: r.ReadAt.UTC(), agentID: rb.AgentID, seq: int64(rb.Sequence)} //nolint:gosec // fleetsim numbers batches from 1: far below MaxInt64
 	for _, c := range []struct {
 		dst  *sql.NullInt64
 		kind domain.CounterKind
@@ -265,16 +265,15 @@ func copyChunk(ctx context.Context, c *sql.Conn, schema string, rows []meterRow)
 	if err != nil {
 		return fmt.Errorf("copy: %w", err)
 	}
+	defer stmt.Close() // on the error paths; closing twice is harmless
 	storedAt := time.Now().UTC()
 	for _, r := range rows {
 		if _, err := stmt.ExecContext(ctx, r.deviceID, r.readAt, r.agentID, r.seq, r.total, r.black, r.colour,
 			r.counters, r.supplies, r.status, storedAt); err != nil {
-			stmt.Close()
 			return fmt.Errorf("copy row: %w", err)
 		}
 	}
 	if _, err := stmt.ExecContext(ctx); err != nil {
-		stmt.Close()
 		return fmt.Errorf("copy: %w", err)
 	}
 	if err := stmt.Close(); err != nil {

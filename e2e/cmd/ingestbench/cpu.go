@@ -64,7 +64,7 @@ func (p procSet) sample() cpuSample {
 	// Every PostgreSQL process: the server may serve others too.
 	comms, _ := filepath.Glob("/proc/[0-9]*/comm")
 	for _, c := range comms {
-		b, err := os.ReadFile(c)
+		b, err := os.ReadFile(c) //nolint:gosec // a /proc/<pid>/comm path from the glob above
 		if err != nil || strings.TrimSpace(string(b)) != "postgres" {
 			continue
 		}
@@ -121,7 +121,7 @@ func (u cpuUse) String(elapsed time.Duration) string {
 
 // procTicks returns the user + system CPU ticks of a process.
 func procTicks(pid string) (int64, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	b, err := os.ReadFile("/proc/" + pid + "/stat") //nolint:gosec // a process's /proc stat file
 	if err != nil {
 		return 0, err
 	}

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
@@ -26,7 +25,7 @@ func sampleDevices(t *testing.T) []store.DeviceSummary {
 	t.Helper()
 	url := schematest.SQLiteURL(t)
 	storetest.Seed(t, url, storetest.Sample(testNow)...)
-	st, err := store.Open(context.Background(), url, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := store.Open(context.Background(), url, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

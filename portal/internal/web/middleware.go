@@ -43,7 +43,7 @@ func language(next echo.HandlerFunc) echo.HandlerFunc {
 		lang, fromQuery := i18n.Parse(c.QueryParam(langParam))
 		switch {
 		case fromQuery:
-			c.SetCookie(&http.Cookie{
+			c.SetCookie(&http.Cookie{ //nolint:gosec // a language preference, not a secret: Secure follows the scheme, HttpOnly and SameSite are set
 				Name:     langCookie,
 				Value:    string(lang),
 				Path:     "/",
@@ -83,7 +83,7 @@ func (s *Server) recoverPanic(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				if r == http.ErrAbortHandler {
+				if r == http.ErrAbortHandler { //nolint:errorlint // recover returns the very value net/http panics with
 					panic(r)
 				}
 				s.logger.Error("handler panicked", "path", c.Request().URL.Path, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))

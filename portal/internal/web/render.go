@@ -3,6 +3,7 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -48,8 +49,11 @@ func newRenderer(fsys fs.FS, version string) (*renderer, error) {
 		return nil, fmt.Errorf("web: parse layout: %w", err)
 	}
 	files, err := fs.Glob(fsys, "templates/views/*.html")
-	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("web: no views in templates/views: %v", err)
+	if err != nil {
+		return nil, fmt.Errorf("web: no views in templates/views: %w", err)
+	}
+	if len(files) == 0 {
+		return nil, errors.New("web: no views in templates/views")
 	}
 	r := &renderer{views: map[string]*template.Template{}, version: version}
 	for _, f := range files {

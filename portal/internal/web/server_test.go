@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +33,7 @@ func newTestServer(t *testing.T, st Store) *Server {
 	t.Helper()
 	s, err := New(Options{
 		Store:    st,
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:   slog.New(slog.DiscardHandler),
 		Version:  "test",
 		Now:      func() time.Time { return testNow },
 		Location: time.UTC,

@@ -22,11 +22,11 @@ func toPDU(name string, v snmprec.Value) gosnmp.SnmpPDU {
 	case snmprec.IPAddress:
 		pdu.Type, pdu.Value = gosnmp.IPAddress, v.Bytes
 	case snmprec.Counter32:
-		pdu.Type, pdu.Value = gosnmp.Counter32, uint32(v.Uint)
+		pdu.Type, pdu.Value = gosnmp.Counter32, uint32(v.Uint) //nolint:gosec // snmprec parsed it as 32 bits: it fits
 	case snmprec.Gauge32:
-		pdu.Type, pdu.Value = gosnmp.Gauge32, uint32(v.Uint)
+		pdu.Type, pdu.Value = gosnmp.Gauge32, uint32(v.Uint) //nolint:gosec // snmprec parsed it as 32 bits: it fits
 	case snmprec.TimeTicks:
-		pdu.Type, pdu.Value = gosnmp.TimeTicks, uint32(v.Uint)
+		pdu.Type, pdu.Value = gosnmp.TimeTicks, uint32(v.Uint) //nolint:gosec // snmprec parsed it as 32 bits: it fits
 	case snmprec.Counter64:
 		pdu.Type, pdu.Value = gosnmp.Counter64, v.Uint
 	default:
@@ -93,7 +93,7 @@ func unsigned(v any) (uint64, bool) {
 	case uint64:
 		return n, true
 	case int:
-		return uint64(n), n >= 0
+		return uint64(n), n >= 0 //nolint:gosec // a negative n is reported as not ok
 	}
 	return 0, false
 }

@@ -182,7 +182,7 @@ func marshal(req request, resp response) ([]byte, error) {
 		PDUType:    gosnmp.GetResponse,
 		RequestID:  req.RequestID,
 		Error:      resp.status,
-		ErrorIndex: uint8(resp.index), // ≤ 255: v1 requests are bounded by maxV1Varbinds
+		ErrorIndex: uint8(resp.index), //nolint:gosec // ≤ 255: v1 requests are bounded by maxV1Varbinds
 		Variables:  resp.vars,
 	}
 	out, err := pkt.MarshalMsg()

@@ -1,23 +1,20 @@
 // Package snmptest provides a fake snmp.Client that serves values parsed
 // from snmprec recordings (the format of snmpsim and the LibreNMS test
-// data), and records the requests made to it.
+// data), and records the requests made to it. Recordings are parsed by
+// printersim's snmprec package, so the fake and the simulator read every
+// file the same way.
 package snmptest
 
 import (
-	"bufio"
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/meterline/meterline/agent/internal/snmp"
+	"github.com/meterline/meterline/printersim/snmprec"
 )
 
 // Call is one request made to a Fake.
@@ -49,21 +46,27 @@ func New(pdus []snmp.PDU) *Fake {
 	return &Fake{pdus: sorted, byID: byID}
 }
 
-// Load reads an snmprec file and returns a Fake serving it. Like snmpsim,
-// it serves a file with a few unreadable values (one LibreNMS recording has
-// a Counter32 of "6git3159"): those lines are skipped, and only a file that
-// is not snmprec at all is an error.
+// Load reads an snmprec file and returns a Fake serving it. The file is
+// parsed by printersim's snmprec package, the one parser of the format, in
+// its tolerant mode: like snmpsim, the fake serves a file with a few
+// unreadable lines (one LibreNMS recording has a Counter32 of "6git3159"),
+// skipping them; only a file that is not snmprec at all (no line parses
+// though some do not) is an error.
 func Load(path string) (*Fake, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // tests name the recording to read
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	pdus, err := parse(f, true)
+	var skipped []error
+	records, err := snmprec.ParseTolerant(f, path, func(err error) { skipped = append(skipped, err) })
+	if err == nil && len(records) == 0 && len(skipped) > 0 {
+		err = fmt.Errorf("not an snmprec file: %w", skipped[0])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("parse %s: %w", path, err)
 	}
-	return New(pdus), nil
+	return New(PDUs(records)), nil
 }
 
 // PDUs returns every binding the fake serves, in OID order.
@@ -128,92 +131,51 @@ func (f *Fake) fail(ctx context.Context) error {
 	return f.Err
 }
 
-// ParseSnmprec parses snmprec text: one "OID|TYPE|VALUE" per line, TYPE
-// being the BER tag in decimal, with an "x" suffix when VALUE is hex.
-// Blank lines and lines starting with '#' are skipped.
+// ParseSnmprec parses snmprec text strictly (see snmprec.Parse: the first
+// bad line is an error naming its line) and returns its bindings in OID
+// order.
 func ParseSnmprec(r io.Reader) ([]snmp.PDU, error) {
-	return parse(r, false)
-}
-
-func parse(r io.Reader, skipBadValues bool) ([]snmp.PDU, error) {
-	var out []snmp.PDU
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64*1024), 1024*1024)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		p, err := parseLine(line)
-		var bad *badValueError
-		if skipBadValues && errors.As(err, &bad) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		out = append(out, p)
-	}
-	if err := sc.Err(); err != nil {
+	records, err := snmprec.Parse(r, "snmprec")
+	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return PDUs(records), nil
 }
 
-func parseLine(line string) (snmp.PDU, error) {
-	oid, rest, ok1 := strings.Cut(line, "|")
-	tag, value, ok2 := strings.Cut(rest, "|")
-	if !ok1 || !ok2 {
-		return snmp.PDU{}, fmt.Errorf("%q is not OID|TYPE|VALUE", line)
+// PDUs converts parsed records into the bindings the agent's snmp.Client
+// returns for them: Integer32, Counter32, Gauge32 and TimeTicks as int64
+// (the 32-bit unsigned types always fit), Counter64 as uint64, OCTET STRING
+// as []byte, OBJECT IDENTIFIER and IpAddress as dotted strings, NULL as nil.
+func PDUs(records []snmprec.Record) []snmp.PDU {
+	out := make([]snmp.PDU, 0, len(records))
+	for _, rec := range records {
+		out = append(out, pdu(rec))
 	}
-	p := snmp.PDU{OID: snmp.NormalizeOID(oid)}
-	hexValue := strings.HasSuffix(tag, "x")
-	tag = strings.TrimSuffix(tag, "x")
-	raw := []byte(value)
-	if hexValue {
-		b, err := hex.DecodeString(value)
-		if err != nil {
-			return snmp.PDU{}, &badValueError{fmt.Errorf("%s: bad hex value: %w", oid, err)}
-		}
-		raw = b
-	}
-	var err error
-	switch tag {
-	case "2":
-		p.Type = snmp.TypeInteger
-		p.Value, err = strconv.ParseInt(value, 10, 32)
-	case "4":
-		p.Type, p.Value = snmp.TypeOctetString, raw
-	case "5":
+	return out
+}
+
+func pdu(rec snmprec.Record) snmp.PDU {
+	p := snmp.PDU{OID: rec.OID.String()}
+	v := rec.Value
+	switch v.Type {
+	case snmprec.Integer:
+		p.Type, p.Value = snmp.TypeInteger, v.Int
+	case snmprec.OctetString:
+		p.Type, p.Value = snmp.TypeOctetString, slices.Clone(v.Bytes)
+	case snmprec.Null:
 		p.Type = snmp.TypeNull
-	case "6":
-		p.Type, p.Value = snmp.TypeObjectID, snmp.NormalizeOID(value)
-	case "64":
-		p.Type = snmp.TypeIPAddress
-		if hexValue {
-			p.Value = net.IP(raw).String()
-		} else {
-			p.Value = value
-		}
-	case "65", "66", "67":
-		p.Type = map[string]snmp.Type{"65": snmp.TypeCounter32, "66": snmp.TypeGauge32, "67": snmp.TypeTimeTicks}[tag]
-		p.Value, err = strconv.ParseInt(value, 10, 64)
-	case "68":
-		p.Type, p.Value = snmp.TypeOpaque, raw
-	case "70":
-		p.Type = snmp.TypeCounter64
-		p.Value, err = strconv.ParseUint(value, 10, 64)
-	default:
-		return snmp.PDU{}, fmt.Errorf("%s: unsupported type %q", oid, tag)
+	case snmprec.ObjectIdentifier:
+		p.Type, p.Value = snmp.TypeObjectID, v.OID.String()
+	case snmprec.IPAddress:
+		p.Type, p.Value = snmp.TypeIPAddress, v.String()
+	case snmprec.Counter32:
+		p.Type, p.Value = snmp.TypeCounter32, int64(v.Uint) //nolint:gosec // at most 2^32-1: the parser checks the range
+	case snmprec.Gauge32:
+		p.Type, p.Value = snmp.TypeGauge32, int64(v.Uint) //nolint:gosec // at most 2^32-1: the parser checks the range
+	case snmprec.TimeTicks:
+		p.Type, p.Value = snmp.TypeTimeTicks, int64(v.Uint) //nolint:gosec // at most 2^32-1: the parser checks the range
+	case snmprec.Counter64:
+		p.Type, p.Value = snmp.TypeCounter64, v.Uint
 	}
-	if err != nil {
-		return snmp.PDU{}, &badValueError{fmt.Errorf("%s: bad %s value %q: %w", oid, p.Type, value, err)}
-	}
-	return p, nil
+	return p
 }
-
-// badValueError is a well-formed line whose value does not parse.
-type badValueError struct{ err error }
-
-func (e *badValueError) Error() string { return e.err.Error() }
-func (e *badValueError) Unwrap() error { return e.err }
