@@ -78,27 +78,8 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 	ids := make(map[string]int64, len(keys))
 	before := make(map[int64]deviceBefore, len(keys))
 	for chunk := range slices.Chunk(keys, rowsPerInsert) {
-		args := make([]any, len(chunk))
-		for i, k := range chunk {
-			args[i] = k
-		}
-		rows, err := tx.QueryxContext(ctx, `SELECT device_key, id, last_read_at, last_total, last_black, last_colour FROM devices WHERE device_key IN (`+placeholders(len(chunk))+`)`, args...)
-		if err != nil {
-			return nil, fmt.Errorf("read devices: %w", err)
-		}
-		for rows.Next() {
-			var k string
-			var id int64
-			var b deviceBefore
-			if err := rows.Scan(&k, &id, &b.readAt, &b.total, &b.black, &b.colour); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("read devices: %w", err)
-			}
-			ids[k], before[id] = id, b
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("read devices: %w", err)
+		if err := readDevicesBefore(ctx, tx, chunk, ids, before); err != nil {
+			return nil, err
 		}
 	}
 	for chunk := range slices.Chunk(keys, rowsPerInsert) {
@@ -308,4 +289,31 @@ func valuesList(n, cols int) string {
 // placeholders writes n '?' placeholders separated by commas.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// readDevicesBefore adds to ids and before the known devices among keys:
+// their id and their latest read on time.
+func readDevicesBefore(ctx context.Context, tx *sqlx.Tx, keys []string, ids map[string]int64, before map[int64]deviceBefore) error {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	rows, err := tx.QueryxContext(ctx, `SELECT device_key, id, last_read_at, last_total, last_black, last_colour FROM devices WHERE device_key IN (`+placeholders(len(keys))+`)`, args...)
+	if err != nil {
+		return fmt.Errorf("read devices: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var id int64
+		var b deviceBefore
+		if err := rows.Scan(&k, &id, &b.readAt, &b.total, &b.black, &b.colour); err != nil {
+			return fmt.Errorf("read devices: %w", err)
+		}
+		ids[k], before[id] = id, b
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read devices: %w", err)
+	}
+	return nil
 }
