@@ -14,13 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"github.com/meterline/meterline/collector/internal/mqtttest"
 	"github.com/meterline/meterline/collector/internal/store"
+	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/ready"
-	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/topic"
 	"github.com/meterline/meterline/shared/wire"
@@ -149,13 +147,9 @@ func (c *collector) get(t *testing.T, path string) (int, string) {
 func (c *collector) waitStored(t *testing.T, dbURL, agentID, readsTopic string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	rd := storetest.Open(t, dbURL)
 	stored := func() (bool, string) {
-		letters, err := st.DeadLetters(ctx)
+		letters, err := rd.DeadLetters(ctx)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -168,10 +162,10 @@ func (c *collector) waitStored(t *testing.T, dbURL, agentID, readsTopic string) 
 		if refused < 3 {
 			return false, fmt.Sprintf("%d messages dead-lettered on %s, want 3", refused, readsTopic)
 		}
-		if a, err := st.Agent(ctx, agentID); err != nil || !a.Status.Valid {
+		if a, err := rd.Agent(ctx, agentID); err != nil || !a.Status.Valid {
 			return false, fmt.Sprintf("no status of agent %s (%v)", agentID, err)
 		}
-		if events, err := st.Events(ctx, agentID); err != nil || len(events) == 0 {
+		if events, err := rd.Events(ctx, agentID); err != nil || len(events) == 0 {
 			return false, fmt.Sprintf("no event of agent %s (%v)", agentID, err)
 		}
 		return true, ""
@@ -438,25 +432,11 @@ func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
 func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-
-	src, err := schema.ParseSource(dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := sqlx.Open(src.Driver, src.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	rd := storetest.Open(t, dbURL)
 	count := func(query string, args ...any) int {
 		t.Helper()
 		var n int
-		if err := db.GetContext(ctx, &n, db.Rebind(query), args...); err != nil {
+		if err := rd.GetContext(ctx, &n, rd.Rebind(query), args...); err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
 		return n
@@ -471,8 +451,8 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 		t.Errorf("events = %d, want 1", n)
 	}
 
-	latest := map[string]store.LatestRead{}
-	reads, err := st.LatestReads(ctx)
+	latest := map[string]storetest.LatestRead{}
+	reads, err := rd.LatestReads(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -486,7 +466,7 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 		t.Errorf("latest read of %s = %+v, want total 5000 and no black or colour", mac, r)
 	}
 
-	agent, err := st.Agent(ctx, agentID)
+	agent, err := rd.Agent(ctx, agentID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,7 +474,7 @@ func checkStored(t *testing.T, dbURL, agentID, readsTopic, serial, mac string) {
 		t.Errorf("agent = %+v, want online, version 0.1.0", agent)
 	}
 
-	letters, err := st.DeadLetters(ctx)
+	letters, err := rd.DeadLetters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -569,12 +549,7 @@ func TestCollectorPrunesDeadLettersOnStart(t *testing.T) {
 	if err := c.stop(t); err != nil {
 		t.Fatal(err)
 	}
-	st, err = store.Open(ctx, dbURL, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	letters, err := st.DeadLetters(ctx)
+	letters, err := storetest.Open(t, dbURL).DeadLetters(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/meterline/meterline/collector/internal/store"
+	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema/schematest"
 	"github.com/meterline/meterline/shared/wire"
@@ -87,7 +88,9 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 		url  func(testing.TB) string
 	}{{"sqlite", schematest.SQLiteURL}, {"postgres", schematest.PostgresURL}} {
 		t.Run(dialect.name, func(t *testing.T) {
-			st := openStore(t, dialect.url(t))
+			url := dialect.url(t)
+			st := openStore(t, url)
+			rd := storetest.Open(t, url)
 			pub := &fakePublisher{}
 			p := newPipeline(t, st, pub, 2)
 			ctx := context.Background()
@@ -104,7 +107,7 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 						t.Errorf("%s: acks = %+v, want one of agent-1 settling %+v", s.name, acks, *s.ack)
 					}
 				}
-				c, err := st.Counts(ctx)
+				c, err := rd.Counts(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -113,7 +116,7 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 				}
 			}
 
-			letters, err := st.DeadLetters(ctx)
+			letters, err := rd.DeadLetters(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,7 +150,7 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 				t.Errorf("dead letters:\n got %+v\nwant %+v", got, want)
 			}
 			var kind string
-			if err := sqlGet(st, &kind); err != nil || kind != string(domain.EventBatchSequenceReused) {
+			if err := sqlGet(rd, &kind); err != nil || kind != string(domain.EventBatchSequenceReused) {
 				t.Errorf("event kind = %q (%v), want %s", kind, err, domain.EventBatchSequenceReused)
 			}
 		})
@@ -155,8 +158,8 @@ func TestPipelineSettlesEveryBatch(t *testing.T) {
 }
 
 // sqlGet reads the kind of the only event.
-func sqlGet(st *store.Store, kind *string) error {
-	events, err := st.Events(context.Background(), "agent-1")
+func sqlGet(rd *storetest.DB, kind *string) error {
+	events, err := rd.Events(context.Background(), "agent-1")
 	if err != nil || len(events) != 1 {
 		return fmt.Errorf("events %+v: %w", events, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/topic"
@@ -59,13 +60,13 @@ func TestSaveBatchesDeadLettersRefusedReads(t *testing.T) {
 				if !wantDuplicate && (results[0].Stored != 1 || results[1].Stored != 0) {
 					t.Errorf("stored = %d, %d; want 1, 0", results[0].Stored, results[1].Stored)
 				}
-				want := Counts{Agents: 1, Devices: 1, Batches: 2, Reads: 1, DeadLetters: 3}
+				want := storetest.Counts{Agents: 1, Devices: 1, Batches: 2, Reads: 1, DeadLetters: 3}
 				if got := mustCount(t, s); got != want {
 					t.Errorf("attempt %d: counts = %+v, want %+v", attempt, got, want)
 				}
 			}
 
-			letters, err := s.DeadLetters(ctx)
+			letters, err := reader(s).DeadLetters(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -174,7 +175,7 @@ func TestSaveDeadLetterOnce(t *testing.T) {
 			if want := []bool{false, true, false, true}; !reflect.DeepEqual(repeats, want) {
 				t.Errorf("repeat = %v, want %v", repeats, want)
 			}
-			letters, err := s.DeadLetters(ctx)
+			letters, err := reader(s).DeadLetters(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -223,7 +224,7 @@ func TestPruneDeadLetters(t *testing.T) {
 					if got != tt.want {
 						t.Errorf("pruned = %+v, want %+v", got, tt.want)
 					}
-					left, err := s.DeadLetters(ctx)
+					left, err := reader(s).DeadLetters(ctx)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -300,7 +301,7 @@ func TestMigrationKeepsBatchesAndDeadLetters(t *testing.T) {
 			if !results[0].Duplicate {
 				t.Errorf("re-send of a batch stored before the migration = %+v, want a duplicate", results[0])
 			}
-			letters, err := s.DeadLetters(ctx)
+			letters, err := reader(s).DeadLetters(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}

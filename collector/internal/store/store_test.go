@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meterline/meterline/collector/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/golden"
 	"github.com/meterline/meterline/shared/schema"
@@ -154,18 +155,21 @@ func mustSave(t *testing.T, s *Store, batch wire.ReadBatch) (stored int, duplica
 	return stored, duplicate
 }
 
-func mustCount(t *testing.T, s *Store) Counts {
+// reader reads what the store wrote, through the store's own handle.
+func reader(s *Store) *storetest.DB { return &storetest.DB{DB: s.db} }
+
+func mustCount(t *testing.T, s *Store) storetest.Counts {
 	t.Helper()
-	c, err := s.Counts(context.Background())
+	c, err := reader(s).Counts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return c
 }
 
-func mustLatest(t *testing.T, s *Store) []LatestRead {
+func mustLatest(t *testing.T, s *Store) []storetest.LatestRead {
 	t.Helper()
-	reads, err := s.LatestReads(context.Background())
+	reads, err := reader(s).LatestReads(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +205,7 @@ func TestSaveBatch(t *testing.T) {
 			if stored != 3 || duplicate {
 				t.Errorf("SaveBatch = (%d, %v), want (3, false)", stored, duplicate)
 			}
-			want := Counts{Agents: 1, Devices: 3, Batches: 1, Reads: 3}
+			want := storetest.Counts{Agents: 1, Devices: 3, Batches: 1, Reads: 3}
 			if got := mustCount(t, s); got != want {
 				t.Errorf("Counts = %+v, want %+v", got, want)
 			}
@@ -228,7 +232,7 @@ func TestSaveBatch(t *testing.T) {
 			if stored != 1 || duplicate {
 				t.Errorf("SaveBatch = (%d, %v), want (1, false)", stored, duplicate)
 			}
-			want := Counts{Agents: 1, Devices: 2, Batches: 2, Reads: 2}
+			want := storetest.Counts{Agents: 1, Devices: 2, Batches: 2, Reads: 2}
 			if got := mustCount(t, s); got != want {
 				t.Errorf("Counts = %+v, want %+v", got, want)
 			}
@@ -348,7 +352,7 @@ func TestSaveBatch(t *testing.T) {
 					t.Errorf("SaveBatch(seq %d) error = %v, want code %q", b.Sequence, err, domain.EINVALID)
 				}
 			}
-			if c := mustCount(t, s); c != (Counts{}) {
+			if c := mustCount(t, s); c != (storetest.Counts{}) {
 				t.Errorf("Counts = %+v, want nothing stored", c)
 			}
 		}},
@@ -379,14 +383,14 @@ func TestSaveStatusEventDeadLetter(t *testing.T) {
 				if err := s.SaveStatus(ctx, offline); err != nil {
 					t.Fatal(err)
 				}
-				a, err := s.Agent(ctx, "agent-9")
+				a, err := reader(s).Agent(ctx, "agent-9")
 				if err != nil {
 					t.Fatal(err)
 				}
 				if a.Online || a.Version != "1.2.0" || !a.Status.Valid || !strings.Contains(a.Status.String, `"offline"`) {
 					t.Errorf("agent = %s, want offline, version 1.2.0 kept, status stored", show(a))
 				}
-				if _, err := s.Agent(ctx, "nobody"); domain.ErrorCode(err) != domain.ENOTFOUND {
+				if _, err := reader(s).Agent(ctx, "nobody"); domain.ErrorCode(err) != domain.ENOTFOUND {
 					t.Errorf("Agent(nobody) error = %v, want %s", err, domain.ENOTFOUND)
 				}
 			})
@@ -422,7 +426,7 @@ func TestSaveStatusEventDeadLetter(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				letters, err := s.DeadLetters(ctx)
+				letters, err := reader(s).DeadLetters(ctx)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -1,14 +1,52 @@
-package store
+// Package storetest lets tests see what the collector stored: the newest
+// read of each device, row counts, dead letters, events and agents, read
+// with plain SQL from a database the collector (package store) wrote.
+// Only tests import it; the collector's binary does not (a test checks).
+package storetest
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+	_ "github.com/lib/pq"  // the "postgres" driver
+	_ "modernc.org/sqlite" // the "sqlite" driver
+
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema"
 )
+
+func init() {
+	// sqlx knows the driver name "sqlite3" but not modernc's "sqlite".
+	sqlx.BindDriver(schema.DriverSQLite, sqlx.QUESTION)
+}
+
+// DB reads a Meterline database. Its sqlx handle is there for the
+// queries a test makes of its own. Package store's own tests wrap the
+// store's handle: &DB{DB: s.db}.
+type DB struct {
+	*sqlx.DB
+}
+
+// Open opens the database rawURL names (see schema.ParseSource) for
+// reading; it is closed when the test ends.
+func Open(tb testing.TB, rawURL string) *DB {
+	tb.Helper()
+	src, err := schema.ParseSource(rawURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db, err := sqlx.Open(src.Driver, src.DSN)
+	if err != nil {
+		tb.Fatalf("open %s database: %v", src.Dialect, err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return &DB{DB: db}
+}
 
 // LatestRead is a device with its newest meter read.
 type LatestRead struct {
@@ -29,10 +67,10 @@ ORDER BY d.device_key`
 
 // LatestReads returns every device that has a read, with its newest read,
 // ordered by device key.
-func (s *Store) LatestReads(ctx context.Context) ([]LatestRead, error) {
+func (db *DB) LatestReads(ctx context.Context) ([]LatestRead, error) {
 	var reads []LatestRead
-	if err := s.db.SelectContext(ctx, &reads, selectLatestReads); err != nil {
-		return nil, fmt.Errorf("store: latest reads: %w", err)
+	if err := db.SelectContext(ctx, &reads, selectLatestReads); err != nil {
+		return nil, fmt.Errorf("storetest: latest reads: %w", err)
 	}
 	for i := range reads {
 		reads[i].ReadAt = reads[i].ReadAt.UTC()
@@ -51,7 +89,7 @@ type Counts struct {
 }
 
 // Counts counts the rows of each table.
-func (s *Store) Counts(ctx context.Context) (Counts, error) {
+func (db *DB) Counts(ctx context.Context) (Counts, error) {
 	var c Counts
 	for _, t := range []struct {
 		table string
@@ -64,8 +102,8 @@ func (s *Store) Counts(ctx context.Context) (Counts, error) {
 		{"events", &c.Events},
 		{"dead_letters", &c.DeadLetters},
 	} {
-		if err := s.db.GetContext(ctx, t.n, `SELECT COUNT(*) FROM `+t.table); err != nil {
-			return Counts{}, fmt.Errorf("store: count %s: %w", t.table, err)
+		if err := db.GetContext(ctx, t.n, `SELECT COUNT(*) FROM `+t.table); err != nil {
+			return Counts{}, fmt.Errorf("storetest: count %s: %w", t.table, err)
 		}
 	}
 	return c, nil
@@ -89,11 +127,11 @@ type DeadLetter struct {
 }
 
 // DeadLetters returns the refused messages, oldest first.
-func (s *Store) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
+func (db *DB) DeadLetters(ctx context.Context) ([]DeadLetter, error) {
 	var letters []DeadLetter
-	if err := s.db.SelectContext(ctx, &letters, `SELECT id, received_at, topic, reason, payload, agent_id, seq, batch_key, read_index, repeats
+	if err := db.SelectContext(ctx, &letters, `SELECT id, received_at, topic, reason, payload, agent_id, seq, batch_key, read_index, repeats
 FROM dead_letters ORDER BY id`); err != nil {
-		return nil, fmt.Errorf("store: dead letters: %w", err)
+		return nil, fmt.Errorf("storetest: dead letters: %w", err)
 	}
 	return letters, nil
 }
@@ -108,11 +146,11 @@ type StoredEvent struct {
 }
 
 // Events returns the events of an agent, oldest stored first.
-func (s *Store) Events(ctx context.Context, agentID string) ([]StoredEvent, error) {
+func (db *DB) Events(ctx context.Context, agentID string) ([]StoredEvent, error) {
 	var events []StoredEvent
-	err := s.db.SelectContext(ctx, &events, s.db.Rebind(`SELECT event_id, kind, at, message FROM events WHERE agent_id = ? ORDER BY id`), agentID)
+	err := db.SelectContext(ctx, &events, db.Rebind(`SELECT event_id, kind, at, message FROM events WHERE agent_id = ? ORDER BY id`), agentID)
 	if err != nil {
-		return nil, fmt.Errorf("store: events of agent %s: %w", agentID, err)
+		return nil, fmt.Errorf("storetest: events of agent %s: %w", agentID, err)
 	}
 	return events, nil
 }
@@ -128,14 +166,14 @@ type Agent struct {
 }
 
 // Agent returns the agent with the id, or an ENOTFOUND error.
-func (s *Store) Agent(ctx context.Context, id string) (Agent, error) {
+func (db *DB) Agent(ctx context.Context, id string) (Agent, error) {
 	var a Agent
-	err := s.db.GetContext(ctx, &a, s.db.Rebind(`SELECT id, version, online, first_seen, last_seen, status FROM agents WHERE id = ?`), id)
+	err := db.GetContext(ctx, &a, db.Rebind(`SELECT id, version, online, first_seen, last_seen, status FROM agents WHERE id = ?`), id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Agent{}, domain.Errorf(domain.ENOTFOUND, "no agent %q", id)
 	}
 	if err != nil {
-		return Agent{}, fmt.Errorf("store: agent %s: %w", id, err)
+		return Agent{}, fmt.Errorf("storetest: agent %s: %w", id, err)
 	}
 	return a, nil
 }
