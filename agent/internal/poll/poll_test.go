@@ -3,7 +3,6 @@ package poll
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -17,7 +16,7 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 func readOK(_ context.Context, target string) (wire.DeviceRead, error) {
 	return wire.DeviceRead{Address: target, Serial: "SN-" + target}, nil
