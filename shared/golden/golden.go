@@ -20,15 +20,18 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // file's content.
 func Bytes(tb testing.TB, path string, got []byte) []byte {
 	tb.Helper()
+	// Golden files are test data checked into the repository, named by the
+	// test and written only under -update: the usual source-tree
+	// permissions, and no path from outside.
 	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil { //nolint:gosec // G301: a testdata folder of the source tree
 			tb.Fatal(err)
 		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+		if err := os.WriteFile(path, got, 0o644); err != nil { //nolint:gosec // G306: a checked-in test file, not a secret
 			tb.Fatal(err)
 		}
 	}
-	want, err := os.ReadFile(path)
+	want, err := os.ReadFile(path) //nolint:gosec // G304: a testdata path the test names
 	if err != nil {
 		tb.Fatalf("read golden file (run go test -update to write it): %v", err)
 	}

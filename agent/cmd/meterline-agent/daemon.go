@@ -232,7 +232,7 @@ func (a *app) serve(ctx context.Context, cfg config.Config, rc *remote.Controlle
 				}
 			},
 		}, discover.Options{
-			Port:        uint16(cfg.DiscoveryPort),
+			Port:        cfg.DiscoveryUDPPort(),
 			Concurrency: cfg.DiscoveryConcurrency,
 			ReadTimeout: cfg.DeviceTimeout.Duration,
 			Now:         a.now,

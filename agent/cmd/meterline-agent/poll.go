@@ -60,7 +60,7 @@ func (a *app) pollOnce(ctx context.Context, args []string) error {
 			return fmt.Errorf("ranges: %w", err)
 		}
 		found, err := discover.Sweep(ctx, a.dial, ranges.All(), discover.Options{
-			Port: uint16(cfg.DiscoveryPort), Concurrency: cfg.DiscoveryConcurrency,
+			Port: cfg.DiscoveryUDPPort(), Concurrency: cfg.DiscoveryConcurrency,
 			Credentials: cfg.DiscoveryCredentials(), ReadTimeout: cfg.DeviceTimeout.Duration, Now: a.now,
 			Printer: pr,
 		}, log)

@@ -27,12 +27,12 @@ import (
 // Environment variables that override secrets in the file, so that the
 // file can be world-readable.
 const (
-	EnvMQTTPassword  = "METERLINE_MQTT_PASSWORD"
+	EnvMQTTPassword  = "METERLINE_MQTT_PASSWORD" //nolint:gosec // G101: the name of the variable that holds the password, not a password
 	EnvSNMPCommunity = "METERLINE_SNMP_COMMUNITY"
 	// EnvSNMPAuthPassphrase and EnvSNMPPrivPassphrase are the SNMPv3
 	// passphrases of the read and discover commands.
-	EnvSNMPAuthPassphrase = "METERLINE_SNMP_AUTH_PASSPHRASE"
-	EnvSNMPPrivPassphrase = "METERLINE_SNMP_PRIV_PASSPHRASE"
+	EnvSNMPAuthPassphrase = "METERLINE_SNMP_AUTH_PASSPHRASE" //nolint:gosec // G101: a variable name, not a passphrase
+	EnvSNMPPrivPassphrase = "METERLINE_SNMP_PRIV_PASSPHRASE" //nolint:gosec // G101: a variable name, not a passphrase
 )
 
 // MinPollInterval is the shortest poll interval accepted: printers are
@@ -193,7 +193,8 @@ func OSEnv() Env { return Env{Getenv: os.Getenv, Hostname: os.Hostname} }
 
 // Load reads, completes and validates the configuration file at path.
 func Load(path string, env Env) (Config, error) {
-	data, err := os.ReadFile(path)
+	// The operator names the file (--config); reading it is the point.
+	data, err := os.ReadFile(path) //nolint:gosec // G304: the operator's own configuration path
 	if err != nil {
 		return Config{}, fmt.Errorf("read config: %w", err)
 	}
@@ -449,6 +450,16 @@ func (c Config) DiscoveryCredentials() []snmp.Credential {
 		out[i].Params.Timeout, out[i].Params.Retries = c.DiscoveryTimeout.Duration, 0
 	}
 	return out
+}
+
+// DiscoveryUDPPort is DiscoveryPort as the port number discovery probes.
+// Validate keeps DiscoveryPort within 1..65535; a Config that skipped it
+// gets snmp.DefaultPort for anything else.
+func (c Config) DiscoveryUDPPort() uint16 {
+	if c.DiscoveryPort < 1 || c.DiscoveryPort > 65535 {
+		return snmp.DefaultPort
+	}
+	return uint16(c.DiscoveryPort)
 }
 
 // Dump returns cfg as TOML, as the agent runs with it: the file, the

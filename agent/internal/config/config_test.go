@@ -232,3 +232,16 @@ func TestSanitizeAgentID(t *testing.T) {
 		}
 	}
 }
+
+func TestDiscoveryUDPPort(t *testing.T) {
+	for _, tt := range []struct {
+		port int
+		want uint16
+	}{{161, 161}, {1, 1}, {65535, 65535}, {0, snmp.DefaultPort}, {-1, snmp.DefaultPort}, {65536, snmp.DefaultPort}} {
+		c := Default()
+		c.DiscoveryPort = tt.port
+		if got := c.DiscoveryUDPPort(); got != tt.want {
+			t.Errorf("DiscoveryUDPPort of %d = %d, want %d", tt.port, got, tt.want)
+		}
+	}
+}

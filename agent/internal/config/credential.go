@@ -17,7 +17,7 @@ const DefaultCredential = "default"
 // credential's secrets: METERLINE_CREDENTIAL_<NAME>_COMMUNITY,
 // _AUTH_PASSPHRASE and _PRIV_PASSPHRASE, NAME being the credential's name
 // in upper case with other characters than letters and digits as '_'.
-const EnvCredentialPrefix = "METERLINE_CREDENTIAL_"
+const EnvCredentialPrefix = "METERLINE_CREDENTIAL_" //nolint:gosec // G101: a prefix of variable names, not a credential
 
 // Credential is one [[credentials]] entry: a named way to talk to
 // printers, SNMPv1/v2c (a community) or SNMPv3 (a user and its keys).

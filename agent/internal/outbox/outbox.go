@@ -25,6 +25,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Defaults sized for a Raspberry Pi SD card: 64 MiB holds weeks of reads of
@@ -249,7 +250,7 @@ func openDB(path string) (db *bolt.DB, err error) {
 	switch {
 	case err == nil:
 		return db, nil
-	case errors.Is(err, bolt.ErrInvalid), errors.Is(err, bolt.ErrVersionMismatch), errors.Is(err, bolt.ErrChecksum):
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrChecksum):
 		return nil, &corruptError{err}
 	default:
 		return nil, fmt.Errorf("outbox: open %s: %w", path, err)
@@ -412,7 +413,7 @@ func (o *Outbox) makeRoom(tx *bolt.Tx, size int64, now time.Time) ([]uint64, err
 	bytes := o.bytes
 	c := tx.Bucket(bucketBatches).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		enqueued := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
+		enqueued := enqueuedAt(v)
 		if bytes+size <= o.opts.MaxBytes && now.Sub(enqueued) <= o.opts.MaxAge {
 			break
 		}
@@ -487,7 +488,9 @@ func (o *Outbox) settle(settled []Settlement, byID bool) ([]Settlement, error) {
 			continue
 		}
 		match = append(match, s)
-		tally.ReadsRefused += uint64(s.ReadsRefused)
+		if s.ReadsRefused > 0 { // a count from the collector's ack
+			tally.ReadsRefused += uint64(s.ReadsRefused)
+		}
 		if s.Rejected {
 			tally.BatchesRefused++
 		}
@@ -532,23 +535,6 @@ func (o *Outbox) Count(t Tally) error {
 	return nil
 }
 
-// Pending returns up to limit batches waiting for acknowledgement, oldest
-// first, starting after the sequence number after (0: from the start).
-func (o *Outbox) Pending(after uint64, limit int) ([]Entry, error) {
-	var out []Entry
-	err := o.db.View(func(tx *bolt.Tx) error {
-		c, ids := tx.Bucket(bucketBatches).Cursor(), tx.Bucket(bucketBatchIDs)
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < limit; k, v = c.Next() {
-			out = append(out, entryOf(k, v, ids))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("outbox: list pending batches: %w", err)
-	}
-	return out, nil
-}
-
 // Get returns the batch with sequence number seq, and false when the
 // outbox does not hold it (acknowledged, or dropped by the bounds).
 func (o *Outbox) Get(seq uint64) (Entry, bool, error) {
@@ -576,9 +562,17 @@ func entryOf(k, v []byte, ids *bolt.Bucket) Entry {
 	return Entry{
 		Seq:      binary.BigEndian.Uint64(k),
 		BatchID:  string(ids.Get(k)),
-		Enqueued: time.Unix(0, int64(binary.BigEndian.Uint64(v))),
+		Enqueued: enqueuedAt(v),
 		Payload:  append([]byte(nil), v[entryHeader:]...),
 	}
+}
+
+// enqueuedAt reads the enqueue time in the header of a stored batch
+// (at least entryHeader bytes: load refuses a file with a shorter one).
+func enqueuedAt(v []byte) time.Time {
+	// Append stored uint64(now.UnixNano()): converting back is its exact
+	// inverse, bit for bit, and cannot overflow.
+	return time.Unix(0, int64(binary.BigEndian.Uint64(v))) //nolint:gosec // inverse of Append's int64 → uint64
 }
 
 // Seqs returns the sequence numbers waiting, in order.

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meterline/meterline/agent/internal/printer"
-	"github.com/meterline/meterline/agent/internal/snmp"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -27,27 +25,6 @@ const DefaultInterval = 15 * time.Minute
 
 // ReadFunc reads one device. The context carries the device's deadline.
 type ReadFunc func(ctx context.Context, target string) (wire.DeviceRead, error)
-
-// SNMPReader returns a ReadFunc that opens an SNMP client to the target,
-// reads it as a printer and closes the client. The read is stamped with
-// now() taken when it starts.
-func SNMPReader(dial snmp.DialFunc, params snmp.Params, now func() time.Time) ReadFunc {
-	return PrinterReader(dial, params, printer.Reader{}, now)
-}
-
-// PrinterReader is SNMPReader with the printer reader (and so the vendor
-// profiles) to use.
-func PrinterReader(dial snmp.DialFunc, params snmp.Params, pr printer.Reader, now func() time.Time) ReadFunc {
-	return func(ctx context.Context, target string) (wire.DeviceRead, error) {
-		readAt := now()
-		c, err := dial(ctx, target, params)
-		if err != nil {
-			return wire.DeviceRead{}, err
-		}
-		defer c.Close()
-		return pr.Read(ctx, c, target, readAt)
-	}
-}
 
 // ErrDeviceTimeout says that a device did not finish its read in time.
 var ErrDeviceTimeout = errors.New("device read timed out")
@@ -172,26 +149,6 @@ func (p *Poller) ReadAll(ctx context.Context, targets []string) Result {
 	return res
 }
 
-// Run polls targets every interval, the first round at once, and hands
-// each complete round's reads to sink. It returns when ctx is cancelled.
-// A round cut short by cancellation is dropped whole; a round that
-// completed is delivered even if cancellation comes during delivery, so
-// that nothing is sent half-done.
-func (p *Poller) Run(ctx context.Context, targets []string, interval time.Duration, sink Sink) error {
-	return p.RunDynamic(ctx, func() []string { return targets }, interval, nil, sink)
-}
-
-// RunDynamic is Run for targets that change, as discovery finds printers:
-// targets is asked for the list at the start of every round, and a receive
-// on wake starts the next round at once (a nil wake never does).
-func (p *Poller) RunDynamic(ctx context.Context, targets func() []string, interval time.Duration, wake <-chan struct{}, sink Sink) error {
-	return p.RunSchedule(ctx, Schedule{
-		Targets:  targets,
-		Interval: func() time.Duration { return interval },
-		Wake:     wake,
-	}, sink)
-}
-
 // minInterval keeps a broken Interval func (zero, negative) from spinning
 // the loop; configuration never goes below it anyway.
 const minInterval = time.Second
@@ -219,7 +176,9 @@ type Schedule struct {
 // RunSchedule polls as s says, the first round at once, and hands each
 // complete round's reads to sink, until ctx is cancelled. Each round
 // starts Interval after the start of the one before (at once when a round
-// took longer than that). Cancellation is handled as by Run.
+// took longer than that). A round cut short by cancellation is dropped
+// whole; a round that completed is delivered even if cancellation comes
+// during delivery, so that nothing is sent half-done.
 func (p *Poller) RunSchedule(ctx context.Context, s Schedule, sink Sink) error {
 	interval := func() time.Duration { return max(s.Interval(), minInterval) }
 	timer := time.NewTimer(0)

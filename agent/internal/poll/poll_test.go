@@ -3,7 +3,6 @@ package poll
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -17,7 +16,7 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
+var discard = slog.New(slog.DiscardHandler)
 
 func readOK(_ context.Context, target string) (wire.DeviceRead, error) {
 	return wire.DeviceRead{Address: target, Serial: "SN-" + target}, nil
@@ -138,7 +137,10 @@ func (s *recordingSink) Deliver(ctx context.Context, reads []wire.DeviceRead) er
 func TestRunDeliversFirstRoundAtOnceAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sink := &recordingSink{onSend: cancel} // Ctrl-C right while the first round is handed over
-	err := New(readOK, Options{}, discard).Run(ctx, []string{"a", "b"}, time.Hour, sink)
+	err := New(readOK, Options{}, discard).RunSchedule(ctx, Schedule{
+		Targets:  func() []string { return []string{"a", "b"} },
+		Interval: func() time.Duration { return time.Hour },
+	}, sink)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +174,10 @@ func TestRoundWithNoAnswerSendsNothing(t *testing.T) {
 	}
 }
 
-func TestSNMPReader(t *testing.T) {
+// TestCredentialReaderDialsAndStamps reads through the dial function with
+// the credential's parameters, and stamps the read with its target and
+// the time it started.
+func TestCredentialReaderDialsAndStamps(t *testing.T) {
 	fake, err := snmptest.Load(filepath.Join("..", "printer", "testdata", "quirks", "levels.snmprec"))
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +190,8 @@ func TestSNMPReader(t *testing.T) {
 	}
 	now := time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
 	params := snmp.Params{Version: snmp.Version1, Community: "c", Timeout: time.Second}
-	r, err := SNMPReader(dial, params, func() time.Time { return now })(context.Background(), "192.0.2.5:16100")
+	reader := NewCredentialReader(dial, []snmp.Credential{{Name: "c", Params: params}}, func() time.Time { return now })
+	r, err := reader.Read(context.Background(), "192.0.2.5:16100")
 	if err != nil {
 		t.Fatal(err)
 	}

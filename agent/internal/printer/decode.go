@@ -37,15 +37,9 @@ func (e *NotPrinterError) Error() string {
 const defaultPrinterIndex = 1
 
 // Decode turns the values fetched from one device into a read, with the
-// embedded vendor profiles. Address and ReadAt are left to the caller. It
-// returns a *NotPrinterError for a device that is not a printer.
-func Decode(s Snapshot) (wire.DeviceRead, error) {
-	return Reader{}.Decode(s)
-}
-
-// Decode turns the values fetched from one device into a read, with the
-// reader's profiles. It is a pure function of the snapshot (but for the
-// log lines of values it drops).
+// reader's profiles. Address and ReadAt are left to the caller. It
+// returns a *NotPrinterError for a device that is not a printer. It is a
+// pure function of the snapshot (but for the log lines of values it drops).
 //
 // Whatever the device sends, the read it gives meets the bounds of
 // wire.DeviceRead.Validate: a value of the wrong type, out of range or

@@ -28,7 +28,7 @@ func readFile(t testing.TB, path string) (wire.DeviceRead, error) {
 	if err != nil {
 		t.Fatalf("load %s: %v", path, err)
 	}
-	return printer.Read(context.Background(), fake, "192.0.2.10", readAt)
+	return (printer.Reader{}).Read(context.Background(), fake, "192.0.2.10", readAt)
 }
 
 func mustRead(t testing.TB, path string) wire.DeviceRead {
@@ -391,7 +391,7 @@ func TestReadRoundTrips(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := printer.Read(context.Background(), fake, "x", readAt); err != nil {
+	if _, err := (printer.Reader{}).Read(context.Background(), fake, "x", readAt); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -419,7 +419,7 @@ func TestReadRoundTrips(t *testing.T) {
 func TestReadFails(t *testing.T) {
 	fake := snmptest.New(nil)
 	fake.Err = errors.New("boom")
-	_, err := printer.Read(context.Background(), fake, "x", readAt)
+	_, err := (printer.Reader{}).Read(context.Background(), fake, "x", readAt)
 	if err == nil || !strings.Contains(err.Error(), "read system group: boom") {
 		t.Errorf("err = %v", err)
 	}
@@ -433,7 +433,7 @@ func BenchmarkDecode(b *testing.B) {
 	snap := printer.NewSnapshot(fake.PDUs())
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := printer.Decode(snap); err != nil {
+		if _, err := (printer.Reader{}).Decode(snap); err != nil {
 			b.Fatal(err)
 		}
 	}

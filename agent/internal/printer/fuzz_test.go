@@ -58,7 +58,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(hostileSeed))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r, err := printer.Decode(printer.NewSnapshot(fuzzPDUs(data)))
+		r, err := (printer.Reader{}).Decode(printer.NewSnapshot(fuzzPDUs(data)))
 		if err != nil {
 			var notPrinter *printer.NotPrinterError
 			if !errors.As(err, &notPrinter) {

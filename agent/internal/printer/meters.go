@@ -110,6 +110,11 @@ func (mr *meterReader) value(c profile.Counter) (int64, bool) {
 	s := mr.s
 	switch {
 	case c.Decoder == profile.DecodeBrotherCounters:
+		// profile.Parse refuses a decoder without an item 0..255; a
+		// profile built otherwise reads nothing rather than a wrong kind.
+		if c.Item == nil || *c.Item < 0 || *c.Item > 255 {
+			return 0, false
+		}
 		b, ok := s.bytes(c.OID)
 		if !ok {
 			return 0, false

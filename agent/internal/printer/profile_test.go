@@ -188,7 +188,7 @@ func TestFetchRequests(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := printer.Read(context.Background(), fake, "x", readAt); err != nil {
+			if _, err := (printer.Reader{}).Read(context.Background(), fake, "x", readAt); err != nil {
 				t.Fatal(err)
 			}
 			var got []string

@@ -61,12 +61,6 @@ func enterpriseOf(sysObjectID string) int {
 	return n
 }
 
-// Fetch gets from one device every value Decode uses, with the embedded
-// profiles.
-func Fetch(ctx context.Context, c snmp.Client) (Snapshot, error) {
-	return Reader{}.Fetch(ctx, c)
-}
-
 // Fetch gets from one device every value Decode uses: one GET for the
 // system scalars, which choose the vendor profile; one walk per standard
 // subtree and per subtree the profile names; one GET for the profile's
@@ -177,11 +171,6 @@ func profileScalars(p *profile.Profile) []string {
 		}
 	}
 	return oids
-}
-
-// Read reads and decodes one printer with the embedded profiles.
-func Read(ctx context.Context, c snmp.Client, address string, readAt time.Time) (wire.DeviceRead, error) {
-	return Reader{}.Read(ctx, c, address, readAt)
 }
 
 // Read reads and decodes one printer. address is recorded as where the

@@ -40,21 +40,21 @@ func TestReadThroughSilentTables(t *testing.T) {
 		supplies  = "1.3.6.1.2.1.43.11.1.1"
 	)
 	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
-	full, err := printer.Read(t.Context(), fake, "127.0.0.1:161", at)
+	full, err := (printer.Reader{}).Read(t.Context(), fake, "127.0.0.1:161", at)
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// Two silent tables: the read goes on; what they hold is absent, the
 	// rest (the billing meters above all) is there.
-	snap, err := printer.Fetch(t.Context(), silentIn{fake, []string{colorants, ifPhys}})
+	snap, err := (printer.Reader{}).Fetch(t.Context(), silentIn{fake, []string{colorants, ifPhys}})
 	if err != nil {
 		t.Fatalf("fetch with two silent tables: %v", err)
 	}
 	if len(snap.Missing) != 2 {
 		t.Errorf("Missing = %v, want the two silent tables", snap.Missing)
 	}
-	partial, err := printer.Read(t.Context(), silentIn{fake, []string{colorants, ifPhys}}, "127.0.0.1:161", at)
+	partial, err := (printer.Reader{}).Read(t.Context(), silentIn{fake, []string{colorants, ifPhys}}, "127.0.0.1:161", at)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func TestReadThroughSilentTables(t *testing.T) {
 
 	// A third silent table: the device has stopped answering; the read
 	// fails rather than publish a husk.
-	_, err = printer.Read(t.Context(), silentIn{fake, []string{colorants, ifPhys, supplies}}, "127.0.0.1:161", at)
+	_, err = (printer.Reader{}).Read(t.Context(), silentIn{fake, []string{colorants, ifPhys, supplies}}, "127.0.0.1:161", at)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("three silent tables: err = %v, want the timeout", err)
 	}

@@ -78,7 +78,8 @@ type Params struct {
 	// times a request is sent again after a timeout.
 	Timeout time.Duration
 	Retries int
-	// MaxRepetitions bounds each GetBulk; 0 means DefaultMaxRepetitions.
+	// MaxRepetitions bounds each GetBulk; 0 (or a value past the protocol's
+	// 2^31-1) means DefaultMaxRepetitions.
 	MaxRepetitions int
 }
 

@@ -28,7 +28,7 @@ type client struct {
 	target string
 	params Params
 
-	maxRepetitions int
+	maxRepetitions uint32
 	// answered is set once the agent has answered anything: from then on a
 	// timeout is a device problem, not "nobody there".
 	answered bool
@@ -71,9 +71,10 @@ func Dial(ctx context.Context, target string, p Params) (Client, error) {
 }
 
 func newClient(conn *gosnmp.GoSNMP, req requester, target string, p Params) *client {
-	maxReps := p.MaxRepetitions
-	if maxReps <= 0 {
-		maxReps = DefaultMaxRepetitions
+	// max-repetitions is an INTEGER (0..2147483647) in the PDU.
+	maxReps := uint32(DefaultMaxRepetitions)
+	if p.MaxRepetitions > 0 && p.MaxRepetitions <= math.MaxInt32 {
+		maxReps = uint32(p.MaxRepetitions)
 	}
 	return &client{conn: conn, req: req, target: target, params: p, maxRepetitions: maxReps}
 }

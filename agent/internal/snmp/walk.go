@@ -34,7 +34,7 @@ func (c *client) walk(ctx context.Context, root string, bulk bool) ([]PDU, error
 	for {
 		resp, err := c.send(ctx, func() (*gosnmp.SnmpPacket, error) {
 			if bulk {
-				return c.req.GetBulk([]string{"." + next}, 0, uint32(maxReps))
+				return c.req.GetBulk([]string{"." + next}, 0, maxReps)
 			}
 			return c.req.GetNext([]string{"." + next})
 		})

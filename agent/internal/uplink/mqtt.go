@@ -541,7 +541,7 @@ func (m *MQTT) jitter() time.Duration {
 	if m.opts.ConnectJitter <= 0 {
 		return 0
 	}
-	return rand.N(m.opts.ConnectJitter)
+	return rand.N(m.opts.ConnectJitter) //nolint:gosec // G404: spreads reconnects in time, nothing to guess or keep secret
 }
 
 // sleepCtx waits d and reports whether ctx is still live.

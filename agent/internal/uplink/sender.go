@@ -75,7 +75,9 @@ func (o SenderOptions) withDefaults() SenderOptions {
 		o.Now = time.Now
 	}
 	if o.Jitter == nil {
-		o.Jitter = func(d time.Duration) time.Duration { return d + rand.N(d/4+1) }
+		o.Jitter = func(d time.Duration) time.Duration {
+			return d + rand.N(d/4+1) //nolint:gosec // G404: spreads retries in time, nothing to guess or keep secret
+		}
 	}
 	return o
 }

@@ -162,11 +162,20 @@ func (h *harness) deliver(n int) {
 
 func (h *harness) ack(seqs ...uint64) {
 	h.t.Helper()
-	payload, err := wire.Encode(wire.Ack{Schema: wire.SchemaVersion, AgentID: "site-1", Sequences: seqs, At: h.clock.Now()})
-	if err != nil {
+	if err := h.tryAck(seqs...); err != nil {
 		h.t.Fatal(err)
 	}
+}
+
+// tryAck is ack for other goroutines than the test's: it returns its
+// error rather than ending the test.
+func (h *harness) tryAck(seqs ...uint64) error {
+	payload, err := wire.Encode(wire.Ack{Schema: wire.SchemaVersion, AgentID: "site-1", Sequences: seqs, At: h.clock.Now()})
+	if err != nil {
+		return err
+	}
 	h.s.HandleAck(payload)
+	return nil
 }
 
 func expectSeqs(t *testing.T, what string, got, want []uint64) {
@@ -471,14 +480,32 @@ func TestSenderRoundOfInvalidReadsStoresNothing(t *testing.T) {
 // are published and, acknowledged as they arrive, leave the outbox.
 func TestSenderRun(t *testing.T) {
 	h := newHarness(t, filepath.Join(t.TempDir(), "outbox.db"), SenderOptions{})
-	h.pub.onPublish = func(b wire.ReadBatch) { go h.ack(b.Sequence) }
+	// The acks come from goroutines of their own, as from the broker; they
+	// report their errors through ackErrs, checked here once they are done.
+	var acks sync.WaitGroup
+	ackErrs := make(chan error, 100)
+	h.pub.onPublish = func(b wire.ReadBatch) {
+		acks.Go(func() {
+			if err := h.tryAck(b.Sequence); err != nil {
+				select {
+				case ackErrs <- fmt.Errorf("ack %d: %w", b.Sequence, err):
+				default: // enough said
+				}
+			}
+		})
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan struct{})
 	go func() { h.s.Run(ctx, h.pub); close(done) }()
 	h.deliver(20)
-	waitFor(t, "an empty outbox", func() bool { return h.box.Stats().Depth == 0 })
+	waitFor(t, "an empty outbox", func() bool { return len(ackErrs) > 0 || h.box.Stats().Depth == 0 })
 	cancel()
 	<-done
+	acks.Wait()
+	close(ackErrs)
+	for err := range ackErrs {
+		t.Error(err)
+	}
 	expectSeqs(t, "sent", h.pub.seqs(), seqRange(100, 20))
 }
 
