@@ -168,4 +168,3 @@ func rebind(d schema.Dialect, q string) string {
 	}
 	return b.String()
 }
-
