@@ -107,12 +107,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 				return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
 			}
 			d.ID = e.ID
-			// The model the device reports, if any, wins over the one given.
-			err := tx.GetContext(ctx, &d.Model, tx.Rebind(`UPDATE devices SET
+			// The model the device reports, if any, wins over the one given;
+			// the serial stays as the device reports it.
+			err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
     model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
     location_id = ?, read_contact_id = ?, state = ?, replenishment = ?
-WHERE id = ? RETURNING model`),
-				d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID)
+WHERE id = ? RETURNING model, serial`),
+				d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
 			if err != nil {
 				return constraint(err)
 			}
