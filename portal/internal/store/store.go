@@ -36,6 +36,8 @@ const (
 type Store struct {
 	db      *sqlx.DB
 	dialect schema.Dialect
+	// now is the clock of created_at and of the audit; tests replace it.
+	now func() time.Time
 }
 
 // Open connects to the database rawURL names (see schema.ParseSource) and
@@ -70,7 +72,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: src.Dialect}
+	s := &Store{db: db, dialect: src.Dialect, now: time.Now}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s database: %w", src.Dialect, err)

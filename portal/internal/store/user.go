@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/meterline/meterline/shared/domain"
+)
+
+// User is a person who signs in to the portal or works in the back office.
+type User struct {
+	ID       int64           `db:"id"`
+	Email    string          `db:"email"`
+	Name     string          `db:"name"`
+	Phone    string          `db:"phone"`
+	Language domain.Language `db:"language"`
+	// PasswordHash is nil until the user sets a password.
+	PasswordHash *string   `db:"password_hash"`
+	CreatedAt    time.Time `db:"created_at"`
+}
+
+const userColumns = `id, email, name, phone, language, password_hash, created_at`
+
+// normalEmail is an e-mail address as stored and looked up: trimmed and in
+// lower case, so that one address is one user whatever its case.
+func normalEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// CreateUser stores a new user. The e-mail is required (it must hold an
+// "@") and unique whatever its case (ECONFLICT); the language must be
+// known (EINVALID).
+func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	u.Email = normalEmail(u.Email)
+	switch {
+	case !strings.Contains(u.Email, "@"):
+		return User{}, domain.Errorf(domain.EINVALID, "%q is not an e-mail address", u.Email)
+	case !u.Language.Valid():
+		return User{}, domain.Errorf(domain.EINVALID, "language %q is not fr or en", u.Language)
+	}
+	u.CreatedAt = dbTime(s.now())
+	err := s.db.GetContext(ctx, &u.ID, s.db.Rebind(`INSERT INTO users (email, name, phone, language, password_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), u.Email, u.Name, u.Phone, u.Language, u.PasswordHash, u.CreatedAt)
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, constraint(err))
+	}
+	return u, nil
+}
+
+// User returns a user by id (ENOTFOUND when there is none).
+func (s *Store) User(ctx context.Context, id int64) (User, error) {
+	var u User
+	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE id = ?`), id)
+	if err != nil {
+		return User{}, fmt.Errorf("store: user %d: %w", id, notFound(err, "user %d does not exist", id))
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// UserByEmail returns the user of an e-mail address, whatever its case
+// (ENOTFOUND when there is none). The lookup uses the index users_email.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	email = normalEmail(email)
+	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE lower(email) = ?`), email)
+	if err != nil {
+		return User{}, fmt.Errorf("store: user %s: %w", email, notFound(err, "no user has the e-mail address %s", email))
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
+}
+
+// SetPasswordHash stores the hash of a user's new password (ENOTFOUND when
+// the user does not exist).
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
+	var got int64
+	err := s.db.GetContext(ctx, &got, s.db.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? RETURNING id`), hash, id)
+	if err != nil {
+		return fmt.Errorf("store: set the password of user %d: %w", id, notFound(err, "user %d does not exist", id))
+	}
+	return nil
+}
+
+// Membership is a user's role on an account.
+type Membership struct {
+	UserID    int64       `db:"user_id"`
+	AccountID int64       `db:"account_id"`
+	Role      domain.Role `db:"role"`
+	CreatedAt time.Time   `db:"created_at"`
+}
+
+// AddMembership gives a user a role on an account, recorded as a change of
+// the account by the actor. An account has at most domain.MaxDelegates
+// delegates: one more is ECONFLICT, as is a user who already has a role on
+// the account. A role not known is EINVALID; a user or account that does
+// not exist ENOTFOUND.
+func (s *Store) AddMembership(ctx context.Context, m Membership, by Actor) (Membership, error) {
+	if !m.Role.Valid() {
+		return Membership{}, domain.Errorf(domain.EINVALID, "role %q is not primary, delegate or back_office", m.Role)
+	}
+	if err := by.check(); err != nil {
+		return Membership{}, err
+	}
+	m.CreatedAt = dbTime(s.now())
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// The account row is the lock that serialises the delegate count
+		// on PostgreSQL; SQLite's write transaction already does.
+		var one int
+		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM accounts WHERE id = ?`+s.forUpdate()), m.AccountID); err != nil {
+			return notFound(err, "account %d does not exist", m.AccountID)
+		}
+		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), m.UserID); err != nil {
+			return notFound(err, "user %d does not exist", m.UserID)
+		}
+		if m.Role == domain.RoleDelegate {
+			var n int
+			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'delegate'`), m.AccountID); err != nil {
+				return fmt.Errorf("count delegates: %w", err)
+			}
+			if n >= domain.MaxDelegates {
+				return domain.Errorf(domain.ECONFLICT, "account %d already has %d delegates, the most it may have", m.AccountID, n)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (user_id, account_id, role, created_at) VALUES (?, ?, ?, ?)`),
+			m.UserID, m.AccountID, m.Role, m.CreatedAt); err != nil {
+			return constraint(err)
+		}
+		return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), nil, strp(string(m.Role)), by)
+	})
+	if err != nil {
+		return Membership{}, fmt.Errorf("store: add user %d to account %d as %s: %w", m.UserID, m.AccountID, m.Role, err)
+	}
+	return m, nil
+}
+
+// memberField is the field of an account a change of a user's role is
+// recorded under.
+func memberField(userID int64) string { return "role of user " + strconv.FormatInt(userID, 10) }
+
+// RemoveMembership ends a user's role on an account (either side may end
+// a delegation), recorded as a change of the account by the actor
+// (ENOTFOUND when the user has no role there).
+func (s *Store) RemoveMembership(ctx context.Context, userID, accountID int64, by Actor) error {
+	if err := by.check(); err != nil {
+		return err
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var role string
+		err := tx.GetContext(ctx, &role, tx.Rebind(`DELETE FROM memberships WHERE user_id = ? AND account_id = ? RETURNING role`), userID, accountID)
+		if err != nil {
+			return notFound(err, "user %d has no role on account %d", userID, accountID)
+		}
+		return s.recordChange(ctx, tx, EntityAccount, accountID, memberField(userID), &role, nil, by)
+	})
+	if err != nil {
+		return fmt.Errorf("store: remove user %d from account %d: %w", userID, accountID, err)
+	}
+	return nil
+}
+
+// Memberships lists the roles on an account (index memberships_account_id).
+func (s *Store) Memberships(ctx context.Context, accountID int64) ([]Membership, error) {
+	return s.memberships(ctx, `account_id = ?`, accountID)
+}
+
+// UserMemberships lists a user's roles: the accounts the user may act for.
+func (s *Store) UserMemberships(ctx context.Context, userID int64) ([]Membership, error) {
+	return s.memberships(ctx, `user_id = ?`, userID)
+}
+
+func (s *Store) memberships(ctx context.Context, where string, id int64) ([]Membership, error) {
+	var out []Membership
+	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT user_id, account_id, role, created_at FROM memberships WHERE `+where+` ORDER BY account_id, user_id`), id)
+	if err != nil {
+		return nil, fmt.Errorf("store: memberships: %w", err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
+}
