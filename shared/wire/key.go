@@ -32,21 +32,22 @@ func NormalizeSerial(s string) string {
 // placeholderSerials are serials printers report when they have none
 // (normalised, see NormalizeSerial).
 var placeholderSerials = map[string]bool{
+	"0": true, "-": true, "?": true, "*": true, "X": true, ".": true,
 	"N/A": true, "NA": true, "NONE": true, "NULL": true, "NIL": true, "UNKNOWN": true,
 	"DEFAULT": true, "SERIAL": true, "SERIALNUMBER": true, "SERIAL NUMBER": true,
 	"123456789": true, "0123456789": true, "1234567890": true,
 }
 
 // PlaceholderSerial reports whether a serial identifies nothing: empty,
-// a known placeholder ("N/A", "unknown", "123456789"…), or one character
-// repeated ("0", "000000", "XXXXXXXX", "-"). Whatever its case or padding.
+// a known placeholder ("0", "-", "N/A", "unknown", "123456789"…), or one
+// character repeated ("000000", "XXXXXXXX", "--"). Whatever its case or padding.
 // Such a serial never merges the devices of two agents.
 func PlaceholderSerial(s string) bool {
 	s = NormalizeSerial(s)
 	if s == "" || placeholderSerials[s] {
 		return true
 	}
-	return strings.Count(s, s[:1]) == len(s)
+	return len(s) > 1 && strings.Count(s, s[:1]) == len(s)
 }
 
 // Owner is the scope in which a device key identifies a device (the

@@ -388,7 +388,7 @@ func TestPlaceholderSerial(t *testing.T) {
 		{"", true}, {" \x00", true}, {"0", true}, {"000000", true}, {"N/A", true}, {" n/a ", true},
 		{"unknown", true}, {"Unknown\x00", true}, {"NONE", true}, {"xxxxxxxx", true}, {"-", true},
 		{"123456789", true}, {"Serial Number", true},
-		{"ABC123", false}, {"abc123 ", false}, {"0001", false}, {"CNB1234567", false}, {"A", true}, {"AB", false},
+		{"ABC123", false}, {"abc123 ", false}, {"0001", false}, {"CNB1234567", false}, {"A", false}, {"AB", false}, {"BB", true},
 	}
 	for _, tt := range tests {
 		if got := wire.PlaceholderSerial(tt.serial); got != tt.want {
