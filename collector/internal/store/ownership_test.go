@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/wire"
 )
 
@@ -205,6 +206,71 @@ VALUES (?, 'sn:REG1', 'REG1', ?, 'active', ?, ?)`), wire.AccountOwner(acct["A"])
 					t.Errorf("conflicts = %+v, %v; want none (no account)", c, err)
 				}
 			})
+		})
+	}
+}
+
+// TestMigrateOwnership applies migration 0008 to a database holding
+// devices and reads: ids and reads are kept, a serial device of an account
+// is the account's, every other device its agent's.
+func TestMigrateOwnership(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := openStore(t, d)
+			ms, err := schema.Migrations(s.Dialect())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range ms {
+				if m.Version >= 8 {
+					break
+				}
+				if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
+					t.Fatalf("%s: %v", m.Name, err)
+				}
+				if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO schema_migrations VALUES (?, ?, 'test')`), m.Version, m.Name); err != nil {
+					t.Fatal(err)
+				}
+			}
+			acct := ownershipFixture(t, s, map[string]string{"a1": "A", "u1": ""})
+			for _, dev := range []struct {
+				key, agent string
+				account    any
+			}{{"sn:S1", "a1", acct["A"]}, {"mac:aa", "a1", acct["A"]}, {"sn:S2", "u1", nil}} {
+				var id int64
+				err := s.db.QueryRowxContext(ctx, s.db.Rebind(`INSERT INTO devices (device_key, agent_id, account_id, first_seen, last_seen) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+					dev.key, dev.agent, dev.account, receivedAt, receivedAt).Scan(&id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, counters, supplies, stored_at) VALUES (?, ?, ?, 1, ?, '[]', '[]', ?)`),
+					id, t0, dev.agent, id*100, receivedAt)
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.Migrate(ctx); err != nil {
+				t.Fatalf("Migrate to 0008: %v", err)
+			}
+			a := fmt.Sprint(acct["A"])
+			for _, dev := range wantDevices(t, s,
+				"agent:a1|mac:aa acct="+a+" state=- agent=a1 addr= total=-",
+				"acct:"+a+"|sn:S1 acct="+a+" state=- agent=a1 addr= total=-",
+				"agent:u1|sn:S2 acct=- state=- agent=u1 addr= total=-") {
+				if totals := deviceTotals(t, s, dev.ID); fmt.Sprint(totals) != fmt.Sprintf("[%d]", dev.ID*100) {
+					t.Errorf("device %d reads = %v, want [%d]", dev.ID, totals, dev.ID*100)
+				}
+			}
+			// The same serial read by an agent of no account is now a device of
+			// its own, no longer a unique key conflict.
+			saveAll(t, s, agentBatch("b1", 1, readAt("S1", "h", t0, 1)))
+			if n := len(ownedDevices(t, s)); n != 4 {
+				t.Errorf("%d devices, want 4", n)
+			}
 		})
 	}
 }
