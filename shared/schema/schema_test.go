@@ -25,6 +25,8 @@ func TestMigrationsNumbered(t *testing.T) {
 var (
 	createTable = regexp.MustCompile(`(?is)CREATE TABLE (\w+) \((.*?)\n\);`)
 	columnLine  = regexp.MustCompile(`^\s+(\w+)\s+\w+`)
+	alterTable  = regexp.MustCompile(`(?is)ALTER TABLE (\w+)\s+(ADD COLUMN [^;]*);`)
+	addColumn   = regexp.MustCompile(`(?i)ADD COLUMN (\w+)`)
 )
 
 // tables reads the tables and columns each migration creates, so the test
@@ -38,16 +40,37 @@ func tables(t *testing.T, d Dialect) map[string][]string {
 	}
 	out := map[string][]string{}
 	for _, m := range ms {
-		for _, match := range createTable.FindAllStringSubmatch(m.SQL, -1) {
+		// The statements in order: a table created again (SQLite rebuilds
+		// a table to change a constraint) replaces what came before.
+		type change struct {
+			at   int
+			stmt []string
+		}
+		var changes []change
+		for _, idx := range createTable.FindAllStringSubmatchIndex(m.SQL, -1) {
+			changes = append(changes, change{idx[0], []string{"create", m.SQL[idx[2]:idx[3]], m.SQL[idx[4]:idx[5]]}})
+		}
+		for _, idx := range alterTable.FindAllStringSubmatchIndex(m.SQL, -1) {
+			for _, add := range addColumn.FindAllStringSubmatch(m.SQL[idx[4]:idx[5]], -1) {
+				changes = append(changes, change{idx[0], []string{"add", m.SQL[idx[2]:idx[3]], add[1]}})
+			}
+		}
+		slices.SortFunc(changes, func(a, b change) int { return a.at - b.at })
+		for _, c := range changes {
+			table := strings.ToLower(c.stmt[1])
+			if c.stmt[0] == "add" {
+				out[table] = append(out[table], strings.ToLower(c.stmt[2]))
+				continue
+			}
 			var cols []string
-			for _, line := range strings.Split(match[2], "\n") {
+			for _, line := range strings.Split(c.stmt[2], "\n") {
 				c := columnLine.FindStringSubmatch(line)
 				if c == nil || slices.Contains([]string{"PRIMARY", "UNIQUE", "FOREIGN", "CHECK"}, strings.ToUpper(c[1])) {
 					continue
 				}
 				cols = append(cols, strings.ToLower(c[1]))
 			}
-			out[strings.ToLower(match[1])] = cols
+			out[table] = cols
 		}
 	}
 	return out

@@ -370,10 +370,47 @@ func TestKey(t *testing.T) {
 		{wire.DeviceRead{Serial: " yhx412087\x00\x00", MAC: "AA:BB", Address: "h"}, "sn:YHX412087"},
 		{wire.DeviceRead{MAC: "AA:BB:CC:00:11:22", Address: "h"}, "mac:aa:bb:cc:00:11:22"},
 		{wire.DeviceRead{Serial: "  ", Address: "127.0.0.1:161"}, "addr:ag/127.0.0.1:161"},
+		{wire.DeviceRead{Serial: "000000", MAC: "AA:BB", Address: "h"}, "mac:aa:bb"},
+		{wire.DeviceRead{Serial: "n/a ", Address: "h"}, "addr:ag/h"},
 	}
 	for _, tt := range tests {
 		if got := tt.read.Key("ag"); got != tt.want {
 			t.Errorf("Key(%+v) = %q, want %q", tt.read, got, tt.want)
+		}
+	}
+}
+
+func TestPlaceholderSerial(t *testing.T) {
+	tests := []struct {
+		serial string
+		want   bool
+	}{
+		{"", true}, {" \x00", true}, {"0", true}, {"000000", true}, {"N/A", true}, {" n/a ", true},
+		{"unknown", true}, {"Unknown\x00", true}, {"NONE", true}, {"xxxxxxxx", true}, {"-", true},
+		{"123456789", true}, {"Serial Number", true},
+		{"ABC123", false}, {"abc123 ", false}, {"0001", false}, {"CNB1234567", false}, {"A", false}, {"AB", false}, {"BB", true},
+	}
+	for _, tt := range tests {
+		if got := wire.PlaceholderSerial(tt.serial); got != tt.want {
+			t.Errorf("PlaceholderSerial(%q) = %v, want %v", tt.serial, got, tt.want)
+		}
+	}
+}
+
+func TestOwner(t *testing.T) {
+	tests := []struct {
+		key, agent string
+		account    int64
+		want       string
+	}{
+		{"sn:ABC123", "a1", 7, "acct:7"},
+		{"sn:ABC123", "a1", 0, "agent:a1"},
+		{"mac:aa:bb", "a1", 7, "agent:a1"},
+		{"addr:a1/h", "a1", 7, "agent:a1"},
+	}
+	for _, tt := range tests {
+		if got := wire.Owner(tt.key, tt.agent, tt.account); got != tt.want {
+			t.Errorf("Owner(%q, %q, %d) = %q, want %q", tt.key, tt.agent, tt.account, got, tt.want)
 		}
 	}
 }

@@ -16,7 +16,12 @@ const MaxDeviceKeyBytes = 512
 
 // readRow is one read made ready for the devices and meter_reads tables.
 type readRow struct {
-	key                        string
+	key string
+	// owner scopes key (wire.Owner) and accountID is the account of the
+	// read's agent (NULL: none yet): assignOwners sets both in the
+	// transaction that stores the read.
+	owner                      string
+	accountID                  sql.NullInt64
 	serial, mac, vendor, model string
 	firmware, address          string
 	readAt                     time.Time

@@ -139,6 +139,9 @@ func (s *Store) SaveBatches(ctx context.Context, batches []IncomingBatch) ([]Bat
 		if err := s.upsertAgentsSeen(ctx, tx, fresh); err != nil {
 			return err
 		}
+		if err := s.assignOwners(ctx, tx, fresh); err != nil {
+			return err
+		}
 		storedAt := dbTime(s.now())
 		if s.dialect == schema.Postgres {
 			stored, err = s.copyReads(ctx, tx, fresh, storedAt)
@@ -452,6 +455,63 @@ SELECT id, seen, seen FROM unnest($1::text[], $2::timestamptz[]) AS u(id, seen)`
 	}
 	if err != nil {
 		return fmt.Errorf("upsert agents: %w", err)
+	}
+	return nil
+}
+
+// assignOwners sets the owner of every read's device (wire.Owner) from
+// the account its agent is registered to, read in the transaction that
+// stores the reads.
+func (s *Store) assignOwners(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch) error {
+	var ids []string
+	for _, b := range batches { // sorted by agent
+		if n := len(ids); n == 0 || ids[n-1] != b.id.agentID {
+			ids = append(ids, b.id.agentID)
+		}
+	}
+	accounts := make(map[string]sql.NullInt64, len(ids))
+	collect := func(rows *sqlx.Rows) error {
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var account sql.NullInt64
+			if err := rows.Scan(&id, &account); err != nil {
+				return err
+			}
+			accounts[id] = account
+		}
+		return rows.Err()
+	}
+	if s.dialect == schema.Postgres {
+		rows, err := tx.QueryxContext(ctx, `SELECT id, account_id FROM agents WHERE id = ANY($1::text[])`, pgArray(ids))
+		if err == nil {
+			err = collect(rows)
+		}
+		if err != nil {
+			return fmt.Errorf("read agents' accounts: %w", err)
+		}
+	} else {
+		for chunk := range slices.Chunk(ids, 500) {
+			args := make([]any, len(chunk))
+			for i, id := range chunk {
+				args[i] = id
+			}
+			rows, err := tx.QueryxContext(ctx, `SELECT id, account_id FROM agents WHERE id IN (`+placeholders(len(chunk))+`)`, args...)
+			if err == nil {
+				err = collect(rows)
+			}
+			if err != nil {
+				return fmt.Errorf("read agents' accounts: %w", err)
+			}
+		}
+	}
+	for _, b := range batches {
+		account := accounts[b.id.agentID]
+		for i := range b.rows {
+			r := &b.rows[i]
+			r.owner = wire.Owner(r.key, b.id.agentID, account.Int64)
+			r.accountID = account
+		}
 	}
 	return nil
 }

@@ -25,7 +25,9 @@ import (
 const createStaging = `CREATE TEMP TABLE IF NOT EXISTS staging_reads (
     agent_id    text NOT NULL,
     seq         bigint NOT NULL,
+    owner       text NOT NULL,
     device_key  text NOT NULL,
+    account_id  bigint,
     serial      text NOT NULL,
     mac         text NOT NULL,
     vendor      text NOT NULL,
@@ -44,7 +46,7 @@ const createStaging = `CREATE TEMP TABLE IF NOT EXISTS staging_reads (
 ) ON COMMIT DELETE ROWS`
 
 var stagingColumns = []string{
-	"agent_id", "seq", "device_key", "serial", "mac", "vendor", "model", "firmware", "address",
+	"agent_id", "seq", "owner", "device_key", "account_id", "serial", "mac", "vendor", "model", "firmware", "address",
 	"read_at", "total", "black", "colour", "counters", "supplies", "status", "clock_ahead",
 	"unreported",
 }
@@ -54,19 +56,21 @@ var stagingColumns = []string{
 var copyStagingReads = "COPY staging_reads (" + strings.Join(stagingColumns, ", ") + ") FROM STDIN"
 
 // lockStagedDevices creates the devices of the staged reads not known
-// yet and locks the others, in device_key order, so that concurrent
+// yet and locks the others, in (owner, device_key) order, so that concurrent
 // writers wait for each other instead of deadlocking. It changes no known
 // device (a DO UPDATE whose WHERE is false still locks the row):
 // fileStagedReads does, having read what the device was before. A new
 // device's first_seen is its oldest read; a read stamped ahead counts as
-// seen at $1, the collector's clock.
-const lockStagedDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen)
-SELECT DISTINCT ON (device_key) device_key, serial, mac, vendor, model, firmware, address, agent_id,
-       min(CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END) OVER (PARTITION BY device_key),
+// seen at $1, the collector's clock. A device created for an agent of an
+// account is 'unconfirmed' until the back office confirms it.
+const lockStagedDevices = `INSERT INTO devices (owner, device_key, account_id, state, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen)
+SELECT DISTINCT ON (owner, device_key) owner, device_key, account_id, CASE WHEN account_id IS NOT NULL THEN 'unconfirmed' END,
+       serial, mac, vendor, model, firmware, address, agent_id,
+       min(CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END) OVER (PARTITION BY owner, device_key),
        CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END
 FROM staging_reads
-ORDER BY device_key, clock_ahead, staging_reads.read_at DESC
-ON CONFLICT (device_key) DO UPDATE SET last_seen = devices.last_seen WHERE false`
+ORDER BY owner, device_key, clock_ahead, staging_reads.read_at DESC
+ON CONFLICT (owner, device_key) DO UPDATE SET last_seen = devices.last_seen WHERE false`
 
 // fileStagedReads files the staged reads (added), updates each device
 // from its newest read on time (latest, see deviceSet), and records the
@@ -79,22 +83,22 @@ func fileStagedReads() string {
 	return `WITH added AS (
     INSERT INTO meter_reads (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, status, stored_at, clock_ahead, unreported)
     SELECT d.id, s.read_at, s.agent_id, s.seq, s.total, s.black, s.colour, s.counters, s.supplies, s.status, $1, s.clock_ahead, s.unreported
-    FROM staging_reads s JOIN devices d ON d.device_key = s.device_key
+    FROM staging_reads s JOIN devices d ON d.owner = s.owner AND d.device_key = s.device_key
     ON CONFLICT (device_id, read_at) DO NOTHING
     RETURNING device_id, read_at, agent_id, seq, total, black, colour, clock_ahead),
 newest AS (
-    SELECT DISTINCT ON (device_key) device_key, serial, mac, vendor, model, firmware, address, agent_id,
+    SELECT DISTINCT ON (owner, device_key) owner, device_key, serial, mac, vendor, model, firmware, address, agent_id,
            CASE WHEN clock_ahead THEN $1::timestamptz ELSE read_at END AS last_seen,
            CASE WHEN clock_ahead THEN NULL ELSE read_at END AS last_read_at,
            CASE WHEN clock_ahead THEN NULL ELSE total END AS last_total,
            CASE WHEN clock_ahead THEN NULL ELSE black END AS last_black,
            CASE WHEN clock_ahead THEN NULL ELSE colour END AS last_colour
     FROM staging_reads
-    ORDER BY device_key, clock_ahead, read_at DESC),
+    ORDER BY owner, device_key, clock_ahead, read_at DESC),
 latest AS (
     UPDATE devices SET` + deviceSet + `
     FROM newest AS excluded
-    WHERE devices.device_key = excluded.device_key AND (` + deviceNewer + `)),
+    WHERE devices.owner = excluded.owner AND devices.device_key = excluded.device_key AND (` + deviceNewer + `)),
 filed AS (
     SELECT a.device_id, a.read_at, a.total, a.black, a.colour,
            d.last_read_at AS before_at, d.last_total AS before_total, d.last_black AS before_black, d.last_colour AS before_colour
@@ -207,7 +211,7 @@ func copyStaging(ctx context.Context, tx *sqlx.Tx, batches []pendingBatch, store
 	defer stmt.Close()
 	for _, b := range batches {
 		for _, r := range b.rows {
-			_, err := stmt.ExecContext(ctx, b.id.agentID, b.id.seq, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
+			_, err := stmt.ExecContext(ctx, b.id.agentID, b.id.seq, r.owner, r.key, r.accountID, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address,
 				r.readAt, r.total, r.black, r.colour, r.counters, r.supplies, r.status, clockAhead(r.readAt, storedAt), r.unreported)
 			if err != nil {
 				return err

@@ -18,12 +18,12 @@ import (
 // parameters per statement, and one statement instead of hundreds.
 
 const (
-	deviceColumns = 14
+	deviceColumns = 17
 	readColumns   = 13
 	rowsPerInsert = 32766 / readColumns / 4
 )
 
-const insertDevices = `INSERT INTO devices (device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at, last_total, last_black, last_colour) VALUES `
+const insertDevices = `INSERT INTO devices (owner, device_key, account_id, state, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at, last_total, last_black, last_colour) VALUES `
 
 // deviceBefore is a device's latest read on time before the transaction:
 // its time and counters, all NULL when it has none.
@@ -58,11 +58,12 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 			r.ahead = clockAhead(r.row.readAt, storedAt)
 			reads = append(reads, r)
 			// The newest read on time, else the newest read.
-			if n, ok := newest[r.row.key]; !ok || n.ahead && !r.ahead || n.ahead == r.ahead && r.row.readAt.After(n.row.readAt) {
-				newest[r.row.key] = r
+			id := r.row.identity()
+			if n, ok := newest[id]; !ok || n.ahead && !r.ahead || n.ahead == r.ahead && r.row.readAt.After(n.row.readAt) {
+				newest[id] = r
 			}
-			if f, ok := firstSeen[r.row.key]; !ok || seenAt(r).Before(f) {
-				firstSeen[r.row.key] = seenAt(r)
+			if f, ok := firstSeen[id]; !ok || seenAt(r).Before(f) {
+				firstSeen[id] = seenAt(r)
 			}
 		}
 	}
@@ -94,9 +95,15 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 				lastReadAt = nil
 				total, black, colour = sql.NullInt64{}, sql.NullInt64{}, sql.NullInt64{}
 			}
-			args = append(args, r.key, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, n.agentID, firstSeen[k], seenAt(n), lastReadAt, total, black, colour)
+			// A device created for an agent of an account waits for the
+			// back office to confirm it.
+			var state any
+			if r.accountID.Valid {
+				state = "unconfirmed"
+			}
+			args = append(args, r.owner, r.key, r.accountID, state, r.serial, r.mac, r.vendor, r.model, r.firmware, r.address, n.agentID, firstSeen[k], seenAt(n), lastReadAt, total, black, colour)
 		}
-		upsert := insertDevices + valuesList(len(chunk), deviceColumns) + "\nON CONFLICT (device_key) DO UPDATE SET" + deviceSet + "\nWHERE " + deviceNewer
+		upsert := insertDevices + valuesList(len(chunk), deviceColumns) + "\nON CONFLICT (owner, device_key) DO UPDATE SET" + deviceSet + "\nWHERE " + deviceNewer
 		if _, err := tx.ExecContext(ctx, upsert, args...); err != nil {
 			return nil, fmt.Errorf("upsert devices: %w", err)
 		}
@@ -108,22 +115,19 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 		}
 	}
 	for chunk := range slices.Chunk(added, rowsPerInsert) {
-		args := make([]any, len(chunk))
-		for i, k := range chunk {
-			args[i] = k
-		}
-		rows, err := tx.QueryxContext(ctx, `SELECT device_key, id FROM devices WHERE device_key IN (`+placeholders(len(chunk))+`)`, args...)
+		rows, err := tx.QueryxContext(ctx, `SELECT owner, device_key, id FROM devices
+WHERE (owner, device_key) IN (VALUES `+valuesList(len(chunk), 2)+`)`, identityArgs(chunk)...)
 		if err != nil {
 			return nil, fmt.Errorf("read device ids: %w", err)
 		}
 		for rows.Next() {
-			var k string
+			var owner, key string
 			var id int64
-			if err := rows.Scan(&k, &id); err != nil {
+			if err := rows.Scan(&owner, &key, &id); err != nil {
 				rows.Close() //nolint:sqlclosecheck // closed on every path inside the loop: a defer would hold each chunk's rows until the function returns
 				return nil, fmt.Errorf("read device ids: %w", err)
 			}
-			ids[k] = id
+			ids[owner+"\x00"+key] = id
 		}
 		rows.Close() //nolint:sqlclosecheck // see above: closed before the next chunk
 		if err := rows.Err(); err != nil {
@@ -140,7 +144,7 @@ func (s *Store) insertReads(ctx context.Context, tx *sqlx.Tx, batches []pendingB
 		args := make([]any, 0, readColumns*len(chunk))
 		for _, rd := range chunk {
 			r := rd.row
-			args = append(args, ids[r.key], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt, rd.ahead, r.unreported)
+			args = append(args, ids[r.identity()], r.readAt, rd.agentID, rd.seq, r.total, r.black, r.colour, r.counters, r.supplies, r.status, storedAt, rd.ahead, r.unreported)
 		}
 		rows, err := tx.QueryxContext(ctx, insertMeterReads+valuesList(len(chunk), readColumns)+`
 ON CONFLICT (device_id, read_at) DO NOTHING
@@ -291,26 +295,37 @@ func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
-// readDevicesBefore adds to ids and before the known devices among keys:
-// their id and their latest read on time.
-func readDevicesBefore(ctx context.Context, tx *sqlx.Tx, keys []string, ids map[string]int64, before map[int64]deviceBefore) error {
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+// identity is the row's device identity in process: owner and key.
+func (r *readRow) identity() string { return r.owner + "\x00" + r.key }
+
+// identityArgs splits identities into (owner, device_key) arguments.
+func identityArgs(identities []string) []any {
+	args := make([]any, 0, 2*len(identities))
+	for _, id := range identities {
+		owner, key, _ := strings.Cut(id, "\x00")
+		args = append(args, owner, key)
 	}
-	rows, err := tx.QueryxContext(ctx, `SELECT device_key, id, last_read_at, last_total, last_black, last_colour FROM devices WHERE device_key IN (`+placeholders(len(keys))+`)`, args...)
+	return args
+}
+
+// readDevicesBefore adds to ids and before the known devices among the
+// identities (see readRow.identity): their id and their latest read on
+// time.
+func readDevicesBefore(ctx context.Context, tx *sqlx.Tx, identities []string, ids map[string]int64, before map[int64]deviceBefore) error {
+	rows, err := tx.QueryxContext(ctx, `SELECT owner, device_key, id, last_read_at, last_total, last_black, last_colour FROM devices
+WHERE (owner, device_key) IN (VALUES `+valuesList(len(identities), 2)+`)`, identityArgs(identities)...)
 	if err != nil {
 		return fmt.Errorf("read devices: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var k string
+		var owner, key string
 		var id int64
 		var b deviceBefore
-		if err := rows.Scan(&k, &id, &b.readAt, &b.total, &b.black, &b.colour); err != nil {
+		if err := rows.Scan(&owner, &key, &id, &b.readAt, &b.total, &b.black, &b.colour); err != nil {
 			return fmt.Errorf("read devices: %w", err)
 		}
-		ids[k], before[id] = id, b
+		ids[owner+"\x00"+key], before[id] = id, b
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read devices: %w", err)

@@ -98,7 +98,7 @@ func TestSaveBatches(t *testing.T) {
 			name: "an invalid batch is refused alone",
 			in: []wire.ReadBatch{
 				agentBatch("agent-1", 1, read("A", t0, 10)),
-				agentBatch("agent-1", 2, wire.DeviceRead{Serial: strings.Repeat("X", MaxDeviceKeyBytes+1), Address: "127.0.0.1", ReadAt: t0}),
+				agentBatch("agent-1", 2, wire.DeviceRead{Serial: strings.Repeat("XY", MaxDeviceKeyBytes/2+1), Address: "127.0.0.1", ReadAt: t0}),
 				agentBatch("agent-2", 1, read("C", t0, 30)),
 			},
 			want:  []BatchResult{{Stored: 1}, {Err: domain.Errorf(domain.EINVALID, "")}, {Stored: 1}},

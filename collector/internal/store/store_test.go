@@ -345,7 +345,7 @@ func TestSaveBatch(t *testing.T) {
 			ctx := context.Background()
 			for _, b := range []wire.ReadBatch{
 				batchOf(math.MaxInt64 + 1),
-				batchOf(1, read(strings.Repeat("X", MaxDeviceKeyBytes), t0, 1)),
+				batchOf(1, read(strings.Repeat("XY", MaxDeviceKeyBytes/2), t0, 1)),
 			} {
 				_, _, err := s.SaveBatch(ctx, b.AgentID, b, receivedAt)
 				if code := domain.ErrorCode(err); code != domain.EINVALID {

@@ -86,20 +86,32 @@ func (s *Store) PutDeviceUnderContract(ctx context.Context, d ContractedDevice, 
 			AccountID  *int64 `db:"account_id"`
 			ContractID *int64 `db:"contract_id"`
 		}
-		if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT id, account_id, contract_id FROM devices WHERE device_key = ?`+s.forUpdate()), d.Key); err != nil {
+		if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT id, account_id, contract_id FROM devices WHERE device_key = ? ORDER BY id`+s.forUpdate()), d.Key); err != nil {
 			return fmt.Errorf("look up serial %s: %w", d.Serial, err)
 		}
 		if len(existing) == 0 {
 			now := dbTime(s.now())
 			err := tx.GetContext(ctx, &d.ID, tx.Rebind(`INSERT INTO devices
-(device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
+(owner, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				wire.AccountOwner(d.AccountID), d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
 			if err != nil {
 				return constraint(err)
 			}
 		} else {
+			// The serial's device of this account (perhaps one its agents
+			// reported, unconfirmed), else one of no account; a serial only
+			// other accounts have is theirs.
 			e := existing[0]
+			for _, x := range existing {
+				if x.AccountID != nil && *x.AccountID == d.AccountID {
+					e = x
+					break
+				}
+				if x.AccountID == nil && (e.AccountID != nil) {
+					e = x
+				}
+			}
 			switch {
 			case e.AccountID != nil && *e.AccountID != d.AccountID:
 				return domain.Errorf(domain.ECONFLICT, "serial %s is a device of another account", d.Serial)
@@ -110,10 +122,10 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			// The model the device reports, if any, wins over the one given;
 			// the serial stays as the device reports it.
 			err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
-    model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
+    owner = ?, model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
     location_id = ?, read_contact_id = ?, state = ?, replenishment = ?
 WHERE id = ? RETURNING model, serial`),
-				d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
+				wire.AccountOwner(d.AccountID), d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
 			if err != nil {
 				return constraint(err)
 			}

@@ -116,9 +116,9 @@ func insert(ctx context.Context, db *sqlx.DB, d Device) error {
 	}
 	var id int64
 	err := db.QueryRowxContext(ctx, db.Rebind(`INSERT INTO devices
-		(device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		d.Key, d.Serial, d.MAC, d.Vendor, d.Model, d.Firmware, d.Address, d.Agent, seen, seen, lastRead).Scan(&id)
+		(owner, device_key, serial, mac, vendor, model, firmware, address, agent_id, first_seen, last_seen, last_read_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		"agent:"+d.Agent, d.Key, d.Serial, d.MAC, d.Vendor, d.Model, d.Firmware, d.Address, d.Agent, seen, seen, lastRead).Scan(&id)
 	if err != nil {
 		return fmt.Errorf("insert device: %w", err)
 	}
