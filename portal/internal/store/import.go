@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -90,13 +91,22 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (Impor
 		return ImportResult{}, err
 	}
 	rows, errs := parseDeviceCSV(r)
-	if len(errs) > 0 {
+	if len(errs) > 0 && len(rows) == 0 {
 		return ImportResult{}, importFailed(errs)
+	}
+	// Lines with errors already are skipped; the others are still checked
+	// against the database, so one answer names every error of the file.
+	bad := map[int]bool{}
+	for _, e := range errs {
+		bad[e.Line] = true
 	}
 	var res ImportResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res = ImportResult{}
 		for _, row := range rows {
+			if bad[row.line] {
+				continue
+			}
 			created, ierr := s.importDevice(ctx, tx, row, by)
 			switch {
 			case ierr != nil && domain.ErrorCode(ierr.err) == domain.EINTERNAL:
@@ -110,6 +120,7 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (Impor
 			}
 		}
 		if len(errs) > 0 {
+			sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
 			return importFailed(errs)
 		}
 		return nil
