@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/config"
@@ -16,6 +17,7 @@ import (
 
 const adminUsage = `Usage:
   meterline-portal admin [-database URL] token create -name N -scope read|write [-expires 720h]
+  meterline-portal admin [-database URL] token revoke ID
   meterline-portal admin [-database URL] import devices FILE.csv
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
@@ -80,6 +82,24 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "token %d %q, scope %s, expires %s\n%s\n", tok.ID, tok.Name, tok.Scope, exp, secret)
 		fmt.Fprintln(stderr, "The secret above is shown once; it is stored hashed only.")
+		return nil
+	case "token revoke":
+		if len(rest) != 3 {
+			return errors.New("admin token revoke: one token id is required")
+		}
+		id, err := strconv.ParseInt(rest[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("admin token revoke: %q is not a token id", rest[2])
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.RevokeToken(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %d revoked\n", id)
 		return nil
 	case "import devices":
 		if len(rest) != 3 {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,8 +40,15 @@ func TestAdminTokenAndImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if tok, err := st.Authenticate(ctx, lines[1]); err != nil || tok.Scope != store.ScopeWrite {
+	tok, err := st.Authenticate(ctx, lines[1])
+	if err != nil || tok.Scope != store.ScopeWrite {
 		t.Fatalf("the printed secret: %+v, %v", tok, err)
+	}
+	if _, _, err := admin("token", "revoke", strconv.FormatInt(tok.ID, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate(ctx, lines[1]); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		t.Errorf("revoked token: %v, want EUNAUTHORIZED", err)
 	}
 	acc, err := st.CreateAccount(ctx, store.Account{CustomerNumber: "C1", Name: "ABC", Language: domain.LanguageEnglish})
 	if err != nil {

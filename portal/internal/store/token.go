@@ -33,6 +33,9 @@ func (s TokenScope) Allows(need TokenScope) bool {
 	return s == ScopeWrite || s == need
 }
 
+// lastUsedResolution is how precise a token's last_used_at is.
+const lastUsedResolution = time.Minute
+
 // tokenPrefix starts every secret, so a leaked one is recognisable.
 const tokenPrefix = "mlt_"
 
@@ -108,10 +111,14 @@ FROM api_tokens WHERE secret_hash = ?`), hashSecret(secret))
 	if t.RevokedAt != nil || (t.ExpiresAt != nil && !now.Before(*t.ExpiresAt)) {
 		return APIToken{}, refused
 	}
-	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`), now, t.ID); err != nil {
-		return APIToken{}, fmt.Errorf("store: mark token %d used: %w", t.ID, err)
+	// last_used_at is written at most once a minute per token, so a busy
+	// client does not turn every read into a write.
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= lastUsedResolution {
+		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`), now, t.ID); err != nil {
+			return APIToken{}, fmt.Errorf("store: mark token %d used: %w", t.ID, err)
+		}
+		t.LastUsedAt = &now
 	}
-	t.LastUsedAt = &now
 	return t, nil
 }
 
