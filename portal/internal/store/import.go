@@ -107,7 +107,20 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (Impor
 			if bad[row.line] {
 				continue
 			}
+			// A savepoint per line: on PostgreSQL a statement that fails
+			// aborts the transaction, and the next lines must still be
+			// checked.
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
+				return fmt.Errorf("line %d: savepoint: %w", row.line, err)
+			}
 			created, ierr := s.importDevice(ctx, tx, row, by)
+			end := `RELEASE SAVEPOINT import_line`
+			if ierr != nil {
+				end = `ROLLBACK TO SAVEPOINT import_line`
+			}
+			if _, err := tx.ExecContext(ctx, end); err != nil {
+				return fmt.Errorf("line %d: %s: %w", row.line, end, err)
+			}
 			switch {
 			case ierr != nil && domain.ErrorCode(ierr.err) == domain.EINTERNAL:
 				return fmt.Errorf("line %d: %w", row.line, ierr.err)

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"mime/multipart"
 	"strings"
 	"testing"
 
@@ -91,6 +93,19 @@ func TestAPIImportDevices(t *testing.T) {
 			res, again := imp(good)
 			if res != (store.ImportResult{Unchanged: 4}) || again != changes {
 				t.Errorf("same file again: %+v, %d state changes; want 4 unchanged, %d changes", res, again, changes)
+			}
+			// The same file as a multipart upload (field "file").
+			var mp bytes.Buffer
+			mw := multipart.NewWriter(&mp)
+			fw, err := mw.CreateFormFile("file", "devices.csv")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = fw.Write([]byte(good))
+			_ = mw.Close()
+			rec = env.call(t, env.write, "POST", "/api/v1/import/devices", mw.FormDataContentType(), mp.String())
+			if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"unchanged":4`) {
+				t.Errorf("multipart upload: %d %s", rec.Code, rec.Body)
 			}
 			ds, _ := env.st.AccountDevices(ctx, acc.ID)
 			if len(ds) != 4 || ds[0].Serial != "SN-1" || ds[0].LocationID == nil || ds[2].Replenishment != "ineligible" {
