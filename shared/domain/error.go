@@ -14,6 +14,7 @@ const (
 	ENOTFOUND     = "not_found"     // no such thing
 	ECONFLICT     = "conflict"      // a clash with what is stored
 	EUNAUTHORIZED = "unauthorized"  // not allowed
+	EFORBIDDEN    = "forbidden"     // known, but not allowed this
 	EINTERNAL     = "internal"      // a fault of ours
 	EUNAVAILABLE  = "unavailable"   // a dependency is down; try again
 	ESCHEMABEHIND = "schema_behind" // the database schema is older than the binary

@@ -28,6 +28,9 @@ const shutdownTimeout = 5 * time.Second
 // Once the socket is bound it prints "portal listening on http://ADDR" to
 // stdout; tests and scripts wait for that line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := config.Parse(args, os.Getenv, stderr)
 	if errors.Is(err, config.ErrHelp) {
 		return nil
@@ -49,7 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
-	site, err := web.New(web.Options{Store: st, Logger: logger, Version: info.Version})
+	site, err := web.New(web.Options{Store: st, API: st, Logger: logger, Version: info.Version})
 	if err != nil {
 		return err
 	}

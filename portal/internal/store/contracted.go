@@ -62,83 +62,86 @@ func (s *Store) PutDeviceUnderContract(ctx context.Context, d ContractedDevice, 
 		return ContractedDevice{}, err
 	}
 	d.Serial, d.State = wire.NormalizeSerial(d.Serial), domain.ContractActive
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &d.AccountID, tx.Rebind(`SELECT account_id FROM contracts WHERE id = ?`), d.ContractID); err != nil {
-			return notFound(err, "contract %d does not exist", d.ContractID)
-		}
-		if d.LocationID != nil {
-			var account int64
-			if err := tx.GetContext(ctx, &account, tx.Rebind(`SELECT account_id FROM shipping_locations WHERE id = ?`), *d.LocationID); err != nil {
-				return notFound(err, "location %d does not exist", *d.LocationID)
-			}
-			if account != d.AccountID {
-				return domain.Errorf(domain.EINVALID, "location %d is not a location of account %d", *d.LocationID, d.AccountID)
-			}
-		}
-		if d.ReadContactID != nil {
-			var one int
-			if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), *d.ReadContactID); err != nil {
-				return notFound(err, "user %d does not exist", *d.ReadContactID)
-			}
-		}
-		var existing []struct {
-			ID         int64  `db:"id"`
-			AccountID  *int64 `db:"account_id"`
-			ContractID *int64 `db:"contract_id"`
-		}
-		if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT id, account_id, contract_id FROM devices WHERE device_key = ? ORDER BY id`+s.forUpdate()), d.Key); err != nil {
-			return fmt.Errorf("look up serial %s: %w", d.Serial, err)
-		}
-		if len(existing) == 0 {
-			now := dbTime(s.now())
-			err := tx.GetContext(ctx, &d.ID, tx.Rebind(`INSERT INTO devices
-(owner, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				wire.AccountOwner(d.AccountID), d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
-			if err != nil {
-				return constraint(err)
-			}
-		} else {
-			// The serial's device of this account (perhaps one its agents
-			// reported, unconfirmed), else one of no account; a serial only
-			// other accounts have is theirs.
-			e := existing[0]
-			for _, x := range existing {
-				if x.AccountID != nil && *x.AccountID == d.AccountID {
-					e = x
-					break
-				}
-				if x.AccountID == nil && (e.AccountID != nil) {
-					e = x
-				}
-			}
-			switch {
-			case e.AccountID != nil && *e.AccountID != d.AccountID:
-				return domain.Errorf(domain.ECONFLICT, "serial %s is a device of another account", d.Serial)
-			case e.ContractID != nil:
-				return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
-			}
-			d.ID = e.ID
-			// The model the device reports, if any, wins over the one given;
-			// the serial stays as the device reports it.
-			err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
-    owner = ?, model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
-    location_id = ?, read_contact_id = ?, state = ?, replenishment = ?
-WHERE id = ? RETURNING model, serial`),
-				wire.AccountOwner(d.AccountID), d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
-			if err != nil {
-				return constraint(err)
-			}
-		}
-		if err := s.recordChange(ctx, tx, EntityDevice, d.ID, "state", nil, strp(string(d.State)), by); err != nil {
-			return err
-		}
-		return s.recordChange(ctx, tx, EntityDevice, d.ID, "replenishment", nil, strp(string(d.Replenishment)), by)
-	})
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.putDevice(ctx, tx, &d, by) })
 	if err != nil {
 		return ContractedDevice{}, fmt.Errorf("store: put serial %s under contract %d: %w", d.Serial, d.ContractID, err)
 	}
 	return d, nil
+}
+
+// putDevice is PutDeviceUnderContract in tx, d checked and normalised.
+func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, by Actor) error {
+	if err := tx.GetContext(ctx, &d.AccountID, tx.Rebind(`SELECT account_id FROM contracts WHERE id = ?`), d.ContractID); err != nil {
+		return notFound(err, "contract %d does not exist", d.ContractID)
+	}
+	if d.LocationID != nil {
+		var account int64
+		if err := tx.GetContext(ctx, &account, tx.Rebind(`SELECT account_id FROM shipping_locations WHERE id = ?`), *d.LocationID); err != nil {
+			return notFound(err, "location %d does not exist", *d.LocationID)
+		}
+		if account != d.AccountID {
+			return domain.Errorf(domain.EINVALID, "location %d is not a location of account %d", *d.LocationID, d.AccountID)
+		}
+	}
+	if d.ReadContactID != nil {
+		var one int
+		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), *d.ReadContactID); err != nil {
+			return notFound(err, "user %d does not exist", *d.ReadContactID)
+		}
+	}
+	var existing []struct {
+		ID         int64  `db:"id"`
+		AccountID  *int64 `db:"account_id"`
+		ContractID *int64 `db:"contract_id"`
+	}
+	if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT id, account_id, contract_id FROM devices WHERE device_key = ? ORDER BY id`+s.forUpdate()), d.Key); err != nil {
+		return fmt.Errorf("look up serial %s: %w", d.Serial, err)
+	}
+	if len(existing) == 0 {
+		now := dbTime(s.now())
+		err := tx.GetContext(ctx, &d.ID, tx.Rebind(`INSERT INTO devices
+(owner, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			wire.AccountOwner(d.AccountID), d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
+		if err != nil {
+			return constraint(err)
+		}
+	} else {
+		// The serial's device of this account (perhaps one its agents
+		// reported, unconfirmed), else one of no account; a serial only
+		// other accounts have is theirs.
+		e := existing[0]
+		for _, x := range existing {
+			if x.AccountID != nil && *x.AccountID == d.AccountID {
+				e = x
+				break
+			}
+			if x.AccountID == nil && (e.AccountID != nil) {
+				e = x
+			}
+		}
+		switch {
+		case e.AccountID != nil && *e.AccountID != d.AccountID:
+			return domain.Errorf(domain.ECONFLICT, "serial %s is a device of another account", d.Serial)
+		case e.ContractID != nil:
+			return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
+		}
+		d.ID = e.ID
+		// The model the device reports, if any, wins over the one given;
+		// the serial stays as the device reports it.
+		err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
+    owner = ?, model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
+    location_id = ?, read_contact_id = ?, state = ?, replenishment = ?
+WHERE id = ? RETURNING model, serial`),
+			wire.AccountOwner(d.AccountID), d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
+		if err != nil {
+			return constraint(err)
+		}
+	}
+	if err := s.recordChange(ctx, tx, EntityDevice, d.ID, "state", nil, strp(string(d.State)), by); err != nil {
+		return err
+	}
+	return s.recordChange(ctx, tx, EntityDevice, d.ID, "replenishment", nil, strp(string(d.Replenishment)), by)
 }
 
 // ContractedDevice returns a device under contract by id (ENOTFOUND when

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -19,6 +20,7 @@ var statusOfCode = map[string]int{
 	domain.ENOTFOUND:     http.StatusNotFound,
 	domain.ECONFLICT:     http.StatusConflict,
 	domain.EUNAUTHORIZED: http.StatusUnauthorized,
+	domain.EFORBIDDEN:    http.StatusForbidden,
 	domain.EINTERNAL:     http.StatusInternalServerError,
 	domain.EUNAVAILABLE:  http.StatusServiceUnavailable,
 	domain.ESCHEMABEHIND: http.StatusServiceUnavailable,
@@ -55,6 +57,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if status >= http.StatusInternalServerError {
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", status, "error", err)
+	}
+	if strings.HasPrefix(c.Request().URL.Path, apiPrefix+"/") || c.Request().URL.Path == apiPrefix {
+		s.apiError(c, status, err)
+		return
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

@@ -35,7 +35,9 @@ type Store interface {
 
 // Options configure a Server.
 type Options struct {
-	Store  Store
+	Store Store
+	// API is the back-office API's store; nil leaves /api/v1 out.
+	API    APIStore
 	Logger *slog.Logger
 	// Version is the build shown in the footer.
 	Version string
@@ -49,6 +51,7 @@ type Options struct {
 type Server struct {
 	echo   *echo.Echo
 	store  Store
+	api    APIStore
 	logger *slog.Logger
 	now    func() time.Time
 	loc    *time.Location
@@ -62,7 +65,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: no store")
 	}
-	s := &Server{store: opts.Store, logger: opts.Logger, now: opts.Now, loc: opts.Location}
+	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -86,6 +89,7 @@ func New(opts Options) (*Server, error) {
 	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language)
 	s.echo = e
 	s.routes(e)
+	s.mountAPI(e)
 	return s, nil
 }
 

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/config"
+	"github.com/meterline/meterline/portal/internal/store"
+)
+
+const adminUsage = `Usage:
+  meterline-portal admin [-database URL] token create -name N -scope read|write [-expires 720h]
+  meterline-portal admin [-database URL] token revoke ID
+  meterline-portal admin [-database URL] import devices FILE.csv
+
+The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
+"token create" prints the token's secret once: it is stored hashed only.
+"import devices" reads a CSV file whose first line names its columns:
+  serial, customer_number, contract_number (required),
+  model, product_code, location_id, replenishment (optional);
+nothing of the file is stored unless all of it is valid, and importing the
+same file again changes nothing.
+`
+
+// runAdmin is `meterline-portal admin …`: the back office's commands over
+// the same store code as the API.
+func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("meterline-portal admin", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
+	database := fs.String("database", "", "database URL (default: "+config.EnvDatabase+" or "+config.DefaultDatabase+")")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if *database == "" {
+		cfg, err := config.Parse(nil, os.Getenv, stderr)
+		if err != nil {
+			return err
+		}
+		*database = cfg.Database
+	}
+	rest := fs.Args()
+	if len(rest) < 2 {
+		fmt.Fprint(stderr, adminUsage)
+		return errors.New("admin: a command is required")
+	}
+	open := func() (*store.Store, error) {
+		return store.Open(ctx, *database, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	}
+	switch rest[0] + " " + rest[1] {
+	case "token create":
+		cf := flag.NewFlagSet("token create", flag.ContinueOnError)
+		cf.SetOutput(stderr)
+		name := cf.String("name", "", "the token's name, e.g. the system that uses it")
+		scope := cf.String("scope", "read", "read or write")
+		expires := cf.Duration("expires", 0, "lifetime, e.g. 720h; 0: never expires")
+		if err := cf.Parse(rest[2:]); err != nil {
+			return err
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		tok, secret, err := st.CreateToken(ctx, *name, store.TokenScope(*scope), *expires)
+		if err != nil {
+			return err
+		}
+		exp := "never"
+		if tok.ExpiresAt != nil {
+			exp = tok.ExpiresAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(stdout, "token %d %q, scope %s, expires %s\n%s\n", tok.ID, tok.Name, tok.Scope, exp, secret)
+		fmt.Fprintln(stderr, "The secret above is shown once; it is stored hashed only.")
+		return nil
+	case "token revoke":
+		if len(rest) != 3 {
+			return errors.New("admin token revoke: one token id is required")
+		}
+		id, err := strconv.ParseInt(rest[2], 10, 64)
+		if err != nil {
+			return fmt.Errorf("admin token revoke: %q is not a token id", rest[2])
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if err := st.RevokeToken(ctx, id); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "token %d revoked\n", id)
+		return nil
+	case "import devices":
+		if len(rest) != 3 {
+			return errors.New("admin import devices: one CSV file is required")
+		}
+		f, err := os.Open(rest[2])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		res, err := st.ImportDevices(ctx, f, store.BySystem("import:cli"))
+		if ie, ok := store.AsImportErrors(err); ok {
+			for _, e := range ie {
+				if e.Field != "" {
+					fmt.Fprintf(stderr, "%s:%d: %s: %s\n", rest[2], e.Line, e.Field, e.Message)
+				} else {
+					fmt.Fprintf(stderr, "%s:%d: %s\n", rest[2], e.Line, e.Message)
+				}
+			}
+			return fmt.Errorf("%s: %d error(s); nothing was imported", rest[2], len(ie))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s: %d device(s) created, %d unchanged\n", rest[2], res.Created, res.Unchanged)
+		return nil
+	}
+	fmt.Fprint(stderr, adminUsage)
+	return fmt.Errorf("admin: unknown command %q", rest[0]+" "+rest[1])
+}

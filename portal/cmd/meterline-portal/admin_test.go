@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema/schematest"
+)
+
+func TestAdminTokenAndImport(t *testing.T) {
+	ctx := context.Background()
+	url := schematest.SQLiteURL(t)
+	admin := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := run(ctx, append([]string{"admin", "-database", url}, args...), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+	out, _, err := admin("token", "create", "--name", "erp", "--scope", "write", "--expires", "720h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], `"erp", scope write`) || !strings.HasPrefix(lines[1], "mlt_") {
+		t.Fatalf("token create printed %q", out)
+	}
+	if _, _, err := admin("token", "create", "--name", "x", "--scope", "admin"); domain.ErrorCode(err) != domain.EINVALID {
+		t.Errorf("scope admin: %v, want EINVALID", err)
+	}
+
+	st, err := store.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	tok, err := st.Authenticate(ctx, lines[1])
+	if err != nil || tok.Scope != store.ScopeWrite {
+		t.Fatalf("the printed secret: %+v, %v", tok, err)
+	}
+	if _, _, err := admin("token", "revoke", strconv.FormatInt(tok.ID, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Authenticate(ctx, lines[1]); domain.ErrorCode(err) != domain.EUNAUTHORIZED {
+		t.Errorf("revoked token: %v, want EUNAUTHORIZED", err)
+	}
+	acc, err := st.CreateAccount(ctx, store.Account{CustomerNumber: "C1", Name: "ABC", Language: domain.LanguageEnglish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateContract(ctx, store.Contract{Number: "K1", AccountID: acc.ID, BillingPeriod: domain.BillingQuarterly,
+		BillsTotal: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	bad := write("bad.csv", "serial,customer_number,contract_number\nA1,C1,K1\nA2,C9,K1\nA3,C1,K1\n")
+	if _, stderr, err := admin("import", "devices", bad); err == nil || !strings.Contains(stderr, "bad.csv:3: customer_number: no account has customer number C9") {
+		t.Errorf("bad file: %v, stderr %q", err, stderr)
+	}
+	if ds, _ := st.AccountDevices(ctx, acc.ID); len(ds) != 0 {
+		t.Fatalf("bad file stored %d devices", len(ds))
+	}
+	good := write("good.csv", "serial,customer_number,contract_number\nA1,C1,K1\nA2,C1,K1\nA3,C1,K1\n")
+	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "3 device(s) created, 0 unchanged") {
+		t.Errorf("good file: %v, %q", err, out)
+	}
+	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "0 device(s) created, 3 unchanged") {
+		t.Errorf("good file again: %v, %q", err, out)
+	}
+}
