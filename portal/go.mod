@@ -8,6 +8,7 @@ require (
 	github.com/jmoiron/sqlx v1.4.0
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/lib/pq v1.12.3
+	github.com/meterline/meterline/printersim v0.0.0
 	github.com/meterline/meterline/shared v0.0.0
 	github.com/wneessen/go-mail v0.8.1
 	modernc.org/sqlite v1.62.0
@@ -16,6 +17,7 @@ require (
 require (
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/google/uuid v1.6.0 // indirect
+	github.com/gosnmp/gosnmp v1.47.0 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.24 // indirect
@@ -33,3 +35,5 @@ require (
 )
 
 replace github.com/meterline/meterline/shared => ../shared
+
+replace github.com/meterline/meterline/printersim => ../printersim

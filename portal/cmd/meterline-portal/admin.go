@@ -19,6 +19,7 @@ const adminUsage = `Usage:
   meterline-portal admin [-database URL] token create -name N -scope read|write [-expires 720h]
   meterline-portal admin [-database URL] token revoke ID
   meterline-portal admin [-database URL] import devices FILE.csv
+  meterline-portal admin [-database URL] demo [-count N] [-agent ID]
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
 "token create" prints the token's secret once: it is stored hashed only.
@@ -27,6 +28,11 @@ The database defaults to the portal's (` + config.EnvDatabase + `, else ` + conf
   model, product_code, location_id, replenishment (optional);
 nothing of the file is stored unless all of it is valid, and importing the
 same file again changes nothing.
+"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
+locations, contracts and users, the simulated demo fleet of N printers
+(default 12) under contract but one, one serial under both accounts, and
+agent ID (default demo-agent) registered to the first; running it again
+changes nothing.
 `
 
 // runAdmin is `meterline-portal admin …`: the back office's commands over
@@ -50,12 +56,30 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		*database = cfg.Database
 	}
 	rest := fs.Args()
+	open := func() (*store.Store, error) {
+		return store.Open(ctx, *database, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	}
+	if len(rest) > 0 && rest[0] == "demo" {
+		df := flag.NewFlagSet("demo", flag.ContinueOnError)
+		df.SetOutput(stderr)
+		count := df.Int("count", 12, "the demo fleet's size, as meterline-printersim -count")
+		agent := df.String("agent", "demo-agent", "the agent to register to the demo account")
+		if err := df.Parse(rest[1:]); err != nil {
+			return err
+		}
+		if df.NArg() != 0 {
+			return errDemoUsage
+		}
+		st, err := open()
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return loadDemo(ctx, st, *count, *agent, stdout)
+	}
 	if len(rest) < 2 {
 		fmt.Fprint(stderr, adminUsage)
 		return errors.New("admin: a command is required")
-	}
-	open := func() (*store.Store, error) {
-		return store.Open(ctx, *database, slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	}
 	switch rest[0] + " " + rest[1] {
 	case "token create":

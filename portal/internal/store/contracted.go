@@ -98,13 +98,8 @@ func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice,
 		return fmt.Errorf("look up serial %s: %w", d.Serial, err)
 	}
 	if len(existing) == 0 {
-		now := dbTime(s.now())
-		err := tx.GetContext(ctx, &d.ID, tx.Rebind(`INSERT INTO devices
-(owner, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			wire.AccountOwner(d.AccountID), d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
-		if err != nil {
-			return constraint(err)
+		if err := s.insertDevice(ctx, tx, d); err != nil {
+			return err
 		}
 	} else {
 		// The serial's device of this account (perhaps one its agents
@@ -138,10 +133,25 @@ WHERE id = ? RETURNING model, serial`),
 			return constraint(err)
 		}
 	}
+	return s.recordDevicePut(ctx, tx, d, by)
+}
+
+// recordDevicePut records the state changes of a device put under contract.
+func (s *Store) recordDevicePut(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, by Actor) error {
 	if err := s.recordChange(ctx, tx, EntityDevice, d.ID, "state", nil, strp(string(d.State)), by); err != nil {
 		return err
 	}
 	return s.recordChange(ctx, tx, EntityDevice, d.ID, "replenishment", nil, strp(string(d.Replenishment)), by)
+}
+
+// insertDevice stores d, a device of its account's owner scope.
+func (s *Store) insertDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice) error {
+	now := dbTime(s.now())
+	err := tx.GetContext(ctx, &d.ID, tx.Rebind(`INSERT INTO devices
+(owner, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		wire.AccountOwner(d.AccountID), d.Key, d.Serial, d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, now, now)
+	return constraint(err)
 }
 
 // ContractedDevice returns a device under contract by id (ENOTFOUND when
