@@ -103,6 +103,11 @@ func TestMakeRun(t *testing.T) {
 		return true, nil
 	})
 
+	// The demo data was loaded before the agent started (admin demo).
+	if !strings.Contains(p.output(), "demo: 2 account(s), 10 device(s) created; agent demo-agent belongs to DEMO-1001") {
+		t.Errorf("make run did not load the demo data")
+	}
+
 	// Ctrl-C: the script stops every component and exits.
 	cmd.Process.Signal(syscall.SIGINT)
 	select {

@@ -86,6 +86,14 @@ BROKER_PORT=${BROKER_PORT:-$(first_free_port 18830)}
 start collector "$BIN/meterline-collector" -data-dir "$DATA_DIR" -broker-listen "127.0.0.1:$BROKER_PORT"
 wait_for "the collector's MQTT broker" port_open "$BROKER_PORT"
 
+# Demo data (issue 14), once the collector has migrated the database and
+# before the agent starts: accounts, contracts and users, the demo fleet
+# under contract, and the agent below (demo-agent) registered to the demo
+# account. Idempotent: a second `make run` changes nothing.
+if [[ -z ${RECORDINGS:-} ]]; then
+	"$BIN/meterline-portal" admin -database "sqlite:$DATA_DIR/meterline.db" demo -count "$PRINTERS" -agent demo-agent
+fi
+
 portal_port=${PORTAL_LISTEN##*:}
 if port_open "$portal_port"; then
 	portal_port=$(first_free_port "$portal_port")
