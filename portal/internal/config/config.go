@@ -26,8 +26,8 @@ const (
 	EnvSMTPPort         = "METERLINE_SMTP_PORT"
 	EnvSMTPMode         = "METERLINE_SMTP_MODE"
 	EnvSMTPUser         = "METERLINE_SMTP_USER"
-	EnvSMTPPassword     = "METERLINE_SMTP_PASSWORD"
-	EnvSMTPPasswordFile = "METERLINE_SMTP_PASSWORD_FILE"
+	EnvSMTPPassword     = "METERLINE_SMTP_PASSWORD"      //nolint:gosec // a variable's name, not a credential
+	EnvSMTPPasswordFile = "METERLINE_SMTP_PASSWORD_FILE" //nolint:gosec // a variable's name, not a credential
 	EnvMailFrom         = "METERLINE_MAIL_FROM"
 )
 
