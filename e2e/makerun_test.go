@@ -40,6 +40,9 @@ func TestMakeRun(t *testing.T) {
 	cmd.Env = append(os.Environ(),
 		"BIN="+bin, "DATA_DIR="+dataDir, "PRINTERS=10", fmt.Sprint("SIM_PORT=", simPort),
 		"POLL_INTERVAL=2s", "PORTAL_LISTEN="+portal, "RATE=0",
+		// No mail catcher: building Mailpit would make the test slow,
+		// and dependent on the module proxy.
+		"MAIL_CATCHER=0",
 	)
 	p := &process{name: "make run", cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p, p

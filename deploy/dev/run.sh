@@ -11,7 +11,10 @@
 # port, default 16100), POLL_INTERVAL (default 30s), RATE (simulated pages
 # per minute per printer, default 2), PORTAL_LISTEN (default 127.0.0.1:8080),
 # BROKER_PORT (default: the first free port from 18830), DATA_DIR (./data),
-# BIN (where the binaries are, ./bin).
+# BIN (where the binaries are, ./bin), MAIL_CATCHER=0 (no mail catcher: the
+# portal's e-mail stays in its outbox; the e2e test sets it), MAIL_SMTP_PORT
+# and MAIL_UI_PORT (the catcher's, default: the first free from 11025 and
+# 18025).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -100,7 +103,26 @@ if port_open "$portal_port"; then
 	echo "run: ${PORTAL_LISTEN} is taken, the portal uses port $portal_port"
 	PORTAL_LISTEN="${PORTAL_LISTEN%:*}:$portal_port"
 fi
-start portal "$BIN/meterline-portal" -listen "$PORTAL_LISTEN" -database "sqlite:$DATA_DIR/meterline.db"
+# The mail catcher: Mailpit, built once into $BIN by the go command, takes
+# the portal's e-mail on 127.0.0.1 and shows it in the browser.
+mail_args=()
+mail_line="off (MAIL_CATCHER=0)"
+if [[ ${MAIL_CATCHER:-1} != 0 ]]; then
+	mail_line="not available (Mailpit did not build; see above); e-mail stays in the outbox"
+	if [[ -x $BIN/mailpit ]] || { echo "run: building the mail catcher (Mailpit; the first time takes a minute)…" &&
+		GOBIN=$(cd "$BIN" && pwd) go install github.com/axllent/mailpit@v1.33.1; }; then
+		MAIL_SMTP_PORT=${MAIL_SMTP_PORT:-$(first_free_port 11025)}
+		MAIL_UI_PORT=${MAIL_UI_PORT:-$(first_free_port 18025)}
+		start mailpit "$BIN/mailpit" --smtp "127.0.0.1:$MAIL_SMTP_PORT" --listen "127.0.0.1:$MAIL_UI_PORT" \
+			--database "$DATA_DIR/mailpit.db" --disable-version-check --smtp-disable-rdns
+		wait_for "the mail catcher" port_open "$MAIL_SMTP_PORT"
+		mail_args=(-smtp-host 127.0.0.1 -smtp-port "$MAIL_SMTP_PORT" -smtp-mode none -mail-from "Meterline <noreply@meterline.localhost>")
+		mail_line="http://127.0.0.1:$MAIL_UI_PORT/ (Mailpit catches every e-mail the portal sends)"
+	else
+		echo "run: the mail catcher did not build; the portal runs without sending e-mail" >&2
+	fi
+fi
+start portal "$BIN/meterline-portal" -listen "$PORTAL_LISTEN" -database "sqlite:$DATA_DIR/meterline.db" "${mail_args[@]}"
 
 agent_conf="$DATA_DIR/agent.toml"
 {
@@ -126,6 +148,7 @@ cat <<EOT
 
   Meterline is running.
     portal:     http://${PORTAL_LISTEN}/devices
+    e-mail:     $mail_line
     printers:   $(grep -c '"address"' "$manifest") simulated, listed in $manifest
     broker:     tcp://127.0.0.1:$BROKER_PORT (embedded in the collector)
     database:   $DATA_DIR/meterline.db (SQLite)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/config"
+	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
@@ -52,6 +53,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
+	sender, err := newSender(cfg.SMTP, st, logger)
+	if err != nil {
+		return err
+	}
+
 	site, err := web.New(web.Options{Store: st, API: st, Logger: logger, Version: info.Version})
 	if err != nil {
 		return err
@@ -77,16 +83,52 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// The sender stops with the portal: on ctx's end, or when serving
+	// fails. Rows it holds then go back to the queue with their lease.
+	mailCtx, stopMail := context.WithCancel(ctx)
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		if sender != nil {
+			_ = sender.Run(mailCtx) // Run returns nil; it logs failed rounds
+		}
+	}()
+	defer func() { stopMail(); <-mailDone }()
+
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
+	stopMail()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shut down the web server: %w", err)
 	}
 	return nil
+}
+
+// newSender returns the sender of the e-mail outbox over the SMTP server
+// of c, or nil, said once in the log, when no SMTP host is configured:
+// e-mails then wait in the outbox.
+func newSender(c config.SMTP, st *store.Store, logger *slog.Logger) (*mail.Sender, error) {
+	if !c.Enabled() {
+		logger.Info("e-mail sending is off: no SMTP host (-smtp-host, " + config.EnvSMTPHost + "); e-mails wait in the outbox")
+		return nil, nil
+	}
+	sender, err := mail.NewSender(st.DB(), st.Dialect(), mail.SMTPConfig{
+		Host:     c.Host,
+		Port:     c.Port,
+		TLS:      mail.TLSMode(c.Mode),
+		Username: c.User,
+		Password: c.Password,
+		From:     c.From,
+	}, mail.SenderConfig{Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("e-mail sending on", "smtp", net.JoinHostPort(c.Host, fmt.Sprint(c.Port)), "mode", c.Mode, "from", c.From)
+	return sender, nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/mail"
 	"strings"
 
 	"github.com/meterline/meterline/shared/envflag"
@@ -20,6 +21,21 @@ const (
 	EnvDatabase     = "METERLINE_DATABASE_URL"
 	EnvDatabaseFile = "METERLINE_DATABASE_URL_FILE"
 	EnvLogLevel     = "METERLINE_LOG_LEVEL"
+
+	EnvSMTPHost         = "METERLINE_SMTP_HOST"
+	EnvSMTPPort         = "METERLINE_SMTP_PORT"
+	EnvSMTPMode         = "METERLINE_SMTP_MODE"
+	EnvSMTPUser         = "METERLINE_SMTP_USER"
+	EnvSMTPPassword     = "METERLINE_SMTP_PASSWORD"      //nolint:gosec // a variable's name, not a credential
+	EnvSMTPPasswordFile = "METERLINE_SMTP_PASSWORD_FILE" //nolint:gosec // a variable's name, not a credential
+	EnvMailFrom         = "METERLINE_MAIL_FROM"
+)
+
+// SMTP modes: how the connection to the SMTP server is secured.
+const (
+	SMTPStartTLS = "starttls" // upgrade a plain connection; port 587
+	SMTPTLS      = "tls"      // TLS from the first byte; port 465
+	SMTPNone     = "none"     // in clear: a mail catcher on the same box only
 )
 
 // Defaults. The database default is the embedded SQLite file a single box
@@ -28,6 +44,11 @@ const (
 	DefaultListen   = "127.0.0.1:8080"
 	DefaultDatabase = "sqlite:./data/meterline.db"
 	DefaultLogLevel = "info"
+	DefaultSMTPMode = SMTPStartTLS
+	// DefaultSMTPPort is the port of the starttls and none modes; tls
+	// defaults to DefaultSMTPTLSPort.
+	DefaultSMTPPort    = 587
+	DefaultSMTPTLSPort = 465
 )
 
 // Config is the portal's configuration.
@@ -43,7 +64,29 @@ type Config struct {
 	// ReadyFile, when set, is written (see shared/ready) once the portal
 	// listens, with the address it bound ("http").
 	ReadyFile string
+	// SMTP is the server e-mail is sent through; sending is off when its
+	// Host is empty.
+	SMTP SMTP
 }
+
+// SMTP is the SMTP server the portal's e-mail goes through.
+type SMTP struct {
+	// Host is the server's name; "" turns sending off (e-mails stay in
+	// the outbox).
+	Host string
+	// Port is the server's TCP port.
+	Port int
+	// Mode is SMTPStartTLS, SMTPTLS or SMTPNone.
+	Mode string
+	// User and Password authenticate when User is set.
+	User     string
+	Password string
+	// From is the sender address, e.g. "Meterline <noreply@example.com>".
+	From string
+}
+
+// Enabled says whether e-mail is sent.
+func (s SMTP) Enabled() bool { return s.Host != "" }
 
 // ErrHelp is returned by Parse when -h or -help was given; the usage has
 // been written.
@@ -72,14 +115,42 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.StringVar(&level, "log-level", DefaultLogLevel, "lowest level logged: debug, info, warn or error ("+EnvLogLevel+")")
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.StringVar(&c.ReadyFile, "ready-file", "", "write the bound address as JSON to `FILE` once listening (for scripts and tests)")
+	var smtpPasswordFile string
+	fs.StringVar(&c.SMTP.Host, "smtp-host", "", "SMTP server e-mail is sent through; empty turns sending off ("+EnvSMTPHost+")")
+	fs.IntVar(&c.SMTP.Port, "smtp-port", 0,
+		fmt.Sprintf("SMTP server port (default %d, or %d with -smtp-mode tls) (%s)", DefaultSMTPPort, DefaultSMTPTLSPort, EnvSMTPPort))
+	fs.StringVar(&c.SMTP.Mode, "smtp-mode", DefaultSMTPMode,
+		"SMTP connection security: starttls, tls (implicit, port 465) or none (a local mail catcher only) ("+EnvSMTPMode+")")
+	fs.StringVar(&c.SMTP.User, "smtp-user", "", "SMTP user name; empty sends without authenticating ("+EnvSMTPUser+")")
+	fs.StringVar(&c.SMTP.Password, "smtp-password", "", "SMTP password; prefer -smtp-password-file ("+EnvSMTPPassword+")")
+	fs.StringVar(&smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password ("+EnvSMTPPasswordFile+")")
+	fs.StringVar(&c.SMTP.From, "mail-from", "", "sender address of the portal's e-mail, e.g. \"Meterline <noreply@example.com>\" ("+EnvMailFrom+")")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
 	if fs.NArg() > 0 {
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	if err := envflag.Apply(fs, map[string]string{"listen": EnvListen, "log-level": EnvLogLevel}, getenv); err != nil {
+	if err := envflag.Apply(fs, map[string]string{
+		"listen": EnvListen, "log-level": EnvLogLevel,
+		"smtp-host": EnvSMTPHost, "smtp-port": EnvSMTPPort, "smtp-mode": EnvSMTPMode,
+		"smtp-user": EnvSMTPUser, "mail-from": EnvMailFrom,
+	}, getenv); err != nil {
 		return Config{}, err
+	}
+	password, err := envflag.ResolveSecret(envflag.SecretSource{
+		What: "SMTP password", Flag: "-smtp-password", FlagFile: "-smtp-password-file", Env: EnvSMTPPassword, EnvFile: EnvSMTPPasswordFile,
+	}, c.SMTP.Password, smtpPasswordFile, getenv)
+	if err != nil {
+		return Config{}, err
+	}
+	c.SMTP.Password = password
+	c.SMTP.Mode = strings.ToLower(strings.TrimSpace(c.SMTP.Mode))
+	if c.SMTP.Port == 0 {
+		c.SMTP.Port = DefaultSMTPPort
+		if c.SMTP.Mode == SMTPTLS {
+			c.SMTP.Port = DefaultSMTPTLSPort
+		}
 	}
 	database, err := envflag.ResolveSecret(envflag.SecretSource{
 		What: "database URL", Flag: "-database", FlagFile: "-database-url-file", Env: EnvDatabase, EnvFile: EnvDatabaseFile,
@@ -108,6 +179,33 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Database) == "" {
 		errs = append(errs, errors.New("database URL is empty"))
+	}
+	errs = append(errs, c.SMTP.validate())
+	return errors.Join(errs...)
+}
+
+// validate checks the SMTP settings; with no host, there is nothing to
+// check (sending is off).
+func (s SMTP) validate() error {
+	if !s.Enabled() {
+		return nil
+	}
+	var errs []error
+	switch s.Mode {
+	case SMTPStartTLS, SMTPTLS, SMTPNone:
+	default:
+		errs = append(errs, fmt.Errorf("SMTP mode %q: want starttls, tls or none", s.Mode))
+	}
+	if s.Port <= 0 || s.Port > 65535 {
+		errs = append(errs, fmt.Errorf("SMTP port %d: want 1 to 65535", s.Port))
+	}
+	if s.Password != "" && s.User == "" {
+		errs = append(errs, errors.New("SMTP password given without a user"))
+	}
+	if strings.TrimSpace(s.From) == "" {
+		errs = append(errs, errors.New("SMTP host given without a sender address (-mail-from)"))
+	} else if _, err := mail.ParseAddress(s.From); err != nil {
+		errs = append(errs, fmt.Errorf("sender address %q: %w", s.From, err))
 	}
 	return errors.Join(errs...)
 }

@@ -15,6 +15,11 @@ func TestParse(t *testing.T) {
 	if err := os.WriteFile(urlFile, []byte("postgres://meterline:from-file@db/meterline\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	passwordFile := filepath.Join(t.TempDir(), "smtp-password")
+	if err := os.WriteFile(passwordFile, []byte("pw-from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const from = "Meterline <noreply@example.com>"
 	tests := []struct {
 		name string
 		args []string
@@ -60,12 +65,47 @@ func TestParse(t *testing.T) {
 			args: []string{"-version"},
 			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, Version: true},
 		},
+		{
+			name: "SMTP from the environment",
+			env: map[string]string{
+				EnvSMTPHost: "smtp.example.com", EnvSMTPPort: "2525", EnvSMTPMode: "TLS",
+				EnvSMTPUser: "portal", EnvSMTPPassword: "pw", EnvMailFrom: from,
+			},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo,
+				SMTP: SMTP{Host: "smtp.example.com", Port: 2525, Mode: SMTPTLS, User: "portal", Password: "pw", From: from}},
+		},
+		{
+			name: "SMTP flags over the environment, password from a file",
+			args: []string{"-smtp-host", "127.0.0.1", "-smtp-mode", "none", "-smtp-user", "u", "-smtp-password-file", passwordFile},
+			env: map[string]string{
+				EnvSMTPHost: "smtp.example.com", EnvSMTPMode: "tls", EnvSMTPPassword: "pw", EnvMailFrom: from,
+			},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo,
+				SMTP: SMTP{Host: "127.0.0.1", Port: DefaultSMTPPort, Mode: SMTPNone, User: "u", Password: "pw-from-file", From: from}},
+		},
+		{
+			name: "SMTP tls mode defaults to port 465",
+			args: []string{"-smtp-host", "smtp.example.com", "-smtp-mode", "tls", "-mail-from", "noreply@example.com"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo,
+				SMTP: SMTP{Host: "smtp.example.com", Port: DefaultSMTPTLSPort, Mode: SMTPTLS, From: "noreply@example.com"}},
+		},
+		{
+			name: "SMTP password file from the environment",
+			env: map[string]string{
+				EnvSMTPHost: "smtp.example.com", EnvSMTPUser: "u", EnvSMTPPasswordFile: passwordFile, EnvMailFrom: from,
+			},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo,
+				SMTP: SMTP{Host: "smtp.example.com", Port: DefaultSMTPPort, Mode: SMTPStartTLS, User: "u", Password: "pw-from-file", From: from}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse(tt.args, func(k string) string { return tt.env[k] }, io.Discard)
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
+			}
+			if tt.want.SMTP == (SMTP{}) {
+				tt.want.SMTP = SMTP{Port: DefaultSMTPPort, Mode: DefaultSMTPMode}
 			}
 			if got != tt.want {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
@@ -86,6 +126,13 @@ func TestParseErrors(t *testing.T) {
 		{"empty listen", []string{"-listen", ""}, "listen address is empty"},
 		{"empty database", []string{"-database", " "}, "database URL is empty"},
 		{"database and its file", []string{"-database", "sqlite:x.db", "-database-url-file", "f"}, "both -database and -database-url-file"},
+		{"SMTP mode", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-mode", "ssl"}, `SMTP mode "ssl"`},
+		{"SMTP port", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-port", "70000"}, "SMTP port 70000"},
+		{"SMTP without a sender", []string{"-smtp-host", "h"}, "without a sender address"},
+		{"bad sender", []string{"-smtp-host", "h", "-mail-from", "not an address"}, `sender address "not an address"`},
+		{"password without user", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-password", "pw"}, "without a user"},
+		{"password and its file", []string{"-smtp-password", "pw", "-smtp-password-file", "f"}, "both -smtp-password and -smtp-password-file"},
+		{"SMTP password file missing", []string{"-smtp-password-file", "/nonexistent/pw"}, "SMTP password"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,13 +150,14 @@ func TestHelpHidesTheEnvironment(t *testing.T) {
 	env := map[string]string{
 		EnvDatabase: "postgres://meterline:s3cret@db.internal/meterline",
 		EnvListen:   "0.0.0.0:9000",
+		EnvSMTPHost: "smtp.internal", EnvSMTPUser: "mailer", EnvSMTPPassword: "smtp-s3cret", EnvMailFrom: "ops@internal.example",
 	}
 	var out strings.Builder
 	_, err := Parse([]string{"-h"}, func(k string) string { return env[k] }, &out)
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("Parse(-h) error = %v, want ErrHelp", err)
 	}
-	for _, leak := range []string{"s3cret", "db.internal", "0.0.0.0:9000"} {
+	for _, leak := range []string{"s3cret", "db.internal", "0.0.0.0:9000", "smtp.internal", "mailer", "ops@internal"} {
 		if strings.Contains(out.String(), leak) {
 			t.Errorf("usage shows %q from the environment:\n%s", leak, out.String())
 		}
@@ -125,7 +173,9 @@ func TestParseHelp(t *testing.T) {
 	if !errors.Is(err, ErrHelp) {
 		t.Fatalf("Parse(-h) error = %v, want ErrHelp", err)
 	}
-	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version"} {
+	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version",
+		"-smtp-host", EnvSMTPHost, "-smtp-port", EnvSMTPPort, "-smtp-mode", EnvSMTPMode, "-smtp-user", EnvSMTPUser,
+		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -93,6 +94,10 @@ func makeFolder(path string) error {
 	}
 	return nil
 }
+
+// DB is the store's connection pool, for the parts of the portal that
+// keep their own tables in the same database (the e-mail outbox).
+func (s *Store) DB() *sql.DB { return s.db.DB }
 
 // Dialect says which database the store talks to.
 func (s *Store) Dialect() schema.Dialect { return s.dialect }
