@@ -246,8 +246,7 @@ var cities = []struct{ city, province, postal string }{
 func (g *generator) customers(ctx context.Context) ([]tableStat, error) {
 	stats := []tableStat{{table: "accounts"}, {table: "shipping_locations"}, {table: "contracts"}, {table: "users"}, {table: "memberships"}}
 	err := g.inTx(ctx, func(tx *sql.Tx) error {
-		sinks := make([]sink, 5)
-		var err error
+		// One table after the other: a connection runs one COPY at a time.
 		specs := [][]string{
 			{"accounts", "id", "customer_number", "name", "language", "created_at"},
 			{"shipping_locations", "id", "account_id", "attention", "suite", "phone", "company", "street", "city", "province", "postal_code", "country", "created_at"},
@@ -255,44 +254,23 @@ func (g *generator) customers(ctx context.Context) ([]tableStat, error) {
 			{"users", "id", "email", "name", "phone", "language", "created_at"},
 			{"memberships", "user_id", "account_id", "role", "created_at"},
 		}
-		for i, sp := range specs {
-			if sinks[i], err = g.sink(ctx, tx, sp[0], sp[1:]...); err != nil {
-				return err
+		tables := make([][][]any, len(specs))
+		for a := 0; a < g.o.accounts; a++ {
+			for i, row := range g.account(a) {
+				tables[i] = append(tables[i], row)
 			}
 		}
-		for a := 0; a < g.o.accounts; a++ {
-			if a%1000 == 0 && ctx.Err() != nil {
-				return ctx.Err()
+		for i, sp := range specs {
+			s, err := g.sink(ctx, tx, sp[0], sp[1:]...)
+			if err != nil {
+				return err
 			}
-			r := rand.New(rand.NewPCG(g.o.seed, uint64(a)<<1|1))
-			id := g.accountID(a)
-			lang := "fr"
-			if r.IntN(4) == 0 {
-				lang = "en"
-			}
-			name := fmt.Sprintf("Scale account %d-%d", g.o.seed, a+1)
-			c := cities[r.IntN(len(cities))]
-			period := "quarterly"
-			if r.IntN(3) == 0 {
-				period = "monthly"
-			}
-			rows := [][]any{
-				{id, fmt.Sprintf("SG%d-%07d", g.o.seed, a+1), name, lang, g.created},
-				{g.locationID(a), id, "Receiving", "", fmt.Sprintf("514-555-%04d", a%10000), name,
-					fmt.Sprintf("%d rue Principale", 1+r.IntN(9999)), c.city, c.province, c.postal, "CA", g.created},
-				{g.contractID(a), fmt.Sprintf("SGC%d-%07d", g.o.seed, a+1), id, period, true, true, true,
-					g.created, int64(1000 + r.IntN(50000)), g.created},
-				{g.userID(a), fmt.Sprintf("primary.%d.%d@scale.example", g.o.seed, a+1), "Primary " + name, "", lang, g.created},
-				{g.userID(a), id, "primary", g.created},
-			}
-			for i, row := range rows {
-				if err := sinks[i].add(row...); err != nil {
+			for _, row := range tables[i] {
+				if err := s.add(row...); err != nil {
 					return err
 				}
 				stats[i].rows++
 			}
-		}
-		for _, s := range sinks {
 			if err := s.close(); err != nil {
 				return err
 			}
@@ -300,6 +278,32 @@ func (g *generator) customers(ctx context.Context) ([]tableStat, error) {
 		return g.resetSequences(ctx, tx, "accounts", "shipping_locations", "contracts", "users")
 	})
 	return stats, err
+}
+
+// account returns the rows of account a (0-based): the account, its
+// shipping location, contract, primary user and membership.
+func (g *generator) account(a int) [][]any {
+	r := rand.New(rand.NewPCG(g.o.seed, uint64(a)<<1|1))
+	id := g.accountID(a)
+	lang := "fr"
+	if r.IntN(4) == 0 {
+		lang = "en"
+	}
+	name := fmt.Sprintf("Scale account %d-%d", g.o.seed, a+1)
+	c := cities[r.IntN(len(cities))]
+	period := "quarterly"
+	if r.IntN(3) == 0 {
+		period = "monthly"
+	}
+	return [][]any{
+		{id, fmt.Sprintf("SG%d-%07d", g.o.seed, a+1), name, lang, g.created},
+		{g.locationID(a), id, "Receiving", "", fmt.Sprintf("514-555-%04d", a%10000), name,
+			fmt.Sprintf("%d rue Principale", 1+r.IntN(9999)), c.city, c.province, c.postal, "CA", g.created},
+		{g.contractID(a), fmt.Sprintf("SGC%d-%07d", g.o.seed, a+1), id, period, true, true, true,
+			g.created, int64(1000 + r.IntN(50000)), g.created},
+		{g.userID(a), fmt.Sprintf("primary.%d.%d@scale.example", g.o.seed, a+1), "Primary " + name, "", lang, g.created},
+		{g.userID(a), id, "primary", g.created},
+	}
 }
 
 // resetSequences moves the id sequences of PostgreSQL tables past the ids
