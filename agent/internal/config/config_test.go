@@ -118,7 +118,7 @@ func TestParseErrors(t *testing.T) {
 		{"several problems at once", "targets = [\"a\"]\nconcurrency = 0\n[snmp]\nretries = 99\n",
 			[]string{"concurrency: 0", "snmp.retries: 99"}},
 		{"not TOML", "targets = [", []string{"line 1"}},
-		{"bad remote_allow", "targets = [\"a\"]\nremote_allow = [\"10.0.0.0/8\", \"nowhere\"]\n",
+		{"bad remote_allow", "targets = [\"a\"]\nremote_allow = [\"127.0.0.0/8\", \"nowhere\"]\n",
 			[]string{"remote_allow:", "larger than a /16", `"nowhere"`}},
 		{"TLS files on a plain URL", "targets = [\"a\"]\n[mqtt]\nca_file = \"/dev/null\"\ninsecure_skip_verify = true\n",
 			[]string{`mqtt.ca_file: set, but mqtt.url "tcp://127.0.0.1:1883" is not TLS`, "mqtt.insecure_skip_verify: set"}},

@@ -278,7 +278,6 @@ func TestLoopbackOnly(t *testing.T) {
 		{"0.0.0.0:1883", false},
 		{"[::]:1883", false},
 		{"192.0.2.10:1883", false},
-		{"10.0.0.1:1883", false},
 		{"broker.example.com:1883", false},
 		{"1883", false},
 	}

@@ -123,11 +123,11 @@ func TestForgedSerial(t *testing.T) {
 			s := migratedStore(t, d)
 			acct := ownershipFixture(t, s, map[string]string{"a1": "A", "b1": "B"})
 			a, b := fmt.Sprint(acct["A"]), fmt.Sprint(acct["B"])
-			saveAll(t, s, agentBatch("a1", 1, readAt("ABC123", "10.0.0.1:161", t0, 500)))
-			saveAll(t, s, agentBatch("b1", 1, readAt("abc123 ", "10.9.9.9:161", t0.Add(time.Hour), 999_999)))
+			saveAll(t, s, agentBatch("a1", 1, readAt("ABC123", "127.0.9.1:161", t0, 500)))
+			saveAll(t, s, agentBatch("b1", 1, readAt("abc123 ", "127.0.9.9:161", t0.Add(time.Hour), 999_999)))
 			got := wantDevices(t, s,
-				"acct:"+a+"|sn:ABC123 acct="+a+" state=unconfirmed agent=a1 addr=10.0.0.1:161 total=500",
-				"acct:"+b+"|sn:ABC123 acct="+b+" state=unconfirmed agent=b1 addr=10.9.9.9:161 total=999999")
+				"acct:"+a+"|sn:ABC123 acct="+a+" state=unconfirmed agent=a1 addr=127.0.9.1:161 total=500",
+				"acct:"+b+"|sn:ABC123 acct="+b+" state=unconfirmed agent=b1 addr=127.0.9.9:161 total=999999")
 			if len(got) != 2 {
 				return
 			}
