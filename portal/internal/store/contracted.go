@@ -48,20 +48,9 @@ func serialKey(serial string) string {
 // device of another account, or already under contract, is ECONFLICT. The
 // state changes are recorded with the actor.
 func (s *Store) PutDeviceUnderContract(ctx context.Context, d ContractedDevice, by Actor) (ContractedDevice, error) {
-	d.Key = serialKey(d.Serial)
-	if d.Replenishment == "" {
-		d.Replenishment = domain.ReplenishmentEligible
-	}
-	switch {
-	case d.Key == "":
-		return ContractedDevice{}, domain.Errorf(domain.EINVALID, "a device under contract needs a serial number")
-	case !d.Replenishment.Valid():
-		return ContractedDevice{}, domain.Errorf(domain.EINVALID, "auto-replenishment state %q is not eligible, active or ineligible", d.Replenishment)
-	}
-	if err := by.check(); err != nil {
+	if err := d.prepare(by); err != nil {
 		return ContractedDevice{}, err
 	}
-	d.Serial, d.State = wire.NormalizeSerial(d.Serial), domain.ContractActive
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.putDevice(ctx, tx, &d, by) })
 	if err != nil {
 		return ContractedDevice{}, fmt.Errorf("store: put serial %s under contract %d: %w", d.Serial, d.ContractID, err)
@@ -257,5 +246,26 @@ func (s *Store) setDeviceField(ctx context.Context, id int64, field, value strin
 	if err != nil {
 		return fmt.Errorf("store: set %s of device %d to %s: %w", field, id, value, err)
 	}
+	return nil
+}
+
+// prepare checks a device about to be put under contract and fills in
+// what follows from it: its key, its normalised serial, state active and
+// replenishment eligible when unset.
+func (d *ContractedDevice) prepare(by Actor) error {
+	d.Key = serialKey(d.Serial)
+	if d.Replenishment == "" {
+		d.Replenishment = domain.ReplenishmentEligible
+	}
+	switch {
+	case d.Key == "":
+		return domain.Errorf(domain.EINVALID, "a device under contract needs a serial number")
+	case !d.Replenishment.Valid():
+		return domain.Errorf(domain.EINVALID, "auto-replenishment state %q is not eligible, active or ineligible", d.Replenishment)
+	}
+	if err := by.check(); err != nil {
+		return err
+	}
+	d.Serial, d.State = wire.NormalizeSerial(d.Serial), domain.ContractActive
 	return nil
 }

@@ -50,20 +50,9 @@ func (s *Store) AgentAccount(ctx context.Context, agentID string) (*int64, error
 // 0008). Demo data uses it to show one; a serial the account already has
 // is ECONFLICT.
 func (s *Store) PutConflictingDeviceUnderContract(ctx context.Context, d ContractedDevice, by Actor) (ContractedDevice, error) {
-	d.Key = serialKey(d.Serial)
-	if d.Replenishment == "" {
-		d.Replenishment = domain.ReplenishmentEligible
-	}
-	switch {
-	case d.Key == "":
-		return ContractedDevice{}, domain.Errorf(domain.EINVALID, "a device under contract needs a serial number")
-	case !d.Replenishment.Valid():
-		return ContractedDevice{}, domain.Errorf(domain.EINVALID, "auto-replenishment state %q is not eligible, active or ineligible", d.Replenishment)
-	}
-	if err := by.check(); err != nil {
+	if err := d.prepare(by); err != nil {
 		return ContractedDevice{}, err
 	}
-	d.Serial, d.State = wire.NormalizeSerial(d.Serial), domain.ContractActive
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := tx.GetContext(ctx, &d.AccountID, tx.Rebind(`SELECT account_id FROM contracts WHERE id = ?`), d.ContractID); err != nil {
 			return notFound(err, "contract %d does not exist", d.ContractID)
