@@ -19,19 +19,24 @@ func (s *Store) AssignAgent(ctx context.Context, agentID string, accountID int64
 	if agentID == "" {
 		return domain.Errorf(domain.EINVALID, "an agent needs an id")
 	}
-	now := dbTime(s.now())
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := accountExists(ctx, tx, accountID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agents (id, first_seen, last_seen, account_id) VALUES (?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id`), agentID, now, now, accountID)
-		return err
-	})
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.assignAgent(ctx, tx, agentID, accountID) })
 	if err != nil {
 		return fmt.Errorf("store: assign agent %s to account %d: %w", agentID, accountID, err)
 	}
 	return nil
+}
+
+// assignAgent is AssignAgent in tx, the agent id trimmed and not empty:
+// the one place an agent is registered to an account, which the CSV
+// import of agents runs too.
+func (s *Store) assignAgent(ctx context.Context, tx *sqlx.Tx, agentID string, accountID int64) error {
+	if err := accountExists(ctx, tx, accountID); err != nil {
+		return err
+	}
+	now := dbTime(s.now())
+	_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agents (id, first_seen, last_seen, account_id) VALUES (?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id`), agentID, now, now, accountID)
+	return err
 }
 
 // AgentAccount is the account an agent is registered to, nil when none
