@@ -25,16 +25,16 @@ import (
 
 // ImportColumn is one column of a kind of import file.
 type ImportColumn struct {
-	Name     string `json:"name"`
-	Required bool   `json:"required"`
-	Doc      string `json:"doc"`
+	Name     string
+	Required bool
+	Doc      string
 }
 
 // ImportKind is one kind of import file: the export of one entity.
 type ImportKind struct {
-	Name    string         `json:"kind"`
-	Doc     string         `json:"doc"`
-	Columns []ImportColumn `json:"columns"`
+	Name    string
+	Doc     string
+	Columns []ImportColumn
 	// keyColumns name a line's key: two lines of a file with one key are
 	// an error, reported on the first of these columns.
 	keyColumns []string
