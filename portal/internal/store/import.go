@@ -20,7 +20,8 @@ import (
 // its columns, in any order; every error of the file is reported with its
 // line and column; nothing of a file is stored unless all of it is valid;
 // importing the same file again changes nothing. An import adds and
-// updates, it never removes. The kinds and their columns are the table
+// updates, it never removes; an optional column a file leaves out keeps
+// what is stored. The kinds and their columns are the table
 // importKinds (import_kinds.go), which is also the documented format.
 
 // ImportColumn is one column of a kind of import file.

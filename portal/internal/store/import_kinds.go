@@ -14,10 +14,6 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-// keptNote is said of the optional columns an update keeps when the file
-// leaves them out.
-const keptNote = "; left out of the file: kept as stored"
-
 // importKinds are the kinds of import file and their columns, in the order
 // they are best imported. Each column's doc is its documented format.
 var importKinds = []ImportKind{
@@ -38,15 +34,15 @@ var importKinds = []ImportKind{
 		Columns: []ImportColumn{
 			{"customer_number", true, "the account"},
 			{"code", true, "the supplier's key of the location within the account"},
-			{"attention", false, "attention name (the customer may change it online)" + keptNote},
-			{"suite", false, "suite / mail stop (the customer may change it online)" + keptNote},
-			{"phone", false, "phone (the customer may change it online)" + keptNote},
-			{"company", false, "company" + keptNote},
-			{"street", false, "street address" + keptNote},
-			{"city", false, "city" + keptNote},
-			{"province", false, "province or state" + keptNote},
-			{"postal_code", false, "postal code" + keptNote},
-			{"country", false, "country, e.g. CA" + keptNote},
+			{"attention", false, "attention name (the customer may change it online)"},
+			{"suite", false, "suite / mail stop (the customer may change it online)"},
+			{"phone", false, "phone (the customer may change it online)"},
+			{"company", false, "company"},
+			{"street", false, "street address"},
+			{"city", false, "city"},
+			{"province", false, "province or state"},
+			{"postal_code", false, "postal code"},
+			{"country", false, "country, e.g. CA"},
 		},
 		keyColumns: []string{"code", "customer_number"},
 		parser:     func() lineParser { return parseLocationLine },
@@ -60,8 +56,8 @@ var importKinds = []ImportKind{
 			{"billing_period", true, "quarterly or monthly"},
 			{"bills", true, `the meters billed, separated by ";": black, colour, total (e.g. "black;colour")`},
 			{"start", true, "first day, YYYY-MM-DD"},
-			{"end", false, "last day, YYYY-MM-DD; empty: open-ended" + keptNote},
-			{"expected_monthly_volume", false, "pages a month, a whole number; empty: 0" + keptNote},
+			{"end", false, "last day, YYYY-MM-DD; empty: open-ended"},
+			{"expected_monthly_volume", false, "pages a month, a whole number; empty: 0"},
 		},
 		keyColumns: []string{"number"},
 		parser:     func() lineParser { return parseContractLine },
@@ -89,8 +85,8 @@ var importKinds = []ImportKind{
 			{"email", true, "the user's key, whatever its case; a user may have a role on several accounts, one line each"},
 			{"customer_number", true, "the account"},
 			{"role", true, "primary (one an account), delegate (at most 2 an account) or back_office; checked line by line"},
-			{"name", false, "the user's name" + keptNote},
-			{"phone", false, "the user's phone" + keptNote},
+			{"name", false, "the user's name"},
+			{"phone", false, "the user's phone"},
 			{"language", false, "fr or en; empty: kept, or the account's for a new user"},
 		},
 		keyColumns: []string{"email", "customer_number"},
