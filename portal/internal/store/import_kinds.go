@@ -496,7 +496,7 @@ func (u userLine) store(ctx context.Context, s *Store, tx *sqlx.Tx, email, numbe
 
 func parseAgentLine(l *csvLine) (string, importStep) {
 	agentID, number := l.get("agent_id"), l.get("customer_number")
-	return agentID, func(ctx context.Context, s *Store, tx *sqlx.Tx, _ Actor) (importOutcome, *rowError) {
+	return agentID, func(ctx context.Context, s *Store, tx *sqlx.Tx, by Actor) (importOutcome, *rowError) {
 		accountID, rerr := lineAccount(ctx, tx, number)
 		if rerr != nil {
 			return unchanged, rerr
@@ -517,6 +517,6 @@ func parseAgentLine(l *csvLine) (string, importStep) {
 			}
 			return unchanged, &rowError{"agent_id", domain.Errorf(domain.ECONFLICT, "agent %s belongs to account %s", agentID, other)}
 		}
-		return created, stepError("agent_id", s.assignAgent(ctx, tx, agentID, accountID))
+		return created, stepError("agent_id", s.registerAgent(ctx, tx, agentID, accountID, by))
 	}
 }

@@ -143,6 +143,10 @@ func TestImportEveryKind(t *testing.T) {
 			if id, err := s.AgentAccount(ctx, "agent-abc"); err != nil || id == nil || *id != c1.ID {
 				t.Errorf("agent-abc's account = %v, %v; want %d", id, err, c1.ID)
 			}
+			changes, _ := s.StateChanges(ctx, store.EntityAccount, c1.ID)
+			if last := changes[len(changes)-1]; last.Field != store.FieldAgent || last.New == nil || *last.New != "agent-abc" || last.BySystem == nil || *last.BySystem != "import:test" {
+				t.Errorf("the agent's registration recorded as %+v", last)
+			}
 			if gs, err := s.Agents(ctx, &c1.ID); err != nil || len(gs) != 1 || gs[0].ID != "agent-abc" || *gs[0].CustomerNumber != "C1" {
 				t.Errorf("agents of C1 = %+v, %v", gs, err)
 			}

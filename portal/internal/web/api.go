@@ -36,7 +36,7 @@ type APIStore interface {
 	AddMember(ctx context.Context, accountID int64, u store.User, role domain.Role, by store.Actor) (store.Member, error)
 	Agents(ctx context.Context, accountID *int64) ([]store.Agent, error)
 	Agent(ctx context.Context, id string) (store.Agent, error)
-	AssignAgent(ctx context.Context, agentID string, accountID int64) error
+	RegisterAgent(ctx context.Context, agentID string, accountID int64, by store.Actor) error
 	Import(ctx context.Context, kind string, r io.Reader, by store.Actor) (store.ImportResult, error)
 }
 

@@ -55,7 +55,7 @@ func (s *Server) apiAssignAgent(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.api.AssignAgent(ctx, c.Param("id"), a.ID); err != nil {
+	if err := s.api.RegisterAgent(ctx, c.Param("id"), a.ID, actor(c)); err != nil {
 		return err
 	}
 	g, err := s.api.Agent(ctx, c.Param("id"))

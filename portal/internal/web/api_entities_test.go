@@ -138,6 +138,21 @@ func TestAPIAgents(t *testing.T) {
 			if len(gs) != 1 || gs[0].ID != "agent-1" {
 				t.Errorf("agents of C2 after the move = %+v", gs)
 			}
+			// The move is recorded on both accounts, by the token.
+			for number, want := range map[string][2]any{"C1": {"agent-1", nil}, "C2": {nil, "agent-1"}} {
+				a, err := env.st.AccountByNumber(context.Background(), number)
+				if err != nil {
+					t.Fatal(err)
+				}
+				changes, err := env.st.StateChanges(context.Background(), store.EntityAccount, a.ID)
+				if err != nil || len(changes) == 0 {
+					t.Fatalf("changes of %s: %+v, %v", number, changes, err)
+				}
+				last := changes[len(changes)-1]
+				if last.Field != store.FieldAgent || !sameValue(last.Old, want[0]) || !sameValue(last.New, want[1]) || last.BySystem == nil || *last.BySystem != "api:writer" {
+					t.Errorf("last change of %s = %+v, want agent %v → %v by api:writer", number, last, want[0], want[1])
+				}
+			}
 			env.json(t, r, "GET", "/api/v1/agents?account=NOPE", "", 404, nil)
 			env.json(t, w, "PUT", "/api/v1/agents/agent-1/account", `{"customer_number":"NOPE"}`, 404, nil)
 			env.json(t, w, "PUT", "/api/v1/agents/agent-1/account", `nope`, 400, nil)
@@ -200,4 +215,13 @@ func TestAPIImportEveryKind(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sameValue reports whether a recorded value is want (a string, or nil
+// for none).
+func sameValue(got *string, want any) bool {
+	if want == nil {
+		return got == nil
+	}
+	return got != nil && *got == want
 }
