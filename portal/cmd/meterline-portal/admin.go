@@ -9,38 +9,48 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/store"
 )
 
-const adminUsage = `Usage:
+// adminUsage is the help of `meterline-portal admin`; the import formats
+// are the store's table of import kinds.
+func adminUsage() string {
+	var formats strings.Builder
+	for _, k := range store.ImportKinds() {
+		formats.WriteString(k.Format())
+	}
+	return `Usage:
   meterline-portal admin [-database URL] token create -name N -scope read|write [-expires 720h]
   meterline-portal admin [-database URL] token revoke ID
-  meterline-portal admin [-database URL] import devices FILE.csv
+  meterline-portal admin [-database URL] import KIND FILE.csv
   meterline-portal admin [-database URL] demo [-count N] [-agent ID]
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
 "token create" prints the token's secret once: it is stored hashed only.
-"import devices" reads a CSV file whose first line names its columns:
-  serial, customer_number, contract_number (required),
-  model, product_code, location_id, replenishment (optional);
-nothing of the file is stored unless all of it is valid, and importing the
-same file again changes nothing.
-"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
+"import" reads a CSV file of a kind, whose first line names its columns in
+any order; nothing of the file is stored unless all of it is valid (every
+error is printed as FILE:LINE: column: message), and importing the same
+file again changes nothing. An import adds and updates, never removes; an
+optional column the file leaves out keeps what is stored. The kinds, in
+the order they are best imported, and their columns:
+` + formats.String() + `"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
 locations, contracts and users, the simulated demo fleet of N printers
 (default 12) under contract but one, one serial under both accounts, and
 agent ID (default demo-agent) registered to the first; running it again
 changes nothing.
 `
+}
 
 // runAdmin is `meterline-portal admin …`: the back office's commands over
 // the same store code as the API.
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("meterline-portal admin", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, adminUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, adminUsage()) }
 	database := fs.String("database", "", "database URL (default: "+config.EnvDatabase+" or "+config.DefaultDatabase+")")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -78,7 +88,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return loadDemo(ctx, st, *count, *agent, stdout)
 	}
 	if len(rest) < 2 {
-		fmt.Fprint(stderr, adminUsage)
+		fmt.Fprint(stderr, adminUsage())
 		return errors.New("admin: a command is required")
 	}
 	switch rest[0] + " " + rest[1] {
@@ -125,37 +135,48 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		fmt.Fprintf(stdout, "token %d revoked\n", id)
 		return nil
-	case "import devices":
-		if len(rest) != 3 {
-			return errors.New("admin import devices: one CSV file is required")
-		}
-		f, err := os.Open(rest[2])
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := open()
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		res, err := st.ImportDevices(ctx, f, store.BySystem("import:cli"))
-		if ie, ok := store.AsImportErrors(err); ok {
-			for _, e := range ie {
-				if e.Field != "" {
-					fmt.Fprintf(stderr, "%s:%d: %s: %s\n", rest[2], e.Line, e.Field, e.Message)
-				} else {
-					fmt.Fprintf(stderr, "%s:%d: %s\n", rest[2], e.Line, e.Message)
-				}
-			}
-			return fmt.Errorf("%s: %d error(s); nothing was imported", rest[2], len(ie))
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "%s: %d device(s) created, %d unchanged\n", rest[2], res.Created, res.Unchanged)
-		return nil
 	}
-	fmt.Fprint(stderr, adminUsage)
+	if rest[0] == "import" {
+		return adminImport(ctx, rest[1:], open, stdout, stderr)
+	}
+	fmt.Fprint(stderr, adminUsage())
 	return fmt.Errorf("admin: unknown command %q", rest[0]+" "+rest[1])
+}
+
+// adminImport is `admin import KIND FILE.csv`: the store's import, every
+// error of the file printed as FILE:LINE: column: message.
+func adminImport(ctx context.Context, args []string, open func() (*store.Store, error), stdout, stderr io.Writer) error {
+	if len(args) != 2 {
+		return fmt.Errorf("admin import: a kind (%s) and one CSV file are required", strings.Join(store.ImportKindNames(), ", "))
+	}
+	kind, path := args[0], args[1]
+	if _, err := store.LookupImportKind(kind); err != nil {
+		return fmt.Errorf("admin import: %w", err)
+	}
+	f, err := os.Open(path) //nolint:gosec // G304: the operator names the file to import
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.Import(ctx, kind, f, store.BySystem("import:cli"))
+	if ie, ok := store.AsImportErrors(err); ok {
+		for _, e := range ie {
+			if e.Field != "" {
+				fmt.Fprintf(stderr, "%s:%d: %s: %s\n", path, e.Line, e.Field, e.Message)
+			} else {
+				fmt.Fprintf(stderr, "%s:%d: %s\n", path, e.Line, e.Message)
+			}
+		}
+		return fmt.Errorf("%s: %d error(s); nothing was imported", path, len(ie))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %d %s created, %d updated, %d unchanged\n", path, res.Created, kind, res.Updated, res.Unchanged)
+	return nil
 }

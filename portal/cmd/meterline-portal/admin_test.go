@@ -74,10 +74,39 @@ func TestAdminTokenAndImport(t *testing.T) {
 		t.Fatalf("bad file stored %d devices", len(ds))
 	}
 	good := write("good.csv", "serial,customer_number,contract_number\nA1,C1,K1\nA2,C1,K1\nA3,C1,K1\n")
-	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "3 device(s) created, 0 unchanged") {
+	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "3 devices created, 0 updated, 0 unchanged") {
 		t.Errorf("good file: %v, %q", err, out)
 	}
-	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "0 device(s) created, 3 unchanged") {
+	if out, _, err := admin("import", "devices", good); err != nil || !strings.Contains(out, "0 devices created, 0 updated, 3 unchanged") {
 		t.Errorf("good file again: %v, %q", err, out)
+	}
+
+	// Users: a bad line in the middle names its line and column, and
+	// stores nothing; the good file creates, again changes nothing, and a
+	// changed role is an update.
+	bad = write("users-bad.csv", "email,customer_number,role\njean@abc.example,C1,primary\nmarie@abc.example,C1,boss\nann@abc.example,C9,delegate\n")
+	_, stderr, err := admin("import", "users", bad)
+	if err == nil || !strings.Contains(stderr, "users-bad.csv:3: role: \"boss\" is not primary, delegate or back_office\n") ||
+		!strings.Contains(stderr, "users-bad.csv:4: customer_number: no account has customer number C9\n") {
+		t.Errorf("bad users file: %v, stderr %q", err, stderr)
+	}
+	if ms, _ := st.Members(ctx, acc.ID); len(ms) != 0 {
+		t.Fatalf("bad users file stored %d members", len(ms))
+	}
+	good = write("users.csv", "email,customer_number,role,name\njean@abc.example,C1,primary,Jean\nmarie@abc.example,C1,delegate,Marie\n")
+	for _, want := range []string{"2 users created, 0 updated, 0 unchanged", "0 users created, 0 updated, 2 unchanged"} {
+		if out, _, err := admin("import", "users", good); err != nil || !strings.Contains(out, want) {
+			t.Errorf("users file: %v, %q; want %q", err, out, want)
+		}
+	}
+	changed := write("users-changed.csv", "email,customer_number,role\nmarie@abc.example,C1,back_office\n")
+	if out, _, err := admin("import", "users", changed); err != nil || !strings.Contains(out, "0 users created, 1 updated, 0 unchanged") {
+		t.Errorf("changed role: %v, %q", err, out)
+	}
+	if _, _, err := admin("import", "printers", good); err == nil || !strings.Contains(err.Error(), "accounts, locations, contracts, devices, users, agents") {
+		t.Errorf("unknown kind: %v", err)
+	}
+	if _, stderr, _ := admin("-h"); !strings.Contains(stderr, "agents: ") || !strings.Contains(stderr, "location_code") {
+		t.Errorf("usage lacks the import formats: %q", stderr)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/meterline/meterline/shared/domain"
 )
 
@@ -24,22 +26,59 @@ const accountColumns = `id, customer_number, name, language, created_at`
 // required, the language must be known (EINVALID), and a customer number
 // already taken is ECONFLICT.
 func (s *Store) CreateAccount(ctx context.Context, a Account) (Account, error) {
+	if err := a.check(); err != nil {
+		return Account{}, err
+	}
+	if err := s.insertAccount(ctx, s.db, &a); err != nil {
+		return Account{}, fmt.Errorf("store: create account %s: %w", a.CustomerNumber, err)
+	}
+	return a, nil
+}
+
+// check trims an account's customer number and name and checks what an
+// account needs: both of them and a known language (EINVALID).
+func (a *Account) check() error {
 	a.CustomerNumber, a.Name = strings.TrimSpace(a.CustomerNumber), strings.TrimSpace(a.Name)
 	switch {
 	case a.CustomerNumber == "":
-		return Account{}, domain.Errorf(domain.EINVALID, "an account needs a customer number")
+		return domain.Errorf(domain.EINVALID, "an account needs a customer number")
 	case a.Name == "":
-		return Account{}, domain.Errorf(domain.EINVALID, "account %s needs a name", a.CustomerNumber)
+		return domain.Errorf(domain.EINVALID, "account %s needs a name", a.CustomerNumber)
 	case !a.Language.Valid():
-		return Account{}, domain.Errorf(domain.EINVALID, "language %q is not fr or en", a.Language)
+		return domain.Errorf(domain.EINVALID, "language %q is not fr or en", a.Language)
 	}
+	return nil
+}
+
+// insertAccount stores a, checked, and sets its id and creation time.
+func (s *Store) insertAccount(ctx context.Context, q sqlx.ExtContext, a *Account) error {
 	a.CreatedAt = dbTime(s.now())
-	err := s.db.GetContext(ctx, &a.ID, s.db.Rebind(`INSERT INTO accounts (customer_number, name, language, created_at)
+	err := sqlx.GetContext(ctx, q, &a.ID, q.Rebind(`INSERT INTO accounts (customer_number, name, language, created_at)
 VALUES (?, ?, ?, ?) RETURNING id`), a.CustomerNumber, a.Name, a.Language, a.CreatedAt)
-	if err != nil {
-		return Account{}, fmt.Errorf("store: create account %s: %w", a.CustomerNumber, constraint(err))
+	return constraint(err)
+}
+
+// UpdateAccount changes the name and the language of the account a.ID
+// (the customer number is the supplier's key and stays); they are checked
+// as CreateAccount checks them (EINVALID), and a missing account is
+// ENOTFOUND.
+func (s *Store) UpdateAccount(ctx context.Context, a Account) (Account, error) {
+	if err := a.check(); err != nil {
+		return Account{}, err
+	}
+	if err := writeAccount(ctx, s.db, &a); err != nil {
+		return Account{}, fmt.Errorf("store: update account %d: %w", a.ID, err)
 	}
 	return a, nil
+}
+
+// writeAccount writes the name and the language of the account a.ID, a
+// checked, and reads the account back into a.
+func writeAccount(ctx context.Context, q sqlx.ExtContext, a *Account) error {
+	err := sqlx.GetContext(ctx, q, a, q.Rebind(`UPDATE accounts SET name = ?, language = ? WHERE id = ?
+RETURNING `+accountColumns), a.Name, a.Language, a.ID)
+	a.CreatedAt = a.CreatedAt.UTC()
+	return notFound(constraint(err), "account %d does not exist", a.ID)
 }
 
 // Account returns an account by id (ENOTFOUND when there is none).

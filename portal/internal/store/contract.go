@@ -43,36 +43,70 @@ func (c *Contract) utc() {
 // period known and at least one meter billed, the start date set and the
 // end date, if any, not before it (EINVALID).
 func (s *Store) CreateContract(ctx context.Context, c Contract) (Contract, error) {
-	c.Number = strings.TrimSpace(c.Number)
-	switch {
-	case c.Number == "":
-		return Contract{}, domain.Errorf(domain.EINVALID, "a contract needs a number")
-	case !c.BillingPeriod.Valid():
-		return Contract{}, domain.Errorf(domain.EINVALID, "billing period %q is not quarterly or monthly", c.BillingPeriod)
-	case !c.BillsBlack && !c.BillsColour && !c.BillsTotal:
-		return Contract{}, domain.Errorf(domain.EINVALID, "contract %s bills no meter", c.Number)
-	case c.Start.IsZero():
-		return Contract{}, domain.Errorf(domain.EINVALID, "contract %s needs a start date", c.Number)
-	case c.End != nil && dbDate(*c.End).Before(dbDate(c.Start)):
-		return Contract{}, domain.Errorf(domain.EINVALID, "contract %s ends before it starts", c.Number)
-	case c.ExpectedMonthlyVolume < 0:
-		return Contract{}, domain.Errorf(domain.EINVALID, "contract %s: expected monthly volume is negative", c.Number)
+	if err := c.check(); err != nil {
+		return Contract{}, err
 	}
-	c.CreatedAt = dbTime(s.now())
-	c.utc()
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := accountExists(ctx, tx, c.AccountID); err != nil {
 			return err
 		}
-		return tx.GetContext(ctx, &c.ID, tx.Rebind(`INSERT INTO contracts
-(number, account_id, billing_period, bills_black, bills_colour, bills_total, start_date, end_date, expected_monthly_volume, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			c.Number, c.AccountID, c.BillingPeriod, c.BillsBlack, c.BillsColour, c.BillsTotal, c.Start, c.End, c.ExpectedMonthlyVolume, c.CreatedAt)
+		return s.insertContract(ctx, tx, &c)
 	})
 	if err != nil {
-		return Contract{}, fmt.Errorf("store: create contract %s: %w", c.Number, constraint(err))
+		return Contract{}, fmt.Errorf("store: create contract %s: %w", c.Number, err)
 	}
 	return c, nil
+}
+
+// check trims a contract's number, checks what CreateContract requires
+// (EINVALID) and makes its dates dates.
+func (c *Contract) check() error {
+	c.Number = strings.TrimSpace(c.Number)
+	switch {
+	case c.Number == "":
+		return domain.Errorf(domain.EINVALID, "a contract needs a number")
+	case !c.BillingPeriod.Valid():
+		return domain.Errorf(domain.EINVALID, "billing period %q is not quarterly or monthly", c.BillingPeriod)
+	case !c.BillsBlack && !c.BillsColour && !c.BillsTotal:
+		return domain.Errorf(domain.EINVALID, "contract %s bills no meter", c.Number)
+	case c.Start.IsZero():
+		return domain.Errorf(domain.EINVALID, "contract %s needs a start date", c.Number)
+	case c.End != nil && dbDate(*c.End).Before(dbDate(c.Start)):
+		return domain.Errorf(domain.EINVALID, "contract %s ends before it starts", c.Number)
+	case c.ExpectedMonthlyVolume < 0:
+		return domain.Errorf(domain.EINVALID, "contract %s: expected monthly volume is negative", c.Number)
+	}
+	c.utc()
+	return nil
+}
+
+// insertContract stores c, checked, of an existing account, and sets its
+// id and creation time.
+func (s *Store) insertContract(ctx context.Context, tx *sqlx.Tx, c *Contract) error {
+	c.CreatedAt = dbTime(s.now())
+	err := tx.GetContext(ctx, &c.ID, tx.Rebind(`INSERT INTO contracts
+(number, account_id, billing_period, bills_black, bills_colour, bills_total, start_date, end_date, expected_monthly_volume, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		c.Number, c.AccountID, c.BillingPeriod, c.BillsBlack, c.BillsColour, c.BillsTotal, c.Start, c.End, c.ExpectedMonthlyVolume, c.CreatedAt)
+	return constraint(err)
+}
+
+// updateContractTerms writes the terms of the contract c.ID, checked: its
+// billing period, meters billed, dates and expected volume (the number
+// and the account stay).
+func updateContractTerms(ctx context.Context, tx *sqlx.Tx, c Contract) error {
+	_, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE contracts SET billing_period = ?, bills_black = ?, bills_colour = ?, bills_total = ?,
+    start_date = ?, end_date = ?, expected_monthly_volume = ? WHERE id = ?`),
+		c.BillingPeriod, c.BillsBlack, c.BillsColour, c.BillsTotal, c.Start, c.End, c.ExpectedMonthlyVolume, c.ID)
+	return constraint(err)
+}
+
+// sameTerms reports whether two contracts have the same terms (what
+// updateContractTerms writes).
+func (c Contract) sameTerms(o Contract) bool {
+	return c.BillingPeriod == o.BillingPeriod && c.BillsBlack == o.BillsBlack && c.BillsColour == o.BillsColour &&
+		c.BillsTotal == o.BillsTotal && c.Start.Equal(o.Start) && c.ExpectedMonthlyVolume == o.ExpectedMonthlyVolume &&
+		((c.End == nil && o.End == nil) || (c.End != nil && o.End != nil && c.End.Equal(*o.End)))
 }
 
 // Contract returns a contract by id (ENOTFOUND when there is none).

@@ -247,6 +247,7 @@ func TestMemberships(t *testing.T) {
 				{"back office is no delegate", users[3].ID, f.account.ID, domain.RoleBackOffice, ""},
 				{"delegates count per account", users[2].ID, other.account.ID, domain.RoleDelegate, ""},
 				{"a second role on one account", users[0].ID, f.account.ID, domain.RolePrimary, domain.ECONFLICT},
+				{"a second primary refused", users[2].ID, f.account.ID, domain.RolePrimary, domain.ECONFLICT},
 				{"bad role", users[2].ID, f.account.ID, "owner", domain.EINVALID},
 				{"missing account", users[2].ID, 999999, domain.RoleDelegate, domain.ENOTFOUND},
 				{"missing user", 999999, f.account.ID, domain.RolePrimary, domain.ENOTFOUND},

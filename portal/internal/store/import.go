@@ -2,37 +2,72 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/jmoiron/sqlx"
 
 	"github.com/meterline/meterline/shared/domain"
-	"github.com/meterline/meterline/shared/wire"
 )
 
-// DeviceCSVColumns are the columns of a devices CSV file (the supplier's
-// export), named on its first line in any order:
-//
-//	serial           required; matched as the collector keys it (case, padding)
-//	model            optional; the model the device reports wins
-//	product_code     optional, e.g. MX1
-//	customer_number  required; the account
-//	contract_number  required; a contract of that account
-//	location_id      optional; a shipping location of that account
-//	replenishment    optional: eligible (default), active or ineligible
-//
-// A device already under the same contract with the same values is left
-// alone, so importing a file twice changes nothing.
-var DeviceCSVColumns = []string{"serial", "model", "product_code", "customer_number", "contract_number", "location_id", "replenishment"}
+// The CSV imports of the back office: the supplier's systems export
+// accounts, locations, contracts, devices, users and agents, and a file of
+// any kind goes through the one machinery here. A file's first line names
+// its columns, in any order; every error of the file is reported with its
+// line and column; nothing of a file is stored unless all of it is valid;
+// importing the same file again changes nothing. An import adds and
+// updates, it never removes; an optional column a file leaves out keeps
+// what is stored. The kinds and their columns are the table
+// importKinds (import_kinds.go), which is also the documented format.
 
-var requiredDeviceColumns = map[string]bool{"serial": true, "customer_number": true, "contract_number": true}
+// ImportColumn is one column of a kind of import file.
+type ImportColumn struct {
+	Name     string
+	Required bool
+	Doc      string
+}
+
+// ImportKind is one kind of import file: the export of one entity.
+type ImportKind struct {
+	Name    string
+	Doc     string
+	Columns []ImportColumn
+	// keyColumns name a line's key: two lines of a file with one key are
+	// an error, reported on the first of these columns.
+	keyColumns []string
+	// parser returns the check of the lines of one file. It may remember
+	// earlier lines (a user on two lines must be the same user).
+	parser func() lineParser
+}
+
+// lineParser checks the values of a line without the database and returns
+// its key (normalised; "" for none) and the step that stores it. It
+// reports errors with l.fail; a line with errors is not stored.
+type lineParser func(l *csvLine) (key string, step importStep)
+
+// importStep stores a line in tx, a savepoint of its own: what it did, or
+// the field (column) of the error that stops it.
+type importStep func(ctx context.Context, s *Store, tx *sqlx.Tx, by Actor) (importOutcome, *rowError)
+
+// importOutcome is what storing a line did.
+type importOutcome int
+
+const (
+	unchanged importOutcome = iota
+	created
+	updated
+)
+
+// rowError is an error of one line and the column it is in ("" for the
+// whole line). An error whose code is EINTERNAL aborts the import.
+type rowError struct {
+	field string
+	err   error
+}
 
 // ImportError is one error of an imported file: its line (1 is the header)
 // and the column it is in ("" for the whole line).
@@ -51,13 +86,17 @@ func (e ImportErrors) Error() string {
 		if i > 0 {
 			b.WriteString("; ")
 		}
-		if x.Field != "" {
-			fmt.Fprintf(&b, "line %d, %s: %s", x.Line, x.Field, x.Message)
-		} else {
-			fmt.Fprintf(&b, "line %d: %s", x.Line, x.Message)
-		}
+		b.WriteString(x.String())
 	}
 	return b.String()
+}
+
+// String is the error as "line N, field: message".
+func (e ImportError) String() string {
+	if e.Field != "" {
+		return fmt.Sprintf("line %d, %s: %s", e.Line, e.Field, e.Message)
+	}
+	return fmt.Sprintf("line %d: %s", e.Line, e.Message)
 }
 
 // AsImportErrors returns the import errors err carries, if any.
@@ -69,65 +108,115 @@ func AsImportErrors(err error) (ImportErrors, bool) {
 	return nil, false
 }
 
-// ImportResult counts what an import did.
+// ImportResult counts what an import did, one count per line.
 type ImportResult struct {
 	Created   int `json:"created"`
+	Updated   int `json:"updated"`
 	Unchanged int `json:"unchanged"`
 }
 
-type csvDeviceRow struct {
-	line                           int
-	serial, model, product         string
-	customer, contract, locationID string
-	replenishment                  domain.ReplenishmentState
+// ImportKinds returns the kinds of import file, in the order they are
+// best imported (an account before its locations, and so on).
+func ImportKinds() []ImportKind {
+	return append([]ImportKind(nil), importKinds...)
 }
 
-// ImportDevices puts the devices of a CSV file (DeviceCSVColumns) under
-// contract, all in one transaction: when any line is wrong, nothing is
-// stored and the error, EINVALID, carries ImportErrors naming every wrong
-// line and field.
-func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (ImportResult, error) {
+// ImportKindNames are the names of the kinds of import file.
+func ImportKindNames() []string {
+	names := make([]string, len(importKinds))
+	for i, k := range importKinds {
+		names[i] = k.Name
+	}
+	return names
+}
+
+// LookupImportKind returns the kind of import file of a name (ENOTFOUND,
+// naming the kinds there are, when there is none).
+func LookupImportKind(name string) (ImportKind, error) {
+	for _, k := range importKinds {
+		if k.Name == name {
+			return k, nil
+		}
+	}
+	return ImportKind{}, domain.Errorf(domain.ENOTFOUND, "no import of kind %q; the kinds are %s", name, strings.Join(ImportKindNames(), ", "))
+}
+
+// Format is the documented format of the kind: its columns, one a line.
+func (k ImportKind) Format() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %s\n", k.Name, k.Doc)
+	for _, c := range k.Columns {
+		need := "optional"
+		if c.Required {
+			need = "required"
+		}
+		fmt.Fprintf(&b, "  %-24s %-9s %s\n", c.Name, need, c.Doc)
+	}
+	return b.String()
+}
+
+// Import stores a CSV file of a kind (ImportKinds), all in one
+// transaction, as the actor: when any line is wrong, nothing is stored and
+// the error, EINVALID, carries ImportErrors naming every wrong line and
+// field. An unknown kind is ENOTFOUND.
+func (s *Store) Import(ctx context.Context, kind string, r io.Reader, by Actor) (ImportResult, error) {
+	k, err := LookupImportKind(kind)
+	if err != nil {
+		return ImportResult{}, err
+	}
 	if err := by.check(); err != nil {
 		return ImportResult{}, err
 	}
-	rows, errs := parseDeviceCSV(r)
-	if len(errs) > 0 && len(rows) == 0 {
-		return ImportResult{}, importFailed(errs)
+	res, err := s.importFile(ctx, k, r, by)
+	if err != nil {
+		return ImportResult{}, fmt.Errorf("store: import %s: %w", k.Name, err)
 	}
-	// Lines with errors already are skipped; the others are still checked
-	// against the database, so one answer names every error of the file.
-	bad := map[int]bool{}
-	for _, e := range errs {
-		bad[e.Line] = true
+	return res, nil
+}
+
+// ImportDevices is Import of a devices file.
+func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (ImportResult, error) {
+	return s.Import(ctx, "devices", r, by)
+}
+
+// parsedLine is a line ready to store.
+type parsedLine struct {
+	n    int
+	step importStep
+}
+
+func (s *Store) importFile(ctx context.Context, k ImportKind, r io.Reader, by Actor) (ImportResult, error) {
+	lines, errs := parseCSV(k, r)
+	if len(errs) > 0 && len(lines) == 0 {
+		return ImportResult{}, importFailed(errs)
 	}
 	var res ImportResult
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		res = ImportResult{}
-		for _, row := range rows {
-			if bad[row.line] {
-				continue
-			}
+		for _, line := range lines {
 			// A savepoint per line: on PostgreSQL a statement that fails
 			// aborts the transaction, and the next lines must still be
-			// checked.
+			// checked, so that one answer names every error of the file.
 			if _, err := tx.ExecContext(ctx, `SAVEPOINT import_line`); err != nil {
-				return fmt.Errorf("line %d: savepoint: %w", row.line, err)
+				return fmt.Errorf("line %d: savepoint: %w", line.n, err)
 			}
-			created, ierr := s.importDevice(ctx, tx, row, by)
+			outcome, rerr := line.step(ctx, s, tx, by)
 			end := `RELEASE SAVEPOINT import_line`
-			if ierr != nil {
+			if rerr != nil {
 				end = `ROLLBACK TO SAVEPOINT import_line`
 			}
 			if _, err := tx.ExecContext(ctx, end); err != nil {
-				return fmt.Errorf("line %d: %s: %w", row.line, end, err)
+				return fmt.Errorf("line %d: %s: %w", line.n, end, err)
 			}
 			switch {
-			case ierr != nil && domain.ErrorCode(ierr.err) == domain.EINTERNAL:
-				return fmt.Errorf("line %d: %w", row.line, ierr.err)
-			case ierr != nil:
-				errs = append(errs, ImportError{Line: row.line, Field: ierr.field, Message: domain.ErrorMessage(ierr.err)})
-			case created:
+			case rerr != nil && domain.ErrorCode(rerr.err) == domain.EINTERNAL:
+				return fmt.Errorf("line %d: %w", line.n, rerr.err)
+			case rerr != nil:
+				errs = append(errs, ImportError{Line: line.n, Field: rerr.field, Message: domain.ErrorMessage(rerr.err)})
+			case outcome == created:
 				res.Created++
+			case outcome == updated:
+				res.Updated++
 			default:
 				res.Unchanged++
 			}
@@ -139,7 +228,7 @@ func (s *Store) ImportDevices(ctx context.Context, r io.Reader, by Actor) (Impor
 		return nil
 	})
 	if err != nil {
-		return ImportResult{}, fmt.Errorf("store: import devices: %w", err)
+		return ImportResult{}, err
 	}
 	return res, nil
 }
@@ -148,9 +237,36 @@ func importFailed(errs ImportErrors) error {
 	return fmt.Errorf("%w: %w", domain.Errorf(domain.EINVALID, "%d error(s) in the file; nothing was imported", len(errs)), errs)
 }
 
-// parseDeviceCSV reads and checks the file's shape and values, without the
-// database.
-func parseDeviceCSV(r io.Reader) ([]csvDeviceRow, ImportErrors) {
+// csvLine is one line of a file as a kind's parser sees it.
+type csvLine struct {
+	n    int
+	rec  []string
+	col  map[string]int // column name → index + 1
+	errs ImportErrors
+}
+
+// get is the value of a column on the line, trimmed; "" when the file
+// has no such column.
+func (l *csvLine) get(c string) string {
+	if i := l.col[c]; i != 0 {
+		return strings.TrimSpace(l.rec[i-1])
+	}
+	return ""
+}
+
+// has reports whether the file has a column: an optional column the file
+// leaves out keeps what is stored.
+func (l *csvLine) has(c string) bool { return l.col[c] != 0 }
+
+// fail reports an error of the line in a column.
+func (l *csvLine) fail(field, format string, args ...any) {
+	l.errs = append(l.errs, ImportError{Line: l.n, Field: field, Message: fmt.Sprintf(format, args...)})
+}
+
+// parseCSV reads the file's header and lines and checks them with the
+// kind's parser, without the database: the lines to store, and the
+// errors found. A line with an error is not among the lines to store.
+func parseCSV(k ImportKind, r io.Reader) ([]parsedLine, ImportErrors) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
@@ -161,88 +277,86 @@ func parseDeviceCSV(r io.Reader) ([]csvDeviceRow, ImportErrors) {
 	col := map[string]int{}
 	var errs ImportErrors
 	known := map[string]bool{}
-	for _, c := range DeviceCSVColumns {
-		known[c] = true
+	names := make([]string, len(k.Columns))
+	for i, c := range k.Columns {
+		known[c.Name], names[i] = true, c.Name
 	}
 	for i, h := range header {
 		h = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))
 		switch {
 		case !known[h]:
-			errs = append(errs, ImportError{Line: 1, Field: h, Message: fmt.Sprintf("unknown column (known: %s)", strings.Join(DeviceCSVColumns, ", "))})
+			errs = append(errs, ImportError{Line: 1, Field: h, Message: fmt.Sprintf("unknown column (the %s columns are %s)", k.Name, strings.Join(names, ", "))})
 		case col[h] != 0:
 			errs = append(errs, ImportError{Line: 1, Field: h, Message: "column given twice"})
 		default:
 			col[h] = i + 1
 		}
 	}
-	for _, c := range DeviceCSVColumns {
-		if requiredDeviceColumns[c] && col[c] == 0 {
-			errs = append(errs, ImportError{Line: 1, Field: c, Message: "required column missing"})
+	for _, c := range k.Columns {
+		if c.Required && col[c.Name] == 0 {
+			errs = append(errs, ImportError{Line: 1, Field: c.Name, Message: "required column missing"})
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	var rows []csvDeviceRow
+	parse := k.parser()
+	var lines []parsedLine
 	seen := map[string]int{}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
+		n, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				line = pe.Line
+				n = pe.Line
 			}
-			errs = append(errs, ImportError{Line: line, Message: csvMessage(err)})
+			errs = append(errs, ImportError{Line: n, Message: csvMessage(err)})
 			if pe == nil {
 				break
 			}
 			continue
 		}
 		if len(rec) != len(header) {
-			errs = append(errs, ImportError{Line: line, Message: fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))})
+			errs = append(errs, ImportError{Line: n, Message: fmt.Sprintf("%d fields, the header has %d", len(rec), len(header))})
 			continue
 		}
-		get := func(c string) string {
-			if i := col[c]; i != 0 {
-				return strings.TrimSpace(rec[i-1])
-			}
-			return ""
-		}
-		row := csvDeviceRow{line: line, serial: get("serial"), model: get("model"), product: get("product_code"),
-			customer: get("customer_number"), contract: get("contract_number"), locationID: get("location_id"),
-			replenishment: domain.ReplenishmentState(get("replenishment"))}
-		for _, c := range DeviceCSVColumns {
-			if requiredDeviceColumns[c] && get(c) == "" {
-				errs = append(errs, ImportError{Line: line, Field: c, Message: "required"})
+		l := &csvLine{n: n, rec: rec, col: col}
+		for _, c := range k.Columns {
+			if c.Required && l.get(c.Name) == "" {
+				l.fail(c.Name, "required")
 			}
 		}
-		if row.serial != "" && serialKey(row.serial) == "" {
-			errs = append(errs, ImportError{Line: line, Field: "serial", Message: "blank once normalised"})
-		}
-		if k := serialKey(row.serial); k != "" {
-			if first, dup := seen[k]; dup {
-				errs = append(errs, ImportError{Line: line, Field: "serial", Message: fmt.Sprintf("serial %s is also on line %d", row.serial, first)})
+		key, step := parse(l)
+		if key != "" {
+			if first, dup := seen[key]; dup {
+				l.fail(k.keyColumns[0], "%s also on line %d", describeKey(l, k.keyColumns), first)
 			} else {
-				seen[k] = line
+				seen[key] = n
 			}
 		}
-		if row.locationID != "" {
-			if _, err := strconv.ParseInt(row.locationID, 10, 64); err != nil {
-				errs = append(errs, ImportError{Line: line, Field: "location_id", Message: fmt.Sprintf("%q is not a location id", row.locationID)})
-			}
+		errs = append(errs, l.errs...)
+		if len(l.errs) == 0 {
+			lines = append(lines, parsedLine{n: n, step: step})
 		}
-		if row.replenishment == "" {
-			row.replenishment = domain.ReplenishmentEligible
-		} else if !row.replenishment.Valid() {
-			errs = append(errs, ImportError{Line: line, Field: "replenishment", Message: fmt.Sprintf("%q is not eligible, active or ineligible", row.replenishment)})
-		}
-		rows = append(rows, row)
 	}
-	return rows, errs
+	return lines, errs
+}
+
+// describeKey names a line's key: "serial X is", "code X, customer_number
+// Y are".
+func describeKey(l *csvLine, columns []string) string {
+	parts := make([]string, len(columns))
+	for i, c := range columns {
+		parts[i] = c + " " + l.get(c)
+	}
+	if len(parts) == 1 {
+		return parts[0] + " is"
+	}
+	return strings.Join(parts, ", ") + " are"
 }
 
 func csvMessage(err error) string {
@@ -254,59 +368,4 @@ func csvMessage(err error) string {
 		return "the file is empty"
 	}
 	return err.Error()
-}
-
-// rowError is an error of one row and the field it is in.
-type rowError struct {
-	field string
-	err   error
-}
-
-// importDevice stores one row in tx; created is false when the device was
-// already under that contract with those values.
-func (s *Store) importDevice(ctx context.Context, tx *sqlx.Tx, row csvDeviceRow, by Actor) (created bool, _ *rowError) {
-	var accountID int64
-	if err := tx.GetContext(ctx, &accountID, tx.Rebind(`SELECT id FROM accounts WHERE customer_number = ?`), row.customer); err != nil {
-		return false, &rowError{"customer_number", notFound(err, "no account has customer number %s", row.customer)}
-	}
-	var contractID int64
-	if err := tx.GetContext(ctx, &contractID, tx.Rebind(`SELECT id FROM contracts WHERE number = ? AND account_id = ?`), row.contract, accountID); err != nil {
-		return false, &rowError{"contract_number", notFound(err, "account %s has no contract %s", row.customer, row.contract)}
-	}
-	d := ContractedDevice{Key: serialKey(row.serial), Serial: wire.NormalizeSerial(row.serial), Model: row.model, ProductCode: row.product,
-		ContractID: contractID, State: domain.ContractActive, Replenishment: row.replenishment}
-	if row.locationID != "" {
-		id, _ := strconv.ParseInt(row.locationID, 10, 64) // checked by parseDeviceCSV
-		var account int64
-		if err := tx.GetContext(ctx, &account, tx.Rebind(`SELECT account_id FROM shipping_locations WHERE id = ?`), id); err != nil || account != accountID {
-			if err != nil && !errors.Is(err, sql.ErrNoRows) {
-				return false, &rowError{"location_id", err}
-			}
-			return false, &rowError{"location_id", domain.Errorf(domain.EINVALID, "location %d is not a location of account %s", id, row.customer)}
-		}
-		d.LocationID = &id
-	}
-	var cur []ContractedDevice
-	if err := tx.SelectContext(ctx, &cur, tx.Rebind(`SELECT `+contractedColumns+` FROM devices WHERE device_key = ? AND contract_id = ?`), d.Key, contractID); err != nil {
-		return false, &rowError{"", err}
-	}
-	if len(cur) > 0 {
-		c := cur[0]
-		// The model is not compared: the one the device reports wins.
-		if c.ProductCode == d.ProductCode && c.Replenishment == d.Replenishment && eqID(c.LocationID, d.LocationID) {
-			return false, nil
-		}
-		return false, &rowError{"serial", domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %s with other values", d.Serial, row.contract)}
-	}
-	if err := s.putDevice(ctx, tx, &d, by); err != nil {
-		return false, &rowError{"serial", constraint(err)}
-	}
-	return true, nil
-}
-
-func eqID(a, b *int64) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return *a == *b
 }

@@ -34,20 +34,34 @@ func normalEmail(s string) string { return strings.ToLower(strings.TrimSpace(s))
 // "@") and unique whatever its case (ECONFLICT); the language must be
 // known (EINVALID).
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	if err := u.check(); err != nil {
+		return User{}, err
+	}
+	if err := s.insertUser(ctx, s.db, &u); err != nil {
+		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, err)
+	}
+	return u, nil
+}
+
+// check normalises a user's e-mail and checks it and the language
+// (EINVALID).
+func (u *User) check() error {
 	u.Email = normalEmail(u.Email)
 	switch {
 	case !strings.Contains(u.Email, "@"):
-		return User{}, domain.Errorf(domain.EINVALID, "%q is not an e-mail address", u.Email)
+		return domain.Errorf(domain.EINVALID, "%q is not an e-mail address", u.Email)
 	case !u.Language.Valid():
-		return User{}, domain.Errorf(domain.EINVALID, "language %q is not fr or en", u.Language)
+		return domain.Errorf(domain.EINVALID, "language %q is not fr or en", u.Language)
 	}
+	return nil
+}
+
+// insertUser stores u, checked, and sets its id and creation time.
+func (s *Store) insertUser(ctx context.Context, q sqlx.ExtContext, u *User) error {
 	u.CreatedAt = dbTime(s.now())
-	err := s.db.GetContext(ctx, &u.ID, s.db.Rebind(`INSERT INTO users (email, name, phone, language, password_hash, created_at)
+	err := sqlx.GetContext(ctx, q, &u.ID, q.Rebind(`INSERT INTO users (email, name, phone, language, password_hash, created_at)
 VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), u.Email, u.Name, u.Phone, u.Language, u.PasswordHash, u.CreatedAt)
-	if err != nil {
-		return User{}, fmt.Errorf("store: create user %s: %w", u.Email, constraint(err))
-	}
-	return u, nil
+	return constraint(err)
 }
 
 // User returns a user by id (ENOTFOUND when there is none).
@@ -61,16 +75,22 @@ func (s *Store) User(ctx context.Context, id int64) (User, error) {
 	return u, nil
 }
 
+// userByEmail is UserByEmail in q, the e-mail normalised.
+func userByEmail(ctx context.Context, q sqlx.ExtContext, email string) (User, error) {
+	var u User
+	err := sqlx.GetContext(ctx, q, &u, q.Rebind(`SELECT `+userColumns+` FROM users WHERE lower(email) = ?`), email)
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, notFound(err, "no user has the e-mail address %s", email)
+}
+
 // UserByEmail returns the user of an e-mail address, whatever its case
 // (ENOTFOUND when there is none). The lookup uses the index users_email.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	var u User
 	email = normalEmail(email)
-	err := s.db.GetContext(ctx, &u, s.db.Rebind(`SELECT `+userColumns+` FROM users WHERE lower(email) = ?`), email)
+	u, err := userByEmail(ctx, s.db, email)
 	if err != nil {
-		return User{}, fmt.Errorf("store: user %s: %w", email, notFound(err, "no user has the e-mail address %s", email))
+		return User{}, fmt.Errorf("store: user %s: %w", email, err)
 	}
-	u.CreatedAt = u.CreatedAt.UTC()
 	return u, nil
 }
 
@@ -94,10 +114,10 @@ type Membership struct {
 }
 
 // AddMembership gives a user a role on an account, recorded as a change of
-// the account by the actor. An account has at most domain.MaxDelegates
-// delegates: one more is ECONFLICT, as is a user who already has a role on
-// the account. A role not known is EINVALID; a user or account that does
-// not exist ENOTFOUND.
+// the account by the actor. An account has one primary user and at most
+// domain.MaxDelegates delegates: one more is ECONFLICT, as is a user who
+// already has a role on the account. A role not known is EINVALID; a user
+// or account that does not exist ENOTFOUND.
 func (s *Store) AddMembership(ctx context.Context, m Membership, by Actor) (Membership, error) {
 	if !m.Role.Valid() {
 		return Membership{}, domain.Errorf(domain.EINVALID, "role %q is not primary, delegate or back_office", m.Role)
@@ -105,36 +125,85 @@ func (s *Store) AddMembership(ctx context.Context, m Membership, by Actor) (Memb
 	if err := by.check(); err != nil {
 		return Membership{}, err
 	}
-	m.CreatedAt = dbTime(s.now())
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The account row is the lock that serialises the delegate count
-		// on PostgreSQL; SQLite's write transaction already does.
-		var one int
-		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM accounts WHERE id = ?`+s.forUpdate()), m.AccountID); err != nil {
-			return notFound(err, "account %d does not exist", m.AccountID)
-		}
-		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), m.UserID); err != nil {
-			return notFound(err, "user %d does not exist", m.UserID)
-		}
-		if m.Role == domain.RoleDelegate {
-			var n int
-			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'delegate'`), m.AccountID); err != nil {
-				return fmt.Errorf("count delegates: %w", err)
-			}
-			if n >= domain.MaxDelegates {
-				return domain.Errorf(domain.ECONFLICT, "account %d already has %d delegates, the most it may have", m.AccountID, n)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (user_id, account_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.UserID, m.AccountID, m.Role, m.CreatedAt); err != nil {
-			return constraint(err)
-		}
-		return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), nil, strp(string(m.Role)), by)
-	})
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.addMembership(ctx, tx, &m, by) })
 	if err != nil {
 		return Membership{}, fmt.Errorf("store: add user %d to account %d as %s: %w", m.UserID, m.AccountID, m.Role, err)
 	}
 	return m, nil
+}
+
+// addMembership is AddMembership in tx, m's role and the actor checked.
+func (s *Store) addMembership(ctx context.Context, tx *sqlx.Tx, m *Membership, by Actor) error {
+	number, err := s.lockAccount(ctx, tx, m.AccountID)
+	if err != nil {
+		return err
+	}
+	var one int
+	if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), m.UserID); err != nil {
+		return notFound(err, "user %d does not exist", m.UserID)
+	}
+	if err := roleFits(ctx, tx, m.AccountID, number, m.Role); err != nil {
+		return err
+	}
+	m.CreatedAt = dbTime(s.now())
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (user_id, account_id, role, created_at) VALUES (?, ?, ?, ?)`),
+		m.UserID, m.AccountID, m.Role, m.CreatedAt); err != nil {
+		if err := constraint(err); domain.ErrorCode(err) == domain.ECONFLICT {
+			return fmt.Errorf("%w: %w", domain.Errorf(domain.ECONFLICT, "user %d already has a role on account %s", m.UserID, number), err)
+		}
+		return constraint(err)
+	}
+	return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), nil, strp(string(m.Role)), by)
+}
+
+// changeRole gives a user who has a role on an account another one,
+// under the rules of AddMembership, recorded as a change of the account.
+func (s *Store) changeRole(ctx context.Context, tx *sqlx.Tx, m Membership, old domain.Role, by Actor) error {
+	number, err := s.lockAccount(ctx, tx, m.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := roleFits(ctx, tx, m.AccountID, number, m.Role); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE memberships SET role = ? WHERE user_id = ? AND account_id = ?`),
+		m.Role, m.UserID, m.AccountID); err != nil {
+		return constraint(err)
+	}
+	return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), strp(string(old)), strp(string(m.Role)), by)
+}
+
+// lockAccount takes the account row, the lock that serialises the counts
+// of roleFits on PostgreSQL (SQLite's write transaction already does), and
+// returns its customer number; ENOTFOUND when there is no such account.
+func (s *Store) lockAccount(ctx context.Context, tx *sqlx.Tx, id int64) (string, error) {
+	var number string
+	if err := tx.GetContext(ctx, &number, tx.Rebind(`SELECT customer_number FROM accounts WHERE id = ?`+s.forUpdate()), id); err != nil {
+		return "", notFound(err, "account %d does not exist", id)
+	}
+	return number, nil
+}
+
+// roleFits is nil when the account (named by its customer number in the
+// error) may have one more user of the role: one primary,
+// domain.MaxDelegates delegates (ECONFLICT otherwise).
+func roleFits(ctx context.Context, tx *sqlx.Tx, accountID int64, number string, role domain.Role) error {
+	most := map[domain.Role]int{domain.RolePrimary: 1, domain.RoleDelegate: domain.MaxDelegates}[role]
+	if most == 0 {
+		return nil
+	}
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = ?`), accountID, role); err != nil {
+		return fmt.Errorf("count the %s users: %w", role, err)
+	}
+	switch {
+	case n < most:
+		return nil
+	case role == domain.RolePrimary:
+		return domain.Errorf(domain.ECONFLICT, "account %s already has a primary user", number)
+	default:
+		return domain.Errorf(domain.ECONFLICT, "account %s already has %d delegates, the most it may have", number, n)
+	}
 }
 
 // memberField is the field of an account a change of a user's role is
@@ -160,6 +229,64 @@ func (s *Store) RemoveMembership(ctx context.Context, userID, accountID int64, b
 		return fmt.Errorf("store: remove user %d from account %d: %w", userID, accountID, err)
 	}
 	return nil
+}
+
+// Member is a user and their role on an account.
+type Member struct {
+	User
+	Role domain.Role `db:"role"`
+}
+
+// Members lists the users who have a role on an account and their role,
+// by e-mail.
+func (s *Store) Members(ctx context.Context, accountID int64) ([]Member, error) {
+	var out []Member
+	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT u.id, u.email, u.name, u.phone, u.language, u.password_hash, u.created_at, m.role
+FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.account_id = ? ORDER BY u.email`), accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: members of account %d: %w", accountID, err)
+	}
+	for i := range out {
+		out[i].CreatedAt = out[i].CreatedAt.UTC()
+	}
+	return out, nil
+}
+
+// AddMember gives the user of u.Email a role on an account, creating the
+// user (without a password: no e-mail is sent here) when the address is
+// new; a user who exists keeps the name, phone and language stored. The
+// rules of AddMembership apply; the user's e-mail and language are checked
+// as CreateUser checks them.
+func (s *Store) AddMember(ctx context.Context, accountID int64, u User, role domain.Role, by Actor) (Member, error) {
+	if err := u.check(); err != nil {
+		return Member{}, err
+	}
+	m := Membership{AccountID: accountID, Role: role}
+	if !role.Valid() {
+		return Member{}, domain.Errorf(domain.EINVALID, "role %q is not primary, delegate or back_office", role)
+	}
+	if err := by.check(); err != nil {
+		return Member{}, err
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		have, err := userByEmail(ctx, tx, u.Email)
+		switch {
+		case err == nil:
+			u = have
+		case domain.ErrorCode(err) == domain.ENOTFOUND:
+			u.PasswordHash = nil
+			err = s.insertUser(ctx, tx, &u)
+		}
+		if err != nil {
+			return err
+		}
+		m.UserID = u.ID
+		return s.addMembership(ctx, tx, &m, by)
+	})
+	if err != nil {
+		return Member{}, fmt.Errorf("store: add %s to account %d as %s: %w", u.Email, accountID, role, err)
+	}
+	return Member{User: u, Role: role}, nil
 }
 
 // Memberships lists the roles on an account (index memberships_account_id).

@@ -22,14 +22,22 @@ type APIStore interface {
 	Accounts(ctx context.Context) ([]store.Account, error)
 	AccountByNumber(ctx context.Context, number string) (store.Account, error)
 	CreateAccount(ctx context.Context, a store.Account) (store.Account, error)
+	UpdateAccount(ctx context.Context, a store.Account) (store.Account, error)
 	Locations(ctx context.Context, accountID int64) ([]store.Location, error)
+	Location(ctx context.Context, id int64) (store.Location, error)
 	CreateLocation(ctx context.Context, l store.Location) (store.Location, error)
+	UpdateLocation(ctx context.Context, l store.Location) (store.Location, error)
 	Contracts(ctx context.Context, accountID int64) ([]store.Contract, error)
 	CreateContract(ctx context.Context, c store.Contract) (store.Contract, error)
 	AccountDevices(ctx context.Context, accountID int64) ([]store.ContractedDevice, error)
 	PutDeviceUnderContract(ctx context.Context, d store.ContractedDevice, by store.Actor) (store.ContractedDevice, error)
 	SetDeviceState(ctx context.Context, id int64, state domain.ContractState, by store.Actor) error
-	ImportDevices(ctx context.Context, r io.Reader, by store.Actor) (store.ImportResult, error)
+	Members(ctx context.Context, accountID int64) ([]store.Member, error)
+	AddMember(ctx context.Context, accountID int64, u store.User, role domain.Role, by store.Actor) (store.Member, error)
+	Agents(ctx context.Context, accountID *int64) ([]store.Agent, error)
+	Agent(ctx context.Context, id string) (store.Agent, error)
+	RegisterAgent(ctx context.Context, agentID string, accountID int64, by store.Actor) error
+	Import(ctx context.Context, kind string, r io.Reader, by store.Actor) (store.ImportResult, error)
 }
 
 // apiRoute is one route of the API and the scope a token needs to use it.
@@ -46,14 +54,21 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodGet, "/accounts", store.ScopeRead, s.apiAccounts},
 		{http.MethodPost, "/accounts", store.ScopeWrite, s.apiCreateAccount},
 		{http.MethodGet, "/accounts/:number", store.ScopeRead, s.apiAccount},
+		{http.MethodPatch, "/accounts/:number", store.ScopeWrite, s.apiUpdateAccount},
 		{http.MethodGet, "/accounts/:number/locations", store.ScopeRead, s.apiLocations},
 		{http.MethodPost, "/accounts/:number/locations", store.ScopeWrite, s.apiCreateLocation},
+		{http.MethodPatch, "/accounts/:number/locations/:id", store.ScopeWrite, s.apiUpdateLocation},
 		{http.MethodGet, "/accounts/:number/contracts", store.ScopeRead, s.apiContracts},
 		{http.MethodPost, "/accounts/:number/contracts", store.ScopeWrite, s.apiCreateContract},
 		{http.MethodGet, "/accounts/:number/devices", store.ScopeRead, s.apiDevices},
+		{http.MethodGet, "/accounts/:number/users", store.ScopeRead, s.apiMembers},
+		{http.MethodPost, "/accounts/:number/users", store.ScopeWrite, s.apiAddMember},
 		{http.MethodPost, "/devices", store.ScopeWrite, s.apiPutDevice},
 		{http.MethodPut, "/devices/:id/state", store.ScopeWrite, s.apiSetDeviceState},
-		{http.MethodPost, "/import/devices", store.ScopeWrite, s.apiImportDevices},
+		{http.MethodGet, "/agents", store.ScopeRead, s.apiAgents},
+		{http.MethodPut, "/agents/:id/account", store.ScopeWrite, s.apiAssignAgent},
+		{http.MethodGet, "/import", store.ScopeRead, s.apiImportKinds},
+		{http.MethodPost, "/import/:kind", store.ScopeWrite, s.apiImport},
 	}
 }
 

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -31,6 +29,7 @@ func toAPIAccount(a store.Account) apiAccount {
 type apiLocation struct {
 	ID         int64     `json:"id"`
 	AccountID  int64     `json:"account_id"`
+	Code       string    `json:"code"`
 	Attention  string    `json:"attention"`
 	Suite      string    `json:"suite"`
 	Phone      string    `json:"phone"`
@@ -44,7 +43,7 @@ type apiLocation struct {
 }
 
 func toAPILocation(l store.Location) apiLocation {
-	return apiLocation{ID: l.ID, AccountID: l.AccountID, Attention: l.Attention, Suite: l.Suite, Phone: l.Phone,
+	return apiLocation{ID: l.ID, AccountID: l.AccountID, Code: l.Code, Attention: l.Attention, Suite: l.Suite, Phone: l.Phone,
 		Company: l.Company, Street: l.Street, City: l.City, Province: l.Province, PostalCode: l.PostalCode, Country: l.Country,
 		CreatedAt: l.CreatedAt}
 }
@@ -129,6 +128,43 @@ func (s *Server) apiCreateAccount(c echo.Context) error {
 	return c.JSON(http.StatusCreated, toAPIAccount(a))
 }
 
+// apiAccountPatch is the body of PATCH /accounts/:number: the fields to
+// change, the others left out.
+type apiAccountPatch struct {
+	// CustomerNumber is the supplier's key: given, it must be the
+	// account's own.
+	CustomerNumber *string          `json:"customer_number"`
+	Name           *string          `json:"name"`
+	Language       *domain.Language `json:"language"`
+}
+
+func (s *Server) apiUpdateAccount(c echo.Context) error {
+	a, err := s.accountOf(c)
+	if err != nil {
+		return err
+	}
+	var in apiAccountPatch
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	if in.CustomerNumber != nil && strings.TrimSpace(*in.CustomerNumber) != a.CustomerNumber {
+		return domain.Errorf(domain.EINVALID, "the customer number is the supplier's key of the account: it does not change")
+	}
+	setIf(&a.Name, in.Name)
+	setIf(&a.Language, in.Language)
+	if a, err = s.api.UpdateAccount(c.Request().Context(), a); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPIAccount(a))
+}
+
+// setIf sets *dst to *v when v is given.
+func setIf[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 func (s *Server) apiLocations(c echo.Context) error {
 	a, err := s.accountOf(c)
 	if err != nil {
@@ -150,7 +186,7 @@ func (s *Server) apiCreateLocation(c echo.Context) error {
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	l, err := s.api.CreateLocation(c.Request().Context(), store.Location{AccountID: a.ID,
+	l, err := s.api.CreateLocation(c.Request().Context(), store.Location{AccountID: a.ID, Code: in.Code,
 		LocationContact: store.LocationContact{Attention: in.Attention, Suite: in.Suite, Phone: in.Phone},
 		LocationAddress: store.LocationAddress{Company: in.Company, Street: in.Street, City: in.City, Province: in.Province,
 			PostalCode: in.PostalCode, Country: in.Country}})
@@ -158,6 +194,64 @@ func (s *Server) apiCreateLocation(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toAPILocation(l))
+}
+
+// apiLocationPatch is the body of PATCH /accounts/:number/locations/:id:
+// the fields to change, the customer's and the back office's alike.
+type apiLocationPatch struct {
+	Code       *string `json:"code"`
+	Attention  *string `json:"attention"`
+	Suite      *string `json:"suite"`
+	Phone      *string `json:"phone"`
+	Company    *string `json:"company"`
+	Street     *string `json:"street"`
+	City       *string `json:"city"`
+	Province   *string `json:"province"`
+	PostalCode *string `json:"postal_code"`
+	Country    *string `json:"country"`
+}
+
+func (s *Server) apiUpdateLocation(c echo.Context) error {
+	a, err := s.accountOf(c)
+	if err != nil {
+		return err
+	}
+	id, err := pathID(c, "location")
+	if err != nil {
+		return err
+	}
+	l, err := s.api.Location(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	if l.AccountID != a.ID {
+		return domain.Errorf(domain.ENOTFOUND, "account %s has no location %d", a.CustomerNumber, id)
+	}
+	var in apiLocationPatch
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	for _, f := range []struct{ dst, v *string }{
+		{&l.Code, in.Code}, {&l.Attention, in.Attention}, {&l.Suite, in.Suite}, {&l.Phone, in.Phone},
+		{&l.Company, in.Company}, {&l.Street, in.Street}, {&l.City, in.City}, {&l.Province, in.Province},
+		{&l.PostalCode, in.PostalCode}, {&l.Country, in.Country},
+	} {
+		setIf(f.dst, f.v)
+	}
+	if l, err = s.api.UpdateLocation(c.Request().Context(), l); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAPILocation(l))
+}
+
+// pathID is the :id parameter of a request, a number (EINVALID otherwise);
+// what names the thing in the error.
+func pathID(c echo.Context, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return 0, domain.Errorf(domain.EINVALID, "%s id %q is not a number", what, c.Param("id"))
+	}
+	return id, nil
 }
 
 func (s *Server) apiContracts(c echo.Context) error {
@@ -235,9 +329,9 @@ func (s *Server) apiPutDevice(c echo.Context) error {
 }
 
 func (s *Server) apiSetDeviceState(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := pathID(c, "device")
 	if err != nil {
-		return domain.Errorf(domain.EINVALID, "device id %q is not a number", c.Param("id"))
+		return err
 	}
 	var in struct {
 		State domain.ContractState `json:"state"`
@@ -249,31 +343,4 @@ func (s *Server) apiSetDeviceState(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
-}
-
-// maxImportBytes bounds an imported file.
-const maxImportBytes = 32 << 20
-
-// apiImportDevices imports a devices CSV file (store.DeviceCSVColumns),
-// sent as the body (text/csv) or as the multipart field "file".
-func (s *Server) apiImportDevices(c echo.Context) error {
-	c.Request().Body = http.MaxBytesReader(c.Response(), c.Request().Body, maxImportBytes)
-	body := io.Reader(c.Request().Body)
-	if strings.HasPrefix(c.Request().Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
-		fh, err := c.FormFile("file")
-		if err != nil {
-			return domain.Errorf(domain.EINVALID, "the multipart form has no field \"file\"")
-		}
-		f, err := fh.Open()
-		if err != nil {
-			return fmt.Errorf("open the uploaded file: %w", err)
-		}
-		defer f.Close()
-		body = f
-	}
-	res, err := s.api.ImportDevices(c.Request().Context(), body, actor(c))
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, res)
 }

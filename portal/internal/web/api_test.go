@@ -120,7 +120,7 @@ func TestAPIAuthEveryRoute(t *testing.T) {
 			env := newAPIEnv(t, b.url(t))
 			var s Server
 			for _, r := range s.apiRoutes() {
-				path := apiPrefix + strings.NewReplacer(":number", "C1", ":id", "1").Replace(r.path)
+				path := apiPrefix + strings.NewReplacer(":number", "C1", ":id", "1", ":kind", "devices").Replace(r.path)
 				for _, tc := range []struct{ name, token string }{
 					{"none", ""}, {"forged", env.forged}, {"expired", env.expired}, {"revoked", env.revoked}, {"not bearer", "-"},
 				} {
