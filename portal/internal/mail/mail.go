@@ -150,21 +150,5 @@ func MessageID(id int64, key, host string) string {
 	return fmt.Sprintf("outbox.%d.%s@%s", id, hex.EncodeToString(sum[:8]), host)
 }
 
-// rebind turns ? placeholders into $n on PostgreSQL. The queries here hold
-// no literal question marks.
-func rebind(d schema.Dialect, q string) string {
-	if d != schema.Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+// rebind writes the query's placeholders for the dialect.
+func rebind(d schema.Dialect, q string) string { return schema.Rebind(d, q) }
