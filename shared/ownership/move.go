@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -36,10 +37,9 @@ const (
 	FieldMergedFrom = "merged_from"
 )
 
-// StateUnconfirmed is the state of a device an account's agent reported
-// that the account has not registered; the back office confirms (puts it
-// under contract) or rejects it.
-const StateUnconfirmed = "unconfirmed"
+// unconfirmed is the state of a device an account's agent reported that
+// the account has not registered.
+const unconfirmed = string(domain.DeviceUnconfirmed)
 
 // MoveAgentDevices gives the account an agent is now registered to the
 // devices the agent read while it belonged to no account (or to another),
@@ -159,12 +159,12 @@ WHERE owner = ? AND device_key = ?`+forUpdate(m.d)), m.accountOwner, src.key).Sc
 // the account's.
 func (m *mover) give(ctx context.Context, src ownedDevice) error {
 	if _, err := m.tx.ExecContext(ctx, m.q(`UPDATE devices SET owner = ?, account_id = ?, state = COALESCE(state, ?) WHERE id = ?`),
-		m.accountOwner, m.accountID, StateUnconfirmed, src.id); err != nil {
+		m.accountOwner, m.accountID, unconfirmed, src.id); err != nil {
 		return err
 	}
 	m.change(src.id, FieldOwner, strp(m.agentOwner), strp(m.accountOwner))
 	if !src.state.Valid {
-		m.change(src.id, FieldState, nil, strp(StateUnconfirmed))
+		m.change(src.id, FieldState, nil, strp(unconfirmed))
 	}
 	return nil
 }
@@ -296,7 +296,7 @@ ON CONFLICT (device_id, kind, read_at) DO NOTHING`), deviceID, deviceID, deviceI
 func (m *mover) followAgent(ctx context.Context) error {
 	rows, err := m.tx.QueryContext(ctx, m.q(`SELECT id, account_id, state FROM devices
 WHERE owner = ? AND device_key NOT LIKE 'sn:%' AND (state IS NULL OR state = ?) AND (account_id IS NULL OR account_id <> ?)
-ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, StateUnconfirmed, m.accountID)
+ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, unconfirmed, m.accountID)
 	if err != nil {
 		return fmt.Errorf("read the agent's other devices: %w", err)
 	}
@@ -320,7 +320,7 @@ ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, StateUnconfirmed, m.accountI
 	}
 	account := strconv.FormatInt(m.accountID, 10)
 	for _, dv := range devices {
-		if _, err := m.tx.ExecContext(ctx, m.q(`UPDATE devices SET account_id = ?, state = ? WHERE id = ?`), m.accountID, StateUnconfirmed, dv.id); err != nil {
+		if _, err := m.tx.ExecContext(ctx, m.q(`UPDATE devices SET account_id = ?, state = ? WHERE id = ?`), m.accountID, unconfirmed, dv.id); err != nil {
 			return fmt.Errorf("move device %d: %w", dv.id, err)
 		}
 		var old *string
@@ -329,7 +329,7 @@ ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, StateUnconfirmed, m.accountI
 		}
 		m.change(dv.id, FieldAccount, old, &account)
 		if !dv.state.Valid {
-			m.change(dv.id, FieldState, nil, strp(StateUnconfirmed))
+			m.change(dv.id, FieldState, nil, strp(unconfirmed))
 		}
 	}
 	return nil

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -11,27 +10,9 @@ import (
 	"github.com/meterline/meterline/shared/wire"
 )
 
-// AssignAgent registers an agent to an account (agents.account_id), so
-// that the devices it reads attach to the account's. The agent need not
-// have reported yet: its row is created, the collector fills in the rest.
+// AssignAgent is RegisterAgent by the system's "registration".
 func (s *Store) AssignAgent(ctx context.Context, agentID string, accountID int64) error {
-	agentID = strings.TrimSpace(agentID)
-	if agentID == "" {
-		return domain.Errorf(domain.EINVALID, "an agent needs an id")
-	}
-	now := dbTime(s.now())
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := accountExists(ctx, tx, accountID); err != nil {
-			return err
-		}
-		_, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agents (id, first_seen, last_seen, account_id) VALUES (?, ?, ?, ?)
-ON CONFLICT (id) DO UPDATE SET account_id = excluded.account_id`), agentID, now, now, accountID)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("store: assign agent %s to account %d: %w", agentID, accountID, err)
-	}
-	return nil
+	return s.RegisterAgent(ctx, agentID, accountID, BySystem("registration"))
 }
 
 // AgentAccount is the account an agent is registered to, nil when none
@@ -54,8 +35,8 @@ func (s *Store) PutConflictingDeviceUnderContract(ctx context.Context, d Contrac
 		return ContractedDevice{}, err
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if err := tx.GetContext(ctx, &d.AccountID, tx.Rebind(`SELECT account_id FROM contracts WHERE id = ?`), d.ContractID); err != nil {
-			return notFound(err, "contract %d does not exist", d.ContractID)
+		if err := checkPut(ctx, tx, &d); err != nil {
+			return err
 		}
 		var n int
 		if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM devices WHERE owner = ? AND device_key = ?`),
@@ -65,19 +46,10 @@ func (s *Store) PutConflictingDeviceUnderContract(ctx context.Context, d Contrac
 		if n > 0 {
 			return domain.Errorf(domain.ECONFLICT, "account %d already has serial %s", d.AccountID, d.Serial)
 		}
-		if d.LocationID != nil {
-			var account int64
-			if err := tx.GetContext(ctx, &account, tx.Rebind(`SELECT account_id FROM shipping_locations WHERE id = ?`), *d.LocationID); err != nil {
-				return notFound(err, "location %d does not exist", *d.LocationID)
-			}
-			if account != d.AccountID {
-				return domain.Errorf(domain.EINVALID, "location %d is not a location of account %d", *d.LocationID, d.AccountID)
-			}
-		}
 		if err := s.insertDevice(ctx, tx, &d); err != nil {
 			return err
 		}
-		return s.recordDevicePut(ctx, tx, &d, by)
+		return s.recordDevicePut(ctx, tx, &d, deviceBeforePut{}, by)
 	})
 	if err != nil {
 		return ContractedDevice{}, fmt.Errorf("store: put serial %s under contract %d: %w", d.Serial, d.ContractID, err)
