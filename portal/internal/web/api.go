@@ -30,6 +30,7 @@ type APIStore interface {
 	PutDeviceUnderContract(ctx context.Context, d store.ContractedDevice, by store.Actor) (store.ContractedDevice, error)
 	SetDeviceState(ctx context.Context, id int64, state domain.ContractState, by store.Actor) error
 	ImportDevices(ctx context.Context, r io.Reader, by store.Actor) (store.ImportResult, error)
+	ReviewStore
 }
 
 // apiRoute is one route of the API and the scope a token needs to use it.
@@ -54,6 +55,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodPost, "/devices", store.ScopeWrite, s.apiPutDevice},
 		{http.MethodPut, "/devices/:id/state", store.ScopeWrite, s.apiSetDeviceState},
 		{http.MethodPost, "/import/devices", store.ScopeWrite, s.apiImportDevices},
+		{http.MethodGet, "/devices/unconfirmed", store.ScopeRead, s.apiUnconfirmedDevices},
+		{http.MethodGet, "/devices/conflicts", store.ScopeRead, s.apiSerialConflicts},
+		{http.MethodPost, "/devices/:id/confirm", store.ScopeWrite, s.apiConfirmDevice},
+		{http.MethodPost, "/devices/:id/reject", store.ScopeWrite, s.apiRejectDevice},
 	}
 }
 
