@@ -121,22 +121,8 @@ func scanOwned(scan func(...any) error) (ownedDevice, error) {
 // moveSerialDevices moves or merges the agent's serial-keyed devices, in
 // key order (the order ingest locks devices in).
 func (m *mover) moveSerialDevices(ctx context.Context) error {
-	rows, err := m.tx.QueryContext(ctx, m.q(`SELECT `+ownedColumns+` FROM devices
-WHERE owner = ? AND device_key LIKE 'sn:%' ORDER BY device_key`+forUpdate(m.d)), m.agentOwner)
+	owned, err := m.agentSerialDevices(ctx)
 	if err != nil {
-		return fmt.Errorf("read the agent's devices: %w", err)
-	}
-	var owned []ownedDevice
-	for rows.Next() {
-		o, err := scanOwned(rows.Scan)
-		if err != nil {
-			rows.Close()
-			return fmt.Errorf("read the agent's devices: %w", err)
-		}
-		owned = append(owned, o)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the agent's devices: %w", err)
 	}
 	for _, src := range owned {
@@ -153,6 +139,25 @@ WHERE owner = ? AND device_key = ?`+forUpdate(m.d)), m.accountOwner, src.key).Sc
 		}
 	}
 	return nil
+}
+
+// agentSerialDevices reads and locks the agent's serial-keyed devices.
+func (m *mover) agentSerialDevices(ctx context.Context) ([]ownedDevice, error) {
+	rows, err := m.tx.QueryContext(ctx, m.q(`SELECT `+ownedColumns+` FROM devices
+WHERE owner = ? AND device_key LIKE 'sn:%' ORDER BY device_key`+forUpdate(m.d)), m.agentOwner)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var owned []ownedDevice
+	for rows.Next() {
+		o, err := scanOwned(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		owned = append(owned, o)
+	}
+	return owned, rows.Err()
 }
 
 // give makes src, a device the account has no device of its serial for,
@@ -294,28 +299,8 @@ ON CONFLICT (device_id, kind, read_at) DO NOTHING`), deviceID, deviceID, deviceI
 // placeholder serial (they stay the agent's) to its account, unconfirmed,
 // unless the back office has already decided on them (confirmed, rejected).
 func (m *mover) followAgent(ctx context.Context) error {
-	rows, err := m.tx.QueryContext(ctx, m.q(`SELECT id, account_id, state FROM devices
-WHERE owner = ? AND device_key NOT LIKE 'sn:%' AND (state IS NULL OR state = ?) AND (account_id IS NULL OR account_id <> ?)
-ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, unconfirmed, m.accountID)
+	devices, err := m.agentOtherDevices(ctx)
 	if err != nil {
-		return fmt.Errorf("read the agent's other devices: %w", err)
-	}
-	type device struct {
-		id      int64
-		account sql.NullInt64
-		state   sql.NullString
-	}
-	var devices []device
-	for rows.Next() {
-		var dv device
-		if err := rows.Scan(&dv.id, &dv.account, &dv.state); err != nil {
-			rows.Close()
-			return fmt.Errorf("read the agent's other devices: %w", err)
-		}
-		devices = append(devices, dv)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the agent's other devices: %w", err)
 	}
 	account := strconv.FormatInt(m.accountID, 10)
@@ -333,4 +318,33 @@ ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, unconfirmed, m.accountID)
 		}
 	}
 	return nil
+}
+
+// otherDevice is a device of the agent's not keyed by serial.
+type otherDevice struct {
+	id      int64
+	account sql.NullInt64
+	state   sql.NullString
+}
+
+// agentOtherDevices reads and locks the agent's devices keyed by MAC,
+// address or placeholder serial that are not the account's yet and that
+// the back office has not decided on.
+func (m *mover) agentOtherDevices(ctx context.Context) ([]otherDevice, error) {
+	rows, err := m.tx.QueryContext(ctx, m.q(`SELECT id, account_id, state FROM devices
+WHERE owner = ? AND device_key NOT LIKE 'sn:%' AND (state IS NULL OR state = ?) AND (account_id IS NULL OR account_id <> ?)
+ORDER BY device_key`+forUpdate(m.d)), m.agentOwner, unconfirmed, m.accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var devices []otherDevice
+	for rows.Next() {
+		var dv otherDevice
+		if err := rows.Scan(&dv.id, &dv.account, &dv.state); err != nil {
+			return nil, err
+		}
+		devices = append(devices, dv)
+	}
+	return devices, rows.Err()
 }
