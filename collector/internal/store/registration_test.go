@@ -350,3 +350,44 @@ func TestRejectedDeviceStaysRejected(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistrationDuringIngest: batches of an agent stored while it is
+// being registered either come before the move (their devices are moved)
+// or after it (they read the new account): no serial device is left the
+// agent's, and every read is stored once.
+func TestRegistrationDuringIngest(t *testing.T) {
+	for _, d := range dialects {
+		t.Run(d.name, func(t *testing.T) {
+			s := migratedStore(t, d)
+			acct := ownershipFixture(t, s, map[string]string{"u1": ""})
+			const batches = 40
+			done := make(chan error, 1)
+			go func() {
+				for seq := range batches {
+					serial := fmt.Sprintf("S%d", seq%7) // some serials again, some new
+					b := agentBatch("u1", uint64(seq+1), readAt(serial, "h", t0.Add(time.Duration(seq)*time.Minute), int64(seq)))
+					results, err := s.SaveBatches(context.Background(), incoming(b))
+					if err == nil {
+						err = results[0].Err
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			register(t, s, "u1", acct["A"])
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			var left int
+			if err := s.db.GetContext(context.Background(), &left, `SELECT count(*) FROM devices WHERE owner = 'agent:u1' AND device_key LIKE 'sn:%'`); err != nil {
+				t.Fatal(err)
+			}
+			if c := mustCount(t, s); left != 0 || c.Reads != batches || c.Devices != 7 {
+				t.Errorf("%d serial devices left to the agent, %d reads, %d devices; want 0, %d, 7", left, c.Reads, c.Devices, batches)
+			}
+		})
+	}
+}
