@@ -55,6 +55,17 @@ const (
 	ContractRemoved        ContractState = "removed"
 )
 
+// Review states of a device an account's agent reported that the account
+// had not registered (ownership at ingest, issue 14): unconfirmed until the
+// back office confirms it (puts it under contract, ContractActive) or
+// rejects it (it keeps its reads and is never billed). They share the
+// device's state column with the contract states, but are none of them:
+// Valid refuses them.
+const (
+	DeviceUnconfirmed ContractState = "unconfirmed"
+	DeviceRejected    ContractState = "rejected"
+)
+
 // Valid reports whether s is a known contract state.
 func (s ContractState) Valid() bool {
 	return s == ContractActive || s == ContractPendingRemoval || s == ContractRemoved

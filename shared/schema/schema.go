@@ -81,6 +81,28 @@ func Latest(d Dialect) int {
 	return len(ms)
 }
 
+// Rebind writes the '?' placeholders of query as the dialect wants them:
+// $1, $2… on PostgreSQL, as they are on SQLite. For code on database/sql
+// without sqlx (whose Rebind does the same); query must hold no literal
+// question mark.
+func Rebind(d Dialect, query string) string {
+	if d != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for _, c := range query {
+		if c == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
 const createTracking = `CREATE TABLE IF NOT EXISTS schema_migrations (
     version     integer PRIMARY KEY,
     name        text NOT NULL,
@@ -153,10 +175,7 @@ func applyNext(ctx context.Context, conn *sql.Conn, d Dialect, ms []Migration) (
 	if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 		return "", fmt.Errorf("schema: apply %s: %w", m.Name, err)
 	}
-	insert := `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`
-	if d == Postgres {
-		insert = `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`
-	}
+	insert := Rebind(d, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`)
 	if _, err := tx.ExecContext(ctx, insert, m.Version, m.Name, time.Now().UTC().Format(time.RFC3339)); err != nil {
 		return "", fmt.Errorf("schema: record %s: %w", m.Name, err)
 	}

@@ -154,3 +154,13 @@ func TestParseSource(t *testing.T) {
 		})
 	}
 }
+
+func TestRebind(t *testing.T) {
+	q := `SELECT a FROM t WHERE b = ? AND c IN (?, ?)`
+	if got := Rebind(SQLite, q); got != q {
+		t.Errorf("sqlite: %s", got)
+	}
+	if got, want := Rebind(Postgres, q), `SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)`; got != want {
+		t.Errorf("postgres: %s, want %s", got, want)
+	}
+}

@@ -9,13 +9,16 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/mail"
+	"github.com/meterline/meterline/portal/internal/schedule"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
+	"github.com/meterline/meterline/shared/jobs"
 	"github.com/meterline/meterline/shared/logging"
 	"github.com/meterline/meterline/shared/ready"
 )
@@ -57,6 +60,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The portal's scheduled jobs (package schedule): each runs once
+	// across the replicas sharing the database.
+	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger}, jobs.Config{Logger: logger})
+	if err != nil {
+		return err
+	}
 
 	site, err := web.New(web.Options{Store: st, API: st, Logger: logger, Version: info.Version})
 	if err != nil {
@@ -83,17 +92,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	// The sender stops with the portal: on ctx's end, or when serving
-	// fails. Rows it holds then go back to the queue with their lease.
-	mailCtx, stopMail := context.WithCancel(ctx)
-	mailDone := make(chan struct{})
-	go func() {
-		defer close(mailDone)
-		if sender != nil {
-			_ = sender.Run(mailCtx) // Run returns nil; it logs failed rounds
-		}
-	}()
-	defer func() { stopMail(); <-mailDone }()
+	// The sender and the scheduled jobs stop with the portal: on ctx's
+	// end, or when serving fails. Rows and leases they hold then go back
+	// when their lease expires.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	var background sync.WaitGroup
+	if sender != nil {
+		background.Go(func() { _ = sender.Run(bgCtx) }) // Run returns nil; it logs failed rounds
+	}
+	if scheduler != nil {
+		background.Go(func() { _ = scheduler.Run(bgCtx) }) // likewise
+	}
+	defer func() { stopBackground(); background.Wait() }()
 
 	select {
 	case err := <-served:
@@ -101,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	stopMail()
+	stopBackground()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/meterline/meterline/shared/envflag"
 )
@@ -29,6 +30,7 @@ const (
 	EnvSMTPPassword     = "METERLINE_SMTP_PASSWORD"      //nolint:gosec // a variable's name, not a credential
 	EnvSMTPPasswordFile = "METERLINE_SMTP_PASSWORD_FILE" //nolint:gosec // a variable's name, not a credential
 	EnvMailFrom         = "METERLINE_MAIL_FROM"
+	EnvMailRetention    = "METERLINE_MAIL_RETENTION"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -49,6 +51,8 @@ const (
 	// defaults to DefaultSMTPTLSPort.
 	DefaultSMTPPort    = 587
 	DefaultSMTPTLSPort = 465
+	// DefaultMailRetention is how long sent e-mails stay in the outbox.
+	DefaultMailRetention = 90 * 24 * time.Hour
 )
 
 // Config is the portal's configuration.
@@ -67,6 +71,9 @@ type Config struct {
 	// SMTP is the server e-mail is sent through; sending is off when its
 	// Host is empty.
 	SMTP SMTP
+	// MailRetention is how long a sent e-mail is kept in the outbox
+	// before the daily housekeeping deletes it; 0 keeps them all.
+	MailRetention time.Duration
 }
 
 // SMTP is the SMTP server the portal's e-mail goes through.
@@ -125,6 +132,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.StringVar(&c.SMTP.Password, "smtp-password", "", "SMTP password; prefer -smtp-password-file ("+EnvSMTPPassword+")")
 	fs.StringVar(&smtpPasswordFile, "smtp-password-file", "", "file holding the SMTP password ("+EnvSMTPPasswordFile+")")
 	fs.StringVar(&c.SMTP.From, "mail-from", "", "sender address of the portal's e-mail, e.g. \"Meterline <noreply@example.com>\" ("+EnvMailFrom+")")
+	fs.DurationVar(&c.MailRetention, "mail-retention", DefaultMailRetention,
+		"how long sent e-mails stay in the outbox, e.g. 2160h; 0 keeps them ("+EnvMailRetention+")")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -134,7 +143,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	if err := envflag.Apply(fs, map[string]string{
 		"listen": EnvListen, "log-level": EnvLogLevel,
 		"smtp-host": EnvSMTPHost, "smtp-port": EnvSMTPPort, "smtp-mode": EnvSMTPMode,
-		"smtp-user": EnvSMTPUser, "mail-from": EnvMailFrom,
+		"smtp-user": EnvSMTPUser, "mail-from": EnvMailFrom, "mail-retention": EnvMailRetention,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -179,6 +188,9 @@ func (c Config) Validate() error {
 	}
 	if strings.TrimSpace(c.Database) == "" {
 		errs = append(errs, errors.New("database URL is empty"))
+	}
+	if c.MailRetention < 0 {
+		errs = append(errs, fmt.Errorf("mail retention %v is negative", c.MailRetention))
 	}
 	errs = append(errs, c.SMTP.validate())
 	return errors.Join(errs...)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -97,6 +98,11 @@ func TestParse(t *testing.T) {
 			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo,
 				SMTP: SMTP{Host: "smtp.example.com", Port: DefaultSMTPPort, Mode: SMTPStartTLS, User: "u", Password: "pw-from-file", From: from}},
 		},
+		{
+			name: "mail retention from the environment",
+			env:  map[string]string{EnvMailRetention: "720h"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, MailRetention: 720 * time.Hour},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -106,6 +112,9 @@ func TestParse(t *testing.T) {
 			}
 			if tt.want.SMTP == (SMTP{}) {
 				tt.want.SMTP = SMTP{Port: DefaultSMTPPort, Mode: DefaultSMTPMode}
+			}
+			if tt.want.MailRetention == 0 {
+				tt.want.MailRetention = DefaultMailRetention
 			}
 			if got != tt.want {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
@@ -132,6 +141,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad sender", []string{"-smtp-host", "h", "-mail-from", "not an address"}, `sender address "not an address"`},
 		{"password without user", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-password", "pw"}, "without a user"},
 		{"password and its file", []string{"-smtp-password", "pw", "-smtp-password-file", "f"}, "both -smtp-password and -smtp-password-file"},
+		{"negative mail retention", []string{"-mail-retention", "-1h"}, "mail retention -1h0m0s is negative"},
 		{"SMTP password file missing", []string{"-smtp-password-file", "/nonexistent/pw"}, "SMTP password"},
 	}
 	for _, tt := range tests {

@@ -150,21 +150,32 @@ func MessageID(id int64, key, host string) string {
 	return fmt.Sprintf("outbox.%d.%s@%s", id, hex.EncodeToString(sum[:8]), host)
 }
 
-// rebind turns ? placeholders into $n on PostgreSQL. The queries here hold
-// no literal question marks.
-func rebind(d schema.Dialect, q string) string {
-	if d != schema.Postgres {
-		return q
-	}
-	var b strings.Builder
-	n := 0
-	for _, c := range q {
-		if c == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
+// rebind writes the query's placeholders for the dialect.
+func rebind(d schema.Dialect, q string) string { return schema.Rebind(d, q) }
+
+// pruneBatch is how many rows one statement of PruneSent deletes: short
+// statements leave the outbox to the sender between them.
+const pruneBatch = 1000
+
+// PruneSent deletes the e-mails sent before before (index
+// email_outbox_sent_at), a batch at a time, and returns how many it
+// deleted. Pending and failed e-mails are kept whatever their age.
+func PruneSent(ctx context.Context, db *sql.DB, d schema.Dialect, before time.Time) (int64, error) {
+	q := rebind(d, `DELETE FROM email_outbox WHERE id IN (
+    SELECT id FROM email_outbox WHERE status = 'sent' AND sent_at < ? ORDER BY sent_at LIMIT ?)`)
+	var total int64
+	for {
+		res, err := db.ExecContext(ctx, q, before.UTC(), pruneBatch)
+		if err != nil {
+			return total, fmt.Errorf("mail: prune sent e-mails: %w", err)
 		}
-		b.WriteRune(c)
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("mail: prune sent e-mails: %w", err)
+		}
+		total += n
+		if n < pruneBatch {
+			return total, nil
+		}
 	}
-	return b.String()
 }

@@ -60,6 +60,45 @@ func (s *Store) PutDeviceUnderContract(ctx context.Context, d ContractedDevice, 
 
 // putDevice is PutDeviceUnderContract in tx, d checked and normalised.
 func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, by Actor) error {
+	if err := checkPut(ctx, tx, d); err != nil {
+		return err
+	}
+	var existing []deviceBeforePut
+	if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT `+deviceBeforePutColumns+` FROM devices WHERE device_key = ? ORDER BY id`+s.forUpdate()), d.Key); err != nil {
+		return fmt.Errorf("look up serial %s: %w", d.Serial, err)
+	}
+	if len(existing) == 0 {
+		if err := s.insertDevice(ctx, tx, d); err != nil {
+			return err
+		}
+		return s.recordDevicePut(ctx, tx, d, deviceBeforePut{}, by)
+	}
+	// The serial's device of this account (perhaps one its agents
+	// reported, unconfirmed), else one of no account; a serial only
+	// other accounts have is theirs.
+	e := existing[0]
+	for _, x := range existing {
+		if x.AccountID != nil && *x.AccountID == d.AccountID {
+			e = x
+			break
+		}
+		if x.AccountID == nil && (e.AccountID != nil) {
+			e = x
+		}
+	}
+	switch {
+	case e.AccountID != nil && *e.AccountID != d.AccountID:
+		return domain.Errorf(domain.ECONFLICT, "serial %s is a device of another account", d.Serial)
+	case e.ContractID != nil:
+		return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
+	}
+	return s.adoptDevice(ctx, tx, d, e, by)
+}
+
+// checkPut checks what a device put under contract refers to: its
+// contract (d.AccountID is set to the contract's account), and the
+// location and meter-read contact when given.
+func checkPut(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice) error {
 	if err := tx.GetContext(ctx, &d.AccountID, tx.Rebind(`SELECT account_id FROM contracts WHERE id = ?`), d.ContractID); err != nil {
 		return notFound(err, "contract %d does not exist", d.ContractID)
 	}
@@ -78,59 +117,45 @@ func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice,
 			return notFound(err, "user %d does not exist", *d.ReadContactID)
 		}
 	}
-	var existing []struct {
-		ID         int64  `db:"id"`
-		AccountID  *int64 `db:"account_id"`
-		ContractID *int64 `db:"contract_id"`
-	}
-	if err := tx.SelectContext(ctx, &existing, tx.Rebind(`SELECT id, account_id, contract_id FROM devices WHERE device_key = ? ORDER BY id`+s.forUpdate()), d.Key); err != nil {
-		return fmt.Errorf("look up serial %s: %w", d.Serial, err)
-	}
-	if len(existing) == 0 {
-		if err := s.insertDevice(ctx, tx, d); err != nil {
-			return err
-		}
-	} else {
-		// The serial's device of this account (perhaps one its agents
-		// reported, unconfirmed), else one of no account; a serial only
-		// other accounts have is theirs.
-		e := existing[0]
-		for _, x := range existing {
-			if x.AccountID != nil && *x.AccountID == d.AccountID {
-				e = x
-				break
-			}
-			if x.AccountID == nil && (e.AccountID != nil) {
-				e = x
-			}
-		}
-		switch {
-		case e.AccountID != nil && *e.AccountID != d.AccountID:
-			return domain.Errorf(domain.ECONFLICT, "serial %s is a device of another account", d.Serial)
-		case e.ContractID != nil:
-			return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
-		}
-		d.ID = e.ID
-		// The model the device reports, if any, wins over the one given;
-		// the serial stays as the device reports it.
-		err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
+	return nil
+}
+
+// deviceBeforePut is a stored device about to be put under contract.
+type deviceBeforePut struct {
+	ID            int64   `db:"id"`
+	AccountID     *int64  `db:"account_id"`
+	ContractID    *int64  `db:"contract_id"`
+	State         *string `db:"state"`
+	Replenishment *string `db:"replenishment"`
+}
+
+const deviceBeforePutColumns = `id, account_id, contract_id, state, replenishment`
+
+// adoptDevice puts e, a stored device of d's account or of none, under
+// d's contract as it is, reads and all, and records the changes from what
+// it was (an unconfirmed device's confirmation shows the state it left).
+func (s *Store) adoptDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, e deviceBeforePut, by Actor) error {
+	d.ID = e.ID
+	// The model the device reports, if any, wins over the one given;
+	// the serial stays as the device reports it.
+	err := tx.QueryRowxContext(ctx, tx.Rebind(`UPDATE devices SET
     owner = ?, model = CASE WHEN model = '' THEN ? ELSE model END, product_code = ?, account_id = ?, contract_id = ?,
     location_id = ?, read_contact_id = ?, state = ?, replenishment = ?
 WHERE id = ? RETURNING model, serial`),
-			wire.AccountOwner(d.AccountID), d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
-		if err != nil {
-			return constraint(err)
-		}
+		wire.AccountOwner(d.AccountID), d.Model, d.ProductCode, d.AccountID, d.ContractID, d.LocationID, d.ReadContactID, d.State, d.Replenishment, d.ID).Scan(&d.Model, &d.Serial)
+	if err != nil {
+		return constraint(err)
 	}
-	return s.recordDevicePut(ctx, tx, d, by)
+	return s.recordDevicePut(ctx, tx, d, e, by)
 }
 
-// recordDevicePut records the state changes of a device put under contract.
-func (s *Store) recordDevicePut(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, by Actor) error {
-	if err := s.recordChange(ctx, tx, EntityDevice, d.ID, "state", nil, strp(string(d.State)), by); err != nil {
+// recordDevicePut records the state changes of a device put under
+// contract, from what it was before (zero for a device just created).
+func (s *Store) recordDevicePut(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice, before deviceBeforePut, by Actor) error {
+	if err := s.recordChange(ctx, tx, EntityDevice, d.ID, "state", before.State, strp(string(d.State)), by); err != nil {
 		return err
 	}
-	return s.recordChange(ctx, tx, EntityDevice, d.ID, "replenishment", nil, strp(string(d.Replenishment)), by)
+	return s.recordChange(ctx, tx, EntityDevice, d.ID, "replenishment", before.Replenishment, strp(string(d.Replenishment)), by)
 }
 
 // insertDevice stores d, a device of its account's owner scope.

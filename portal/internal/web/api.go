@@ -38,6 +38,7 @@ type APIStore interface {
 	Agent(ctx context.Context, id string) (store.Agent, error)
 	RegisterAgent(ctx context.Context, agentID string, accountID int64, by store.Actor) error
 	Import(ctx context.Context, kind string, r io.Reader, by store.Actor) (store.ImportResult, error)
+	ReviewStore
 }
 
 // apiRoute is one route of the API and the scope a token needs to use it.
@@ -69,6 +70,10 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodPut, "/agents/:id/account", store.ScopeWrite, s.apiAssignAgent},
 		{http.MethodGet, "/import", store.ScopeRead, s.apiImportKinds},
 		{http.MethodPost, "/import/:kind", store.ScopeWrite, s.apiImport},
+		{http.MethodGet, "/devices/unconfirmed", store.ScopeRead, s.apiUnconfirmedDevices},
+		{http.MethodGet, "/devices/conflicts", store.ScopeRead, s.apiSerialConflicts},
+		{http.MethodPost, "/devices/:id/confirm", store.ScopeWrite, s.apiConfirmDevice},
+		{http.MethodPost, "/devices/:id/reject", store.ScopeWrite, s.apiRejectDevice},
 	}
 }
 
