@@ -106,35 +106,56 @@ func (s *Store) AddMembership(ctx context.Context, m Membership, by Actor) (Memb
 		return Membership{}, err
 	}
 	m.CreatedAt = dbTime(s.now())
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		// The account row is the lock that serialises the delegate count
-		// on PostgreSQL; SQLite's write transaction already does.
-		var one int
-		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM accounts WHERE id = ?`+s.forUpdate()), m.AccountID); err != nil {
-			return notFound(err, "account %d does not exist", m.AccountID)
-		}
-		if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), m.UserID); err != nil {
-			return notFound(err, "user %d does not exist", m.UserID)
-		}
-		if m.Role == domain.RoleDelegate {
-			var n int
-			if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'delegate'`), m.AccountID); err != nil {
-				return fmt.Errorf("count delegates: %w", err)
-			}
-			if n >= domain.MaxDelegates {
-				return domain.Errorf(domain.ECONFLICT, "account %d already has %d delegates, the most it may have", m.AccountID, n)
-			}
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (user_id, account_id, role, created_at) VALUES (?, ?, ?, ?)`),
-			m.UserID, m.AccountID, m.Role, m.CreatedAt); err != nil {
-			return constraint(err)
-		}
-		return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), nil, strp(string(m.Role)), by)
-	})
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.addMembership(ctx, tx, m, by) })
 	if err != nil {
 		return Membership{}, fmt.Errorf("store: add user %d to account %d as %s: %w", m.UserID, m.AccountID, m.Role, err)
 	}
 	return m, nil
+}
+
+// addMembership is AddMembership in tx, m checked and dated.
+func (s *Store) addMembership(ctx context.Context, tx *sqlx.Tx, m Membership, by Actor) error {
+	if err := s.lockAccount(ctx, tx, m.AccountID); err != nil {
+		return err
+	}
+	var one int
+	if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM users WHERE id = ?`), m.UserID); err != nil {
+		return notFound(err, "user %d does not exist", m.UserID)
+	}
+	if m.Role == domain.RoleDelegate {
+		n, err := countDelegates(ctx, tx, m.AccountID)
+		if err != nil {
+			return err
+		}
+		if n >= domain.MaxDelegates {
+			return domain.Errorf(domain.ECONFLICT, "account %d already has %d delegates, the most it may have", m.AccountID, n)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO memberships (user_id, account_id, role, created_at) VALUES (?, ?, ?, ?)`),
+		m.UserID, m.AccountID, m.Role, m.CreatedAt); err != nil {
+		return constraint(err)
+	}
+	return s.recordChange(ctx, tx, EntityAccount, m.AccountID, memberField(m.UserID), nil, strp(string(m.Role)), by)
+}
+
+// lockAccount is nil when the account exists, ENOTFOUND otherwise. Its row
+// is the lock that serialises the delegate count on PostgreSQL; SQLite's
+// write transaction already does.
+func (s *Store) lockAccount(ctx context.Context, tx *sqlx.Tx, accountID int64) error {
+	var one int
+	if err := tx.GetContext(ctx, &one, tx.Rebind(`SELECT 1 FROM accounts WHERE id = ?`+s.forUpdate()), accountID); err != nil {
+		return notFound(err, "account %d does not exist", accountID)
+	}
+	return nil
+}
+
+// countDelegates counts the delegates of an account.
+func countDelegates(ctx context.Context, tx *sqlx.Tx, accountID int64) (int, error) {
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'delegate'`), accountID); err != nil {
+		return 0, fmt.Errorf("count delegates: %w", err)
+	}
+	return n, nil
 }
 
 // memberField is the field of an account a change of a user's role is
@@ -149,17 +170,31 @@ func (s *Store) RemoveMembership(ctx context.Context, userID, accountID int64, b
 		return err
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var role string
-		err := tx.GetContext(ctx, &role, tx.Rebind(`DELETE FROM memberships WHERE user_id = ? AND account_id = ? RETURNING role`), userID, accountID)
-		if err != nil {
-			return notFound(err, "user %d has no role on account %d", userID, accountID)
-		}
-		return s.recordChange(ctx, tx, EntityAccount, accountID, memberField(userID), &role, nil, by)
+		_, err := s.removeMembership(ctx, tx, userID, accountID, by)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: remove user %d from account %d: %w", userID, accountID, err)
 	}
 	return nil
+}
+
+// removeMembership is RemoveMembership in tx; it returns the membership
+// removed.
+func (s *Store) removeMembership(ctx context.Context, tx *sqlx.Tx, userID, accountID int64, by Actor) (Membership, error) {
+	var m Membership
+	err := tx.GetContext(ctx, &m, tx.Rebind(`SELECT user_id, account_id, role, created_at FROM memberships WHERE user_id = ? AND account_id = ?`+s.forUpdate()), userID, accountID)
+	if err != nil {
+		return Membership{}, notFound(err, "user %d has no role on account %d", userID, accountID)
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM memberships WHERE user_id = ? AND account_id = ?`), userID, accountID); err != nil {
+		return Membership{}, fmt.Errorf("delete the role: %w", err)
+	}
+	if err := s.recordChange(ctx, tx, EntityAccount, accountID, memberField(userID), strp(string(m.Role)), nil, by); err != nil {
+		return Membership{}, err
+	}
+	return m, nil
 }
 
 // Memberships lists the roles on an account (index memberships_account_id).
