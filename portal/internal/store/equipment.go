@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -46,6 +47,7 @@ type Equipment struct {
 // equipmentRow is one row of equipmentQuery. The location's and the
 // read's columns are NULL when the device has none.
 type equipmentRow struct {
+	Total         int            `db:"total_devices"`
 	ID            int64          `db:"id"`
 	Serial        string         `db:"serial"`
 	Model         string         `db:"model"`
@@ -55,7 +57,7 @@ type equipmentRow struct {
 	LastReadAt    sql.NullTime   `db:"last_read_at"`
 	Black         sql.NullInt64  `db:"black"`
 	Colour        sql.NullInt64  `db:"colour"`
-	Total         sql.NullInt64  `db:"total"`
+	TotalMeter    sql.NullInt64  `db:"total"`
 	Supplies      []byte         `db:"supplies"`
 	Unreported    []byte         `db:"unreported"`
 	LocID         sql.NullInt64  `db:"loc_id"`
@@ -71,25 +73,40 @@ type equipmentRow struct {
 	LocCreatedAt  sql.NullTime   `db:"loc_created_at"`
 }
 
-// equipmentQuery is the whole page in one statement: each device under
-// contract of the account (index devices_account_id), its location (by
-// primary key, and of the same account) and its latest read, found by
-// meter_reads' primary key (device_id, read_at) at devices.last_read_at,
-// which the collector keeps at the newest read; the meters fall back to
-// the copy the collector keeps on the device (last_black…) when the read
-// row is gone. Removed devices are not equipment any more; unconfirmed
-// ones are not under contract.
+// equipmentOrder is the order of the list: by location (first created
+// first, none last), then serial.
+const equipmentOrder = `ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, l.id, d.serial, d.id`
+
+// equipmentQuery is a page of the list in one statement. The inner query
+// picks the page's devices among the account's devices under contract
+// (index devices_account_id) and counts them all (the window runs before
+// LIMIT); only then are the page's latest reads fetched, by meter_reads'
+// primary key (device_id, read_at) at devices.last_read_at, which the
+// collector keeps at the newest read. The meters fall back to the copy
+// the collector keeps on the device (last_black…) when the read row is
+// gone. Removed devices are no longer equipment; unconfirmed ones are
+// not under contract.
 const equipmentQuery = `
-SELECT d.id, d.serial, d.model, d.product_code, d.state, d.replenishment, d.last_read_at,
+SELECT p.total_devices, d.id, d.serial, d.model, d.product_code, d.state, d.replenishment, d.last_read_at,
        COALESCE(r.black, d.last_black) AS black, COALESCE(r.colour, d.last_colour) AS colour,
        COALESCE(r.total, d.last_total) AS total, r.supplies, r.unreported,
        l.id AS loc_id, l.attention, l.suite, l.phone, l.company, l.street, l.city, l.province,
        l.postal_code, l.country, l.created_at AS loc_created_at
-FROM devices d
+FROM (
+    SELECT d.id AS device_id, count(*) OVER () AS total_devices
+    FROM devices d
+    LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
+    WHERE d.account_id = ? AND d.contract_id IS NOT NULL AND d.state IN ('active', 'pending_removal')
+    ` + equipmentOrder + `
+    LIMIT ? OFFSET ?
+) p
+JOIN devices d ON d.id = p.device_id
 LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
-WHERE d.account_id = ? AND d.contract_id IS NOT NULL AND d.state IN ('active', 'pending_removal')
-ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, l.id, d.serial, d.id`
+` + equipmentOrder
+
+// allRows is the LIMIT of a query that wants every row.
+const allRows = math.MaxInt32
 
 // AccountEquipment lists the devices under contract of an account that are
 // not removed, by location then serial, each with its location, latest
@@ -97,20 +114,52 @@ ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, l.id, d.serial, d.id`
 // its latest read (every stored read comes from an agent) is at most
 // automaticWithin old. One query, whatever the number of devices.
 func (s *Store) AccountEquipment(ctx context.Context, accountID int64, automaticWithin time.Duration) ([]Equipment, error) {
-	var rows []equipmentRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(equipmentQuery), accountID); err != nil {
-		return nil, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
+	page, err := s.equipment(ctx, accountID, automaticWithin, allRows, 0)
+	return page.Devices, err
+}
+
+// EquipmentPage is a page of an account's equipment and how many devices
+// the account has in all.
+type EquipmentPage struct {
+	Devices []Equipment
+	Total   int
+}
+
+// AccountEquipmentPage is AccountEquipment a page at a time: limit devices
+// (1 to 500; 50 when 0) from offset, in the same order, with the count
+// of them all. Only the page's reads are fetched and decoded.
+func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return EquipmentPage{}, err
 	}
+	return s.equipment(ctx, accountID, automaticWithin, limit, max(offset, 0))
+}
+
+func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
+	var rows []equipmentRow
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(equipmentQuery), accountID, limit, offset); err != nil {
+		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
+	}
+	page := EquipmentPage{Devices: make([]Equipment, len(rows))}
 	now := s.now()
-	out := make([]Equipment, len(rows))
-	for i, r := range rows {
+	for i := range rows {
+		r := &rows[i]
 		e, err := r.equipment(accountID, now, automaticWithin)
 		if err != nil {
-			return nil, fmt.Errorf("store: equipment of account %d: device %d: %w", accountID, r.ID, err)
+			return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: device %d: %w", accountID, r.ID, err)
 		}
-		out[i] = e
+		page.Devices[i], page.Total = e, r.Total
 	}
-	return out, nil
+	if len(rows) == 0 && offset > 0 {
+		// Past the end the window counted nothing: count apart.
+		err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT count(*) FROM devices
+WHERE account_id = ? AND contract_id IS NOT NULL AND state IN ('active', 'pending_removal')`), accountID)
+		if err != nil {
+			return EquipmentPage{}, fmt.Errorf("store: count the equipment of account %d: %w", accountID, err)
+		}
+	}
+	return page, nil
 }
 
 func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin time.Duration) (Equipment, error) {
@@ -124,7 +173,7 @@ func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin
 		Replenishment:  domain.ReplenishmentState(r.Replenishment),
 		Black:          nullInt(r.Black),
 		Colour:         nullInt(r.Colour),
-		Total:          nullInt(r.Total),
+		Total:          nullInt(r.TotalMeter),
 	}
 	if r.LastReadAt.Valid {
 		at := r.LastReadAt.Time.UTC()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -87,11 +88,11 @@ func TestAccountEquipment(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			colour := put(t, s, f, "3TB241507", &f.location.ID)  // colour, read 3 minutes ago
-			mono := put(t, s, f, "phbbk12345", &second.ID)       // -3 "some remaining"
-			stale := put(t, s, f, "VCF9204711", &f.location.ID)  // read 50 hours ago
-			bare := put(t, s, f, "NEW-1", nil)                   // no location, no read
-			removed := put(t, s, f, "3100R512345", &second.ID)   // removed: not equipment
+			colour := put(t, s, f, "3TB241507", &f.location.ID) // colour, read 3 minutes ago
+			mono := put(t, s, f, "phbbk12345", &second.ID)      // -3 "some remaining"
+			stale := put(t, s, f, "VCF9204711", &f.location.ID) // read 50 hours ago
+			bare := put(t, s, f, "NEW-1", nil)                  // no location, no read
+			removed := put(t, s, f, "3100R512345", &second.ID)  // removed: not equipment
 			theirs := put(t, s, other, "E78123H9N456", &other.location.ID)
 			if err := s.SetDeviceState(ctx, removed.ID, domain.ContractRemoved, store.BySystem("test")); err != nil {
 				t.Fatal(err)
@@ -144,6 +145,18 @@ func TestAccountEquipment(t *testing.T) {
 			if n.Location != nil || n.LastReadAt != nil || n.Automatic || n.Black != nil || n.Total != nil || n.Supplies != nil {
 				t.Errorf("device with neither location nor read = %+v", n)
 			}
+
+			// A page at a time, in the same order, with the count of all.
+			page, err := s.AccountEquipmentPage(ctx, f.account.ID, 48*time.Hour, 2, 1)
+			if err != nil || page.Total != 4 || len(page.Devices) != 2 || page.Devices[0].DeviceID != stale.ID || page.Devices[1].DeviceID != mono.ID ||
+				!reflect.DeepEqual(page.Devices[1], list[2]) {
+				t.Errorf("page 2 of 2 = %+v, %v", page, err)
+			}
+			if page, err := s.AccountEquipmentPage(ctx, f.account.ID, 48*time.Hour, 0, 10); err != nil || page.Total != 4 || len(page.Devices) != 0 {
+				t.Errorf("past the end = %+v, %v", page, err)
+			}
+			_, err = s.AccountEquipmentPage(ctx, f.account.ID, 48*time.Hour, 501, 0)
+			code(t, "page too large", err, domain.EINVALID)
 
 			// Another account sees only its own.
 			if theirList, err := s.AccountEquipment(ctx, other.account.ID, 48*time.Hour); err != nil || len(theirList) != 1 || theirList[0].DeviceID != theirs.ID {
@@ -310,4 +323,83 @@ func TestNormalPostalCode(t *testing.T) {
 			t.Errorf("NormalPostalCode(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// BenchmarkAccountEquipment500 is "My equipment" of an account with 500
+// devices under contract over 10 locations, each with a read and its
+// supplies, beside another account of 500 devices: the whole list, and
+// its first page of 50.
+func BenchmarkAccountEquipment500(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			s, account := fleet500(b, be.url(b))
+			ctx := context.Background()
+			b.Run("all", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.AccountEquipment(ctx, account, 24*time.Hour); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run("page50", func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := s.AccountEquipmentPage(ctx, account, 24*time.Hour, 50, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
+}
+
+// fleet500 opens a store on a database holding two accounts of 500
+// devices each (storetest.InsertFleet), its statistics fresh, and returns
+// it with the first account's id.
+func fleet500(b *testing.B, url string) (*store.Store, int64) {
+	b.Helper()
+	storetest.Seed(b, url)
+	s, err := store.Open(context.Background(), url, discard)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	now := time.Now().UTC()
+	var main int64
+	for i, number := range []string{"B1", "B2"} {
+		a, err := s.CreateAccount(ctx, store.Account{CustomerNumber: number, Name: "Bench " + number, Language: domain.LanguageFrench})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := s.CreateContract(ctx, store.Contract{Number: "C-" + number, AccountID: a.ID, BillingPeriod: domain.BillingQuarterly, BillsBlack: true, Start: date(2026, 1, 1)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var locations []int64
+		for l := range 10 {
+			loc, err := s.CreateLocation(ctx, store.Location{AccountID: a.ID, LocationAddress: store.LocationAddress{
+				Company: "Bench", Street: fmt.Sprintf("%d rue Principale", l+1), City: "Montréal", Province: "QC", PostalCode: "H2X 1Y4", Country: "CA"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			locations = append(locations, loc.ID)
+		}
+		if err := storetest.InsertFleet(ctx, sqlxOf(s), storetest.Fleet{AccountID: a.ID, ContractID: c.ID, LocationIDs: locations,
+			Devices: 500, Prefix: number + "-", ReadAt: now.Add(-time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+		if i == 0 {
+			main = a.ID
+		}
+	}
+	if _, err := s.DB().ExecContext(ctx, `ANALYZE`); err != nil {
+		b.Fatal(err)
+	}
+	list, err := s.AccountEquipment(ctx, main, 24*time.Hour)
+	if err != nil || len(list) != 500 || !list[0].Automatic || len(list[0].Supplies) == 0 || list[0].Location == nil {
+		b.Fatalf("AccountEquipment = %d devices, %v", len(list), err)
+	}
+	return s, main
 }
