@@ -87,7 +87,7 @@ const equipmentOrder = `ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, l.id,
 // gone. Removed devices are no longer equipment; unconfirmed ones are
 // not under contract.
 const equipmentQuery = `
-SELECT p.total_devices, d.id, d.serial, d.model, d.product_code, d.state, d.replenishment, d.last_read_at,
+SELECT p.total_devices, d.id, d.serial, d.model, d.product_code, d.state, COALESCE(d.replenishment, '') AS replenishment, d.last_read_at,
        COALESCE(r.black, d.last_black) AS black, COALESCE(r.colour, d.last_colour) AS colour,
        COALESCE(r.total, d.last_total) AS total, r.supplies, r.unreported,
        l.id AS loc_id, l.attention, l.suite, l.phone, l.company, l.street, l.city, l.province,
