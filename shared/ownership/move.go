@@ -18,7 +18,7 @@ import (
 // of each store compares it with the schema's foreign keys, so a table
 // added later cannot be forgotten here. (events name a device by owner
 // and key: MoveAgentDevices re-owns them.)
-var DeviceReferences = []string{"meter_reads", "counter_resets"}
+var DeviceReferences = []string{"meter_reads", "counter_resets", "customer_request_devices"}
 
 // Change is one field of a device a move changed, for the caller to
 // record (state_changes) with who made it.
@@ -193,6 +193,15 @@ WHERE device_id = ? AND read_at IN (SELECT read_at FROM meter_reads WHERE device
 	}
 	if err := m.redetectResets(ctx, dst.id); err != nil {
 		return err
+	}
+	// A customer's request names only a device of its account, never an
+	// agent's: this keeps a request that somehow names src on dst.
+	if _, err := m.tx.ExecContext(ctx, m.q(`UPDATE customer_request_devices SET device_id = ?
+WHERE device_id = ? AND request_id NOT IN (SELECT request_id FROM customer_request_devices WHERE device_id = ?)`), dst.id, src.id, dst.id); err != nil {
+		return fmt.Errorf("move the requests: %w", err)
+	}
+	if _, err := m.tx.ExecContext(ctx, m.q(`DELETE FROM customer_request_devices WHERE device_id = ?`), src.id); err != nil {
+		return fmt.Errorf("drop the requests both devices have: %w", err)
 	}
 	if err := m.updateMerged(ctx, src, dst); err != nil {
 		return err

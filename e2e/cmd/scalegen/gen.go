@@ -253,7 +253,7 @@ func (g *generator) customers(ctx context.Context) ([]tableStat, error) {
 			{"accounts", "id", "customer_number", "name", "language", "created_at"},
 			{"shipping_locations", "id", "account_id", "attention", "suite", "phone", "company", "street", "city", "province", "postal_code", "country", "created_at"},
 			{"contracts", "id", "number", "account_id", "billing_period", "bills_black", "bills_colour", "bills_total", "start_date", "expected_monthly_volume", "created_at"},
-			{"users", "id", "email", "name", "phone", "language", "created_at"},
+			{"users", "id", "email", "name", "phone", "language", "password_hash", "created_at"},
 			{"memberships", "user_id", "account_id", "role", "created_at"},
 		}
 		tables := make([][][]any, len(specs))
@@ -297,15 +297,24 @@ func (g *generator) account(a int) [][]any {
 	if r.IntN(3) == 0 {
 		period = "monthly"
 	}
+	var passwordHash sql.NullString
+	if g.o.passwordHash != "" {
+		passwordHash = sql.NullString{String: g.o.passwordHash, Valid: true}
+	}
 	return [][]any{
 		{id, fmt.Sprintf("SG%d-%07d", g.o.seed, a+1), name, lang, g.created},
 		{g.locationID(a), id, "Receiving", "", fmt.Sprintf("514-555-%04d", a%10000), name,
 			fmt.Sprintf("%d rue Principale", 1+r.IntN(9999)), c.city, c.province, c.postal, "CA", g.created},
 		{g.contractID(a), fmt.Sprintf("SGC%d-%07d", g.o.seed, a+1), id, period, true, true, true,
 			g.created, int64(1000 + r.IntN(50000)), g.created},
-		{g.userID(a), fmt.Sprintf("primary.%d.%d@scale.example", g.o.seed, a+1), "Primary " + name, "", lang, g.created},
+		{g.userID(a), primaryEmail(g.o.seed, a), "Primary " + name, "", lang, passwordHash, g.created},
 		{g.userID(a), id, "primary", g.created},
 	}
+}
+
+// primaryEmail is the e-mail address of account a's primary user (0-based).
+func primaryEmail(seed uint64, a int) string {
+	return fmt.Sprintf("primary.%d.%d@scale.example", seed, a+1)
 }
 
 // resetSequences moves the id sequences of PostgreSQL tables past the ids
@@ -361,6 +370,18 @@ func (g *generator) newDevice(i int) device {
 	return d
 }
 
+// replenishment is d's auto-replenishment state: a quarter active, a
+// tenth ineligible, the rest eligible.
+func (d device) replenishment() string {
+	switch {
+	case d.index%4 == 0:
+		return "active"
+	case d.index%10 == 9:
+		return "ineligible"
+	}
+	return "eligible"
+}
+
 // reads calls emit for each read of d, oldest first, with counters that
 // never go down; colour is -1 for a mono device.
 func (g *generator) reads(d device, emit func(seq int64, at time.Time, black, colour int64) error) error {
@@ -388,7 +409,7 @@ func (g *generator) writeDevices(ctx context.Context) (int64, error) {
 	err := g.inTx(ctx, func(tx *sql.Tx) error {
 		s, err := g.sink(ctx, tx, "devices", "id", "device_key", "serial", "vendor", "model", "account_id",
 			"first_seen", "last_seen", "last_read_at", "last_total", "last_black", "last_colour",
-			"product_code", "contract_id", "location_id", "read_contact_id", "state", "owner")
+			"product_code", "contract_id", "location_id", "read_contact_id", "state", "replenishment", "owner")
 		if err != nil {
 			return err
 		}
@@ -418,7 +439,7 @@ func (g *generator) writeDevices(ctx context.Context) (int64, error) {
 			if err := s.add(d.id, "sn:"+d.serial, d.serial, vendor, d.model, acct,
 				g.created, lastSeen, lastAt, total, black, colour,
 				"P"+strconv.Itoa(len(d.model)), g.contractID(d.account), g.locationID(d.account), g.userID(d.account),
-				"active", "acct:"+strconv.FormatInt(acct, 10)); err != nil {
+				"active", d.replenishment(), "acct:"+strconv.FormatInt(acct, 10)); err != nil {
 				return err
 			}
 			n++
@@ -500,7 +521,7 @@ func (g *generator) writeChunk(ctx context.Context, from, to int) (int64, error)
 		if err != nil {
 			return err
 		}
-		var buf []byte
+		var buf, sbuf []byte
 		for i := from; i < to; i++ {
 			d := g.newDevice(i)
 			err := g.reads(d, func(seq int64, at time.Time, black, colour int64) error {
@@ -518,7 +539,12 @@ func (g *generator) writeChunk(ctx context.Context, from, to int) (int64, error)
 				buf = strconv.AppendInt(buf, total, 10)
 				buf = append(buf, `}]`...)
 				n++
-				return s.add(d.id, at, readAgent, seq, total, black, c, string(buf), "[]", at)
+				supplies := "[]"
+				if g.o.supplies {
+					sbuf = d.appendSupplies(sbuf[:0], black, colour)
+					supplies = string(sbuf)
+				}
+				return s.add(d.id, at, readAgent, seq, total, black, c, string(buf), supplies, at)
 			})
 			if err != nil {
 				return err
@@ -530,4 +556,49 @@ func (g *generator) writeChunk(ctx context.Context, from, to int) (int64, error)
 		return 0, err
 	}
 	return n, nil
+}
+
+// Toner yields, in pages, of the generated supplies.
+const (
+	blackYield  = 12000
+	colourYield = 8000
+)
+
+// appendSupplies appends the supplies of a read of d at those counters,
+// as wire.Supply JSON: toner levels fall with the pages printed since the
+// last cartridge change (one each yield); colour is -1 for a mono device.
+// Every seventh mono device reports -3, "some remaining", as some do.
+func (d device) appendSupplies(buf []byte, black, colour int64) []byte {
+	buf = append(buf, '[')
+	if !d.colour && d.index%7 == 6 {
+		buf = append(buf, `{"index":1,"description":"Black Toner","kind":"toner","colour":"black","level":-3,"capacity":-2,"state":"some_remaining"}`...)
+		return append(buf, ']')
+	}
+	buf = appendToner(buf, 1, "black", black, blackYield)
+	if colour >= 0 {
+		// The colour pages share out over cyan, magenta and yellow, each
+		// cartridge changed at its own time.
+		for i, c := range []string{"cyan", "magenta", "yellow"} {
+			buf = append(buf, ',')
+			buf = appendToner(buf, i+2, c, colour+int64(i)*colourYield/3, colourYield)
+		}
+	}
+	return append(buf, ']')
+}
+
+// appendToner appends a measured toner whose level is what is left of a
+// cartridge of yield pages after pages printed.
+func appendToner(buf []byte, index int, colour string, pages, yield int64) []byte {
+	left := 100 - (pages%yield)*100/yield
+	buf = append(buf, `{"index":`...)
+	buf = strconv.AppendInt(buf, int64(index), 10)
+	buf = append(buf, `,"description":"`...)
+	buf = append(buf, strings.ToUpper(colour[:1])+colour[1:]...)
+	buf = append(buf, ` Toner","kind":"toner","colour":"`...)
+	buf = append(buf, colour...)
+	buf = append(buf, `","level":`...)
+	buf = strconv.AppendInt(buf, left, 10)
+	buf = append(buf, `,"capacity":100,"unit":"percent","state":"measured","percent":`...)
+	buf = strconv.AppendInt(buf, left, 10)
+	return append(buf, '}')
 }

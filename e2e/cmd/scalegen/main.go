@@ -4,9 +4,18 @@
 // contract spread over them (owner "acct:<id>", key "sn:<serial>", state
 // active), and -days days of meter reads per device, -reads-per-day a day,
 // whose counters only rise (black; colour for colour devices; total).
+// With -supplies each read also carries toner levels that fall with the
+// pages printed (every seventh mono device reports -3, "some remaining");
+// with -password-hash every primary user gets that password hash, so a
+// load test can sign in as primary.<seed>.<n>@scale.example.
 //
 //	scalegen -database postgres://postgres@127.0.0.1:5432/meterline?sslmode=disable
 //	scalegen -database sqlite:/var/lib/meterline/meterline.db -accounts 20 -devices 100 -days 10
+//
+// The portal's wrk measurement (issue 15), one account of 500 devices with
+// reads and supplies, its primary user able to sign in:
+//
+//	scalegen -database … -accounts 1 -devices 500 -days 30 -supplies -password-hash "$HASH"
 //
 // Rows go in set-based: COPY FROM STDIN (lib/pq) on PostgreSQL, meter reads
 // over -workers connections at once; multi-row INSERTs in large
@@ -52,6 +61,10 @@ type options struct {
 	seed        uint64
 	start       time.Time
 	workers     int
+	// supplies: reads carry toner levels; passwordHash ("" none) is set
+	// on every primary user.
+	supplies     bool
+	passwordHash string
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -67,6 +80,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "seed of the generated data")
 	fs.StringVar(&start, "start", "", "first day of reads, YYYY-MM-DD (UTC); default: -days days before today")
 	fs.IntVar(&o.workers, "workers", 4, "connections copying meter reads at once (PostgreSQL; SQLite uses one)")
+	fs.BoolVar(&o.supplies, "supplies", false, "reads carry toner levels (else an empty supplies list)")
+	fs.StringVar(&o.passwordHash, "password-hash", "", "password hash (the portal's format) of every primary user; default none")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -111,6 +126,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			rate = float64(s.rows) / s.elapsed.Seconds()
 		}
 		fmt.Fprintf(stdout, "%-20s %12d rows %10.2fs %12.0f rows/s\n", s.table, s.rows, s.elapsed.Seconds(), rate)
+	}
+	if err == nil && o.passwordHash != "" {
+		fmt.Fprintf(stdout, "primary users can sign in: %s … %s\n", primaryEmail(o.seed, 0), primaryEmail(o.seed, o.accounts-1))
 	}
 	return err
 }

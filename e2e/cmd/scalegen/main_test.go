@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/schema/schematest"
+	"github.com/meterline/meterline/shared/wire"
 )
 
 func TestSQLite(t *testing.T) {
@@ -64,6 +67,7 @@ func testGenerate(t *testing.T, url string) {
 		`SELECT COUNT(*) FROM users`:                                                                        20,
 		`SELECT COUNT(*) FROM memberships WHERE role = 'primary'`:                                           20,
 		`SELECT COUNT(*) FROM devices WHERE state = 'active' AND contract_id IS NOT NULL`:                   100,
+		`SELECT COUNT(*) FROM devices WHERE replenishment IN ('eligible', 'active', 'ineligible')`:          100,
 		`SELECT COUNT(*) FROM devices WHERE owner = 'acct:' || account_id AND device_key = 'sn:' || serial`: 100,
 		`SELECT COUNT(*) FROM meter_reads`:                                                                  100 * 10 * 2,
 		`SELECT COUNT(DISTINCT device_id) FROM meter_reads`:                                                 100,
@@ -97,5 +101,84 @@ func TestNotMigrated(t *testing.T) {
 	err := run(context.Background(), []string{"-database", url, "-accounts", "1", "-devices", "1", "-days", "1"}, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "must already be migrated") {
 		t.Fatalf("run on an empty database: %v, want an error saying it must be migrated", err)
+	}
+}
+
+func TestPortalFixtureSQLite(t *testing.T) {
+	testPortalFixture(t, schematest.SQLiteURL(t))
+}
+
+func TestPortalFixturePostgres(t *testing.T) {
+	testPortalFixture(t, schematest.PostgresURL(t))
+}
+
+// testPortalFixture: the fixture of the portal's wrk measurement, one
+// account whose devices' reads carry supplies and whose primary user can
+// sign in.
+func testPortalFixture(t *testing.T, url string) {
+	ctx := context.Background()
+	db := migrated(t, url)
+	const hash = "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$aGFzaA"
+	args := []string{"-database", url, "-accounts", "1", "-devices", "30", "-days", "2", "-seed", "3", "-start", "2026-01-27",
+		"-supplies", "-password-hash", hash}
+	var out, errOut bytes.Buffer
+	if err := run(ctx, args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "primary.3.1@scale.example") {
+		t.Errorf("output names no primary user:\n%s", out.String())
+	}
+	var got string
+	if err := db.QueryRowContext(ctx, `SELECT u.password_hash FROM users u JOIN memberships m ON m.user_id = u.id
+		WHERE m.role = 'primary' AND u.email = 'primary.3.1@scale.example'`).Scan(&got); err != nil || got != hash {
+		t.Errorf("primary's password hash = %q, %v", got, err)
+	}
+	rows, err := db.QueryContext(ctx, `SELECT r.supplies, d.last_colour IS NOT NULL FROM devices d
+		JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at ORDER BY d.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	devices, someRemaining := 0, 0
+	for rows.Next() {
+		var raw string
+		var colour bool
+		if err := rows.Scan(&raw, &colour); err != nil {
+			t.Fatal(err)
+		}
+		devices++
+		var supplies []wire.Supply
+		if err := json.Unmarshal([]byte(raw), &supplies); err != nil {
+			t.Fatalf("supplies %s: %v", raw, err)
+		}
+		want := 1
+		if colour {
+			want = 4
+		}
+		if len(supplies) != want {
+			t.Errorf("%d supplies, want %d: %s", len(supplies), want, raw)
+			continue
+		}
+		for _, s := range supplies {
+			switch s.State {
+			case domain.LevelMeasured:
+				if s.Kind != domain.SupplyToner || s.Percent == nil || *s.Percent < 0 || *s.Percent > 100 || s.Colour == "" {
+					t.Errorf("measured supply %+v", s)
+				}
+			case domain.LevelSomeRemaining:
+				someRemaining++
+				if s.Percent != nil || s.Level == nil || *s.Level != -3 {
+					t.Errorf("some remaining %+v", s)
+				}
+			default:
+				t.Errorf("supply state %q", s.State)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if devices != 30 || someRemaining == 0 {
+		t.Errorf("%d devices, %d with some remaining", devices, someRemaining)
 	}
 }

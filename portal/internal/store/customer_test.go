@@ -104,7 +104,7 @@ func TestLocations(t *testing.T) {
 			f := newFixture(t, s, "1")
 			// The customer's fields change alone...
 			contact := store.LocationContact{Attention: "Marie Curie", Suite: "Bureau 210", Phone: "514 555 0100"}
-			if err := s.UpdateLocationContact(ctx, f.location.ID, contact); err != nil {
+			if err := s.UpdateLocationContact(ctx, f.account.ID, f.location.ID, contact, store.ByUser(f.user.ID)); err != nil {
 				t.Fatal(err)
 			}
 			got, err := s.Location(ctx, f.location.ID)
@@ -123,7 +123,7 @@ func TestLocations(t *testing.T) {
 			if list, err := s.Locations(ctx, f.account.ID); err != nil || len(list) != 1 || list[0] != got {
 				t.Errorf("Locations = %+v, %v", list, err)
 			}
-			code(t, "contact of a missing location", s.UpdateLocationContact(ctx, 999999, contact), domain.ENOTFOUND)
+			code(t, "contact of a missing location", s.UpdateLocationContact(ctx, f.account.ID, 999999, contact, store.ByUser(f.user.ID)), domain.ENOTFOUND)
 			code(t, "address of a missing location", s.UpdateLocationAddress(ctx, 999999, addr), domain.ENOTFOUND)
 			_, err = s.CreateLocation(ctx, store.Location{AccountID: 999999})
 			code(t, "location of a missing account", err, domain.ENOTFOUND)

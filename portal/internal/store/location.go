@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/jmoiron/sqlx"
 
@@ -114,10 +116,80 @@ func (s *Store) Locations(ctx context.Context, accountID int64) ([]Location, err
 	return out, nil
 }
 
-// UpdateLocationContact changes the fields a customer may edit, and only
-// those (ENOTFOUND when the location does not exist).
-func (s *Store) UpdateLocationContact(ctx context.Context, id int64, c LocationContact) error {
-	return s.updateLocation(ctx, s.db, id, `attention = ?, suite = ?, phone = ?`, c.Attention, c.Suite, c.Phone)
+// AccountLocation returns a shipping location of an account: a location
+// of another account is ENOTFOUND, as is one that does not exist.
+func (s *Store) AccountLocation(ctx context.Context, accountID, locationID int64) (Location, error) {
+	var l Location
+	err := s.db.GetContext(ctx, &l, s.db.Rebind(`SELECT `+locationColumns+` FROM shipping_locations WHERE id = ? AND account_id = ?`), locationID, accountID)
+	if err != nil {
+		return Location{}, fmt.Errorf("store: location %d of account %d: %w", locationID, accountID, notFound(err, "account %d has no location %d", accountID, locationID))
+	}
+	l.CreatedAt = l.CreatedAt.UTC()
+	return l, nil
+}
+
+// maxContactField is the longest attention name, suite or phone accepted.
+const maxContactField = 100
+
+// UpdateLocationContact changes the fields a customer may edit online of
+// a location of an account (attention name, suite / mail stop, phone;
+// seed 000), and only those: the address stays as the back office set
+// it. Values are trimmed; one longer than 100 characters or holding a
+// control character is EINVALID. A location of another account is
+// ENOTFOUND. Each field that changes is recorded (entity "location") with
+// the actor; setting the values it has records nothing.
+func (s *Store) UpdateLocationContact(ctx context.Context, accountID, locationID int64, c LocationContact, by Actor) error {
+	if err := by.check(); err != nil {
+		return err
+	}
+	c = LocationContact{Attention: strings.TrimSpace(c.Attention), Suite: strings.TrimSpace(c.Suite), Phone: strings.TrimSpace(c.Phone)}
+	for _, f := range []struct{ name, value string }{{"attention", c.Attention}, {"suite", c.Suite}, {"phone", c.Phone}} {
+		if err := checkLine(f.name, f.value, maxContactField); err != nil {
+			return err
+		}
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var cur LocationContact
+		err := tx.GetContext(ctx, &cur, tx.Rebind(`SELECT attention, suite, phone FROM shipping_locations WHERE id = ? AND account_id = ?`+s.forUpdate()), locationID, accountID)
+		if err != nil {
+			return notFound(err, "account %d has no location %d", accountID, locationID)
+		}
+		if cur == c {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE shipping_locations SET attention = ?, suite = ?, phone = ? WHERE id = ?`),
+			c.Attention, c.Suite, c.Phone, locationID); err != nil {
+			return constraint(err)
+		}
+		for _, f := range []struct{ name, old, new string }{
+			{"attention", cur.Attention, c.Attention}, {"suite", cur.Suite, c.Suite}, {"phone", cur.Phone, c.Phone},
+		} {
+			if f.old == f.new {
+				continue
+			}
+			if err := s.recordChange(ctx, tx, EntityLocation, locationID, f.name, &f.old, &f.new, by); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: update the contact of location %d of account %d: %w", locationID, accountID, err)
+	}
+	return nil
+}
+
+// checkLine is nil when value, a one-line field, is at most limit
+// characters long and holds no control character; EINVALID naming the
+// field otherwise.
+func checkLine(field, value string, limit int) error {
+	if utf8.RuneCountInString(value) > limit {
+		return domain.Errorf(domain.EINVALID, "%s is longer than %d characters", field, limit)
+	}
+	if strings.IndexFunc(value, unicode.IsControl) >= 0 || !utf8.ValidString(value) {
+		return domain.Errorf(domain.EINVALID, "%s holds a character that is not allowed", field)
+	}
+	return nil
 }
 
 // UpdateLocationAddress changes the address, a back-office change

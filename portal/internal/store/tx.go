@@ -125,8 +125,10 @@ type StateChange struct {
 
 // Entities whose changes are recorded.
 const (
-	EntityDevice  = "device"
-	EntityAccount = "account"
+	EntityDevice   = "device"
+	EntityAccount  = "account"
+	EntityLocation = "location"
+	EntityRequest  = "request"
 )
 
 // recordChange writes one state change in tx; old or new nil is NULL.

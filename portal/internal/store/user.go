@@ -206,6 +206,15 @@ func roleFits(ctx context.Context, tx *sqlx.Tx, accountID int64, number string, 
 	}
 }
 
+// countDelegates counts the delegates of an account.
+func countDelegates(ctx context.Context, tx *sqlx.Tx, accountID int64) (int, error) {
+	var n int
+	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT count(*) FROM memberships WHERE account_id = ? AND role = 'delegate'`), accountID); err != nil {
+		return 0, fmt.Errorf("count delegates: %w", err)
+	}
+	return n, nil
+}
+
 // memberField is the field of an account a change of a user's role is
 // recorded under.
 func memberField(userID int64) string { return "role of user " + strconv.FormatInt(userID, 10) }
@@ -218,12 +227,8 @@ func (s *Store) RemoveMembership(ctx context.Context, userID, accountID int64, b
 		return err
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		var role string
-		err := tx.GetContext(ctx, &role, tx.Rebind(`DELETE FROM memberships WHERE user_id = ? AND account_id = ? RETURNING role`), userID, accountID)
-		if err != nil {
-			return notFound(err, "user %d has no role on account %d", userID, accountID)
-		}
-		return s.recordChange(ctx, tx, EntityAccount, accountID, memberField(userID), &role, nil, by)
+		_, err := s.removeMembership(ctx, tx, userID, accountID, by)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("store: remove user %d from account %d: %w", userID, accountID, err)
@@ -287,6 +292,24 @@ func (s *Store) AddMember(ctx context.Context, accountID int64, u User, role dom
 		return Member{}, fmt.Errorf("store: add %s to account %d as %s: %w", u.Email, accountID, role, err)
 	}
 	return Member{User: u, Role: role}, nil
+}
+
+// removeMembership is RemoveMembership in tx; it returns the membership
+// removed.
+func (s *Store) removeMembership(ctx context.Context, tx *sqlx.Tx, userID, accountID int64, by Actor) (Membership, error) {
+	var m Membership
+	err := tx.GetContext(ctx, &m, tx.Rebind(`SELECT user_id, account_id, role, created_at FROM memberships WHERE user_id = ? AND account_id = ?`+s.forUpdate()), userID, accountID)
+	if err != nil {
+		return Membership{}, notFound(err, "user %d has no role on account %d", userID, accountID)
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM memberships WHERE user_id = ? AND account_id = ?`), userID, accountID); err != nil {
+		return Membership{}, fmt.Errorf("delete the role: %w", err)
+	}
+	if err := s.recordChange(ctx, tx, EntityAccount, accountID, memberField(userID), strp(string(m.Role)), nil, by); err != nil {
+		return Membership{}, err
+	}
+	return m, nil
 }
 
 // Memberships lists the roles on an account (index memberships_account_id).

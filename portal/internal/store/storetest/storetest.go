@@ -6,6 +6,7 @@ package storetest
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -174,4 +175,78 @@ func counter(r wire.DeviceRead, kind domain.CounterKind) any {
 		return v
 	}
 	return nil
+}
+
+// Fleet is a fleet of devices under one contract, for the scale tests of
+// the pages that list an account's devices.
+type Fleet struct {
+	AccountID  int64
+	ContractID int64
+	// LocationIDs are spread over the devices in turn; none: no location.
+	LocationIDs []int64
+	// Devices is how many; their serials are Prefix + a number.
+	Devices int
+	Prefix  string
+	// ReadAt is the time of each device's one read (with supplies).
+	ReadAt time.Time
+}
+
+// InsertFleet writes the fleet's devices, active under the contract, each
+// with one read carrying meters and supply levels (four toners, a drum and
+// a waste container on the colour ones, one toner at -3 "some remaining"
+// on every fifth mono one), in one transaction, as the collector leaves
+// them (last_read_at and the last meters on the device).
+func InsertFleet(ctx context.Context, db *sqlx.DB, f Fleet) error {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	at := f.ReadAt.UTC()
+	for i := range f.Devices {
+		serial := fmt.Sprintf("%s%05d", f.Prefix, i+1)
+		colour := i%5 < 2
+		model, black, col := "HP LaserJet M507", int64(10000+i*37), sql.NullInt64{}
+		supplies := []wire.Supply{Toner(1, "black", 5+i%90)}
+		if colour {
+			model, col = "Xerox VersaLink C405", sql.NullInt64{Int64: int64(4000 + i*11), Valid: true}
+			supplies = append(supplies, Toner(2, "cyan", i%100), Toner(3, "magenta", (i*7)%100), Toner(4, "yellow", (i*13)%100),
+				Measured(5, domain.SupplyDrum, "Drum Cartridge", 60), Waste(6, 30))
+		} else if i%5 == 4 {
+			supplies = []wire.Supply{Special(1, domain.SupplyToner, "black", -3, domain.LevelSomeRemaining)}
+		}
+		total := black + col.Int64
+		var location any
+		if len(f.LocationIDs) > 0 {
+			location = f.LocationIDs[i%len(f.LocationIDs)]
+		}
+		var id int64
+		err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO devices
+		(owner, device_key, serial, vendor, model, product_code, account_id, contract_id, location_id, state, replenishment,
+		 first_seen, last_seen, last_read_at, last_total, last_black, last_colour)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', 'eligible', ?, ?, ?, ?, ?, ?) RETURNING id`),
+			fmt.Sprintf("acct:%d", f.AccountID), "sn:"+serial, serial, "", model, "MX1", f.AccountID, f.ContractID, location,
+			at, at, at, total, black, col)
+		if err != nil {
+			return fmt.Errorf("insert device %s: %w", serial, err)
+		}
+		counters := []wire.Counter{{Kind: domain.CounterTotal, Value: total}, {Kind: domain.CounterBlack, Value: black}}
+		if colour {
+			counters = append(counters, wire.Counter{Kind: domain.CounterColour, Value: col.Int64})
+		}
+		cj, err := json.Marshal(counters)
+		if err != nil {
+			return err
+		}
+		sj, err := json.Marshal(supplies)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO meter_reads
+		(device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, stored_at)
+		VALUES (?, ?, 'fleet', ?, ?, ?, ?, ?, ?, ?)`), id, at, i+1, total, black, col, string(cj), string(sj), at); err != nil {
+			return fmt.Errorf("insert the read of %s: %w", serial, err)
+		}
+	}
+	return tx.Commit()
 }
