@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/store"
@@ -58,13 +60,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	site, err := web.New(web.Options{Store: st, API: st, Logger: logger, Version: info.Version})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	site, err := web.New(siteOptions(cfg, st, logger, info.Version, ln.Addr()))
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           site,
@@ -83,17 +86,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	// The sender stops with the portal: on ctx's end, or when serving
+	// The sender (and the pruning) stop with the portal: on ctx's end, or when serving
 	// fails. Rows it holds then go back to the queue with their lease.
-	mailCtx, stopMail := context.WithCancel(ctx)
+	bgCtx, stopBackground := context.WithCancel(ctx)
 	mailDone := make(chan struct{})
 	go func() {
 		defer close(mailDone)
 		if sender != nil {
-			_ = sender.Run(mailCtx) // Run returns nil; it logs failed rounds
+			_ = sender.Run(bgCtx) // Run returns nil; it logs failed rounds
 		}
 	}()
-	defer func() { stopMail(); <-mailDone }()
+	defer func() { stopBackground(); <-mailDone }()
+
+	// Expired sessions, links and old attempts go, on every replica (the
+	// deletes are idempotent).
+	pruneDone := make(chan struct{})
+	go func() {
+		defer close(pruneDone)
+		prune(bgCtx, st, cfg.SignIn, logger)
+	}()
+	defer func() { stopBackground(); <-pruneDone }()
 
 	select {
 	case err := <-served:
@@ -101,13 +113,70 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	stopMail()
+	stopBackground()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shut down the web server: %w", err)
 	}
 	return nil
+}
+
+// siteOptions are the web site's options from the configuration; the
+// public URL defaults to http:// and the address the portal listens on.
+func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, version string, addr net.Addr) web.Options {
+	si := cfg.SignIn
+	public := si.PublicURL
+	if public == "" {
+		public = "http://" + addr.String()
+		logger.Info("e-mailed links point to " + public + ": set -public-url (" + config.EnvPublicURL + ") to the address users reach")
+	}
+	limit := func(l config.Limit, def web.RateLimit) web.RateLimit {
+		if l == (config.Limit{}) {
+			return def
+		}
+		return web.RateLimit{Window: l.Window, PerEmail: l.PerEmail, PerAddress: l.PerAddress}
+	}
+	sessions := auth.DefaultSessionPolicy
+	if si.SessionIdle > 0 {
+		sessions.Idle = si.SessionIdle
+	}
+	if si.SessionMaxAge > 0 {
+		sessions.MaxAge = si.SessionMaxAge
+	}
+	return web.Options{
+		Store: st, API: st, Logger: logger, Version: version,
+		BaseURL:        public,
+		SecureCookies:  si.SecureCookies,
+		TrustedProxies: si.TrustedProxies,
+		Sessions:       sessions,
+		Limits: web.Limits{
+			Login:    limit(si.LoginLimit, web.DefaultLimits.Login),
+			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),
+			Register: limit(si.RegisterLimit, web.DefaultLimits.Register),
+		},
+	}
+}
+
+// pruneEvery is how often expired sign-in data is deleted.
+const pruneEvery = 10 * time.Minute
+
+// prune deletes expired sessions, one-time links and old attempts until
+// ctx ends.
+func prune(ctx context.Context, st *store.Store, si config.SignIn, logger *slog.Logger) {
+	idle := cmp.Or(si.SessionIdle, auth.DefaultSessionPolicy.Idle)
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.PruneSignIn(ctx, idle, 24*time.Hour); err != nil && ctx.Err() == nil {
+				logger.Warn("prune sign-in data", "error", err)
+			}
+		}
+	}
 }
 
 // newSender returns the sender of the e-mail outbox over the SMTP server

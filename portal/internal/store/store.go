@@ -17,6 +17,7 @@ import (
 	_ "github.com/lib/pq"  // registers the "postgres" driver
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 
+	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
 )
@@ -39,6 +40,9 @@ type Store struct {
 	dialect schema.Dialect
 	// now is the clock of created_at and of the audit; tests replace it.
 	now func() time.Time
+	// outbox enqueues the e-mails a change causes, in the change's
+	// transaction, on the store's clock.
+	outbox *mail.Outbox
 }
 
 // Open connects to the database rawURL names (see schema.ParseSource) and
@@ -74,6 +78,10 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, dialect: src.Dialect, now: time.Now}
+	if s.outbox, err = mail.NewOutbox(src.Dialect, func() time.Time { return s.now() }); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s database: %w", src.Dialect, err)
