@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/schedule"
@@ -67,13 +69,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	site, err := web.New(web.Options{Store: st, API: st, Logger: logger, Version: info.Version})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	site, err := web.New(siteOptions(cfg, st, logger, info.Version, ln.Addr()))
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           site,
@@ -104,6 +107,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		background.Go(func() { _ = scheduler.Run(bgCtx) }) // likewise
 	}
 	defer func() { stopBackground(); background.Wait() }()
+	// Expired sessions, links and old attempts go, on every replica (the
+	// deletes are idempotent).
+	background.Go(func() { prune(bgCtx, st, cfg.SignIn, logger) })
 
 	select {
 	case err := <-served:
@@ -118,6 +124,63 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("shut down the web server: %w", err)
 	}
 	return nil
+}
+
+// siteOptions are the web site's options from the configuration; the
+// public URL defaults to http:// and the address the portal listens on.
+func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, version string, addr net.Addr) web.Options {
+	si := cfg.SignIn
+	public := si.PublicURL
+	if public == "" {
+		public = "http://" + addr.String()
+		logger.Info("e-mailed links point to " + public + ": set -public-url (" + config.EnvPublicURL + ") to the address users reach")
+	}
+	limit := func(l config.Limit, def web.RateLimit) web.RateLimit {
+		if l == (config.Limit{}) {
+			return def
+		}
+		return web.RateLimit{Window: l.Window, PerEmail: l.PerEmail, PerAddress: l.PerAddress}
+	}
+	sessions := auth.DefaultSessionPolicy
+	if si.SessionIdle > 0 {
+		sessions.Idle = si.SessionIdle
+	}
+	if si.SessionMaxAge > 0 {
+		sessions.MaxAge = si.SessionMaxAge
+	}
+	return web.Options{
+		Store: st, API: st, Logger: logger, Version: version,
+		BaseURL:        public,
+		SecureCookies:  si.SecureCookies,
+		TrustedProxies: si.TrustedProxies,
+		Sessions:       sessions,
+		Limits: web.Limits{
+			Login:    limit(si.LoginLimit, web.DefaultLimits.Login),
+			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),
+			Register: limit(si.RegisterLimit, web.DefaultLimits.Register),
+		},
+	}
+}
+
+// pruneEvery is how often expired sign-in data is deleted.
+const pruneEvery = 10 * time.Minute
+
+// prune deletes expired sessions, one-time links and old attempts until
+// ctx ends.
+func prune(ctx context.Context, st *store.Store, si config.SignIn, logger *slog.Logger) {
+	idle := cmp.Or(si.SessionIdle, auth.DefaultSessionPolicy.Idle)
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.PruneSignIn(ctx, idle, 24*time.Hour); err != nil && ctx.Err() == nil {
+				logger.Warn("prune sign-in data", "error", err)
+			}
+		}
+	}
 }
 
 // newSender returns the sender of the e-mail outbox over the SMTP server

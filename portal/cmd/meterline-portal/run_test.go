@@ -5,14 +5,20 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/auth"
+	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/ready"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
@@ -94,22 +100,116 @@ func get(t *testing.T, url string, header ...string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
+// staffPassword is the password of the back-office user addStaff creates.
+const staffPassword = "back office 2026"
+
+// addStaff creates a back-office user, staff@supplier.example, in the
+// migrated database of rawURL.
+func addStaff(t *testing.T, rawURL string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, rawURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h, err := auth.NewHasher(auth.TestParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, _ := h.Hash(staffPassword)
+	acc, err := st.CreateAccount(ctx, store.Account{CustomerNumber: "SUPPLIER", Name: "Supplier", Language: domain.LanguageEnglish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, store.User{Email: "staff@supplier.example", Name: "Staff", Language: domain.LanguageEnglish, PasswordHash: &hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddMembership(ctx, store.Membership{UserID: u.ID, AccountID: acc.ID, Role: domain.RoleBackOffice}, store.BySystem("test")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// signIn signs in to the portal at base with a cookie jar, as a browser
+// does (the sign-in form's CSRF token included), and returns the client.
+func signIn(t *testing.T, base, email, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err = c.PostForm(base+"/login", url.Values{"email": {email}, "password": {password}, "csrf": {string(m[1])}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/dashboard" {
+		t.Fatalf("sign-in ended at %d %s", resp.StatusCode, resp.Request.URL)
+	}
+	return c
+}
+
+func getWith(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 func TestRunServesSeededDatabase(t *testing.T) {
 	db := schematest.SQLiteURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	addStaff(t, db)
 	base := startPortal(t, "-database", db)
 
 	if code, body := get(t, base+"/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Errorf("GET /healthz = %d %q", code, body)
 	}
-	code, body := get(t, base+"/devices", "Accept-Language", "en-GB,en;q=0.9")
+	code, body := get(t, base+"/login", "Accept-Language", "en-GB,en;q=0.9")
+	if code != http.StatusOK || !strings.Contains(body, `lang="en"`) || !strings.Contains(body, "Forgot your password?") {
+		t.Errorf("GET /login = %d, want the English sign-in page", code)
+	}
+	c := signIn(t, base, "staff@supplier.example", staffPassword)
+	code, body = getWith(t, c, base+"/backoffice/devices")
 	if code != http.StatusOK {
-		t.Fatalf("GET /devices = %d", code)
+		t.Fatalf("GET /backoffice/devices = %d", code)
 	}
 	for _, want := range []string{"3TB241507", "PHBBK12345", "128,450", "9,876,543", `lang="en"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the device page lacks %q", want)
 		}
+	}
+}
+
+// TestRunKeepsDevicesBehindSignIn: the device pages are no one's to see
+// without signing in.
+func TestRunKeepsDevicesBehindSignIn(t *testing.T) {
+	db := schematest.SQLiteURL(t)
+	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	base := startPortal(t, "-database", db)
+	for _, path := range []string{"/equipment", "/backoffice/devices", "/dashboard"} {
+		code, body := get(t, base+path)
+		if code != http.StatusOK || !strings.Contains(body, `action="/login"`) || strings.Contains(body, "3TB241507") {
+			t.Errorf("GET %s without signing in = %d, want the sign-in page and no device", path, code)
+		}
+	}
+	if code, _ := get(t, base+"/devices"); code != http.StatusNotFound {
+		t.Errorf("GET /devices = %d: the public device list is gone", code)
 	}
 }
 
@@ -119,9 +219,9 @@ func TestRunFirstStartCreatesSQLite(t *testing.T) {
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the database file was not created: %v", err)
 	}
-	code, body := get(t, base+"/devices")
-	if code != http.StatusOK || !strings.Contains(body, "Aucun appareil pour l&#39;instant") {
-		t.Errorf("GET /devices on a new database = %d, want the French empty state:\n%s", code, body)
+	code, body := get(t, base+"/login")
+	if code != http.StatusOK || !strings.Contains(body, "Mot de passe oublié ?") {
+		t.Errorf("GET /login on a new database = %d, want the French sign-in page:\n%s", code, body)
 	}
 }
 
@@ -136,10 +236,12 @@ func TestRunRefusesPostgresSchemaBehind(t *testing.T) {
 func TestRunServesPostgres(t *testing.T) {
 	db := schematest.PostgresURL(t)
 	storetest.Seed(t, db, storetest.Sample(time.Now())...)
+	addStaff(t, db)
 	base := startPortal(t, "-database", db)
-	code, body := get(t, base+"/devices?lang=fr")
+	c := signIn(t, base, "staff@supplier.example", staffPassword)
+	code, body := getWith(t, c, base+"/backoffice/devices?lang=fr")
 	if code != http.StatusOK || !strings.Contains(body, "3TB241507") || !strings.Contains(body, "128\u202f450") {
-		t.Errorf("GET /devices = %d, want the Xerox and its total in French", code)
+		t.Errorf("GET /backoffice/devices = %d, want the Xerox and its total in French", code)
 	}
 }
 

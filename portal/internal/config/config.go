@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/mail"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -31,6 +34,15 @@ const (
 	EnvSMTPPasswordFile = "METERLINE_SMTP_PASSWORD_FILE" //nolint:gosec // a variable's name, not a credential
 	EnvMailFrom         = "METERLINE_MAIL_FROM"
 	EnvMailRetention    = "METERLINE_MAIL_RETENTION"
+
+	EnvPublicURL      = "METERLINE_PORTAL_URL"
+	EnvSecureCookies  = "METERLINE_SECURE_COOKIES"
+	EnvTrustedProxies = "METERLINE_TRUSTED_PROXIES"
+	EnvSessionIdle    = "METERLINE_SESSION_IDLE"
+	EnvSessionMaxAge  = "METERLINE_SESSION_MAX_AGE"
+	EnvLoginLimit     = "METERLINE_LOGIN_LIMIT"
+	EnvResetLimit     = "METERLINE_RESET_LIMIT"
+	EnvRegisterLimit  = "METERLINE_REGISTER_LIMIT"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -74,6 +86,83 @@ type Config struct {
 	// MailRetention is how long a sent e-mail is kept in the outbox
 	// before the daily housekeeping deletes it; 0 keeps them all.
 	MailRetention time.Duration
+	// SignIn configures sessions and the sign-in forms.
+	SignIn SignIn
+}
+
+// SignIn configures sessions and the forms a guesser would use. Zero
+// values mean the portal's defaults (package web).
+type SignIn struct {
+	// PublicURL is the portal's address as its users reach it
+	// (https://portal.example.com): e-mailed links start with it. Empty:
+	// http:// and the address the portal listens on.
+	PublicURL string
+	// SecureCookies marks cookies Secure even on plain-HTTP requests (TLS
+	// ended at a proxy that does not send X-Forwarded-Proto).
+	SecureCookies bool
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed.
+	TrustedProxies []*net.IPNet
+	// SessionIdle and SessionMaxAge bound a session.
+	SessionIdle   time.Duration
+	SessionMaxAge time.Duration
+	// LoginLimit, ResetLimit and RegisterLimit are the rate limits.
+	LoginLimit    Limit
+	ResetLimit    Limit
+	RegisterLimit Limit
+}
+
+// Limit is a rate limit: attempts per e-mail and per client address in a
+// window, written PER_EMAIL,PER_ADDRESS/WINDOW (5,50/15m).
+type Limit struct {
+	PerEmail, PerAddress int
+	Window               time.Duration
+}
+
+// String writes a limit as it is read.
+func (l Limit) String() string {
+	if l == (Limit{}) {
+		return ""
+	}
+	return fmt.Sprintf("%d,%d/%s", l.PerEmail, l.PerAddress, l.Window)
+}
+
+// parseLimit reads PER_EMAIL,PER_ADDRESS/WINDOW.
+func parseLimit(s string) (Limit, error) {
+	counts, window, ok := strings.Cut(strings.TrimSpace(s), "/")
+	email, addr, ok2 := strings.Cut(counts, ",")
+	var l Limit
+	var err1, err2, err3 error
+	l.PerEmail, err1 = strconv.Atoi(strings.TrimSpace(email))
+	l.PerAddress, err2 = strconv.Atoi(strings.TrimSpace(addr))
+	l.Window, err3 = time.ParseDuration(strings.TrimSpace(window))
+	if !ok || !ok2 || err1 != nil || err2 != nil || err3 != nil || l.PerEmail < 1 || l.PerAddress < 1 || l.Window <= 0 {
+		return Limit{}, fmt.Errorf("rate limit %q: want PER_EMAIL,PER_ADDRESS/WINDOW, e.g. 5,50/15m", s)
+	}
+	return l, nil
+}
+
+// parseCIDRs reads a comma-separated list of addresses and networks.
+func parseCIDRs(s string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			if ip := net.ParseIP(part); ip != nil && ip.To4() != nil {
+				part += "/32"
+			} else {
+				part += "/128"
+			}
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: want an address or a network (10.0.0.0/8)", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // SMTP is the SMTP server the portal's e-mail goes through.
@@ -134,6 +223,26 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	fs.StringVar(&c.SMTP.From, "mail-from", "", "sender address of the portal's e-mail, e.g. \"Meterline <noreply@example.com>\" ("+EnvMailFrom+")")
 	fs.DurationVar(&c.MailRetention, "mail-retention", DefaultMailRetention,
 		"how long sent e-mails stay in the outbox, e.g. 2160h; 0 keeps them ("+EnvMailRetention+")")
+	si := &c.SignIn
+	fs.StringVar(&si.PublicURL, "public-url", "", "the portal's address as users reach it, which e-mailed links start with, e.g. https://portal.example.com (default http:// and the listen address) ("+EnvPublicURL+")")
+	fs.BoolVar(&si.SecureCookies, "secure-cookies", false, "mark cookies Secure even on plain-HTTP requests, when TLS ends at a proxy that does not send X-Forwarded-Proto ("+EnvSecureCookies+")")
+	fs.Func("trusted-proxies", "comma-separated addresses or networks of the proxies whose X-Forwarded-For is believed ("+EnvTrustedProxies+")", func(v string) error {
+		var err error
+		si.TrustedProxies, err = parseCIDRs(v)
+		return err
+	})
+	fs.DurationVar(&si.SessionIdle, "session-idle", 0, "a session without a request for this long ends (default 1h) ("+EnvSessionIdle+")")
+	fs.DurationVar(&si.SessionMaxAge, "session-max-age", 0, "a session ends this long after sign-in whatever happens (default 12h) ("+EnvSessionMaxAge+")")
+	limitFlag := func(name, env, def string, dst *Limit) {
+		fs.Func(name, "rate limit PER_EMAIL,PER_ADDRESS/WINDOW (default "+def+") ("+env+")", func(v string) error {
+			var err error
+			*dst, err = parseLimit(v)
+			return err
+		})
+	}
+	limitFlag("login-limit", EnvLoginLimit, "5,50/15m", &si.LoginLimit)
+	limitFlag("reset-limit", EnvResetLimit, "3,20/1h", &si.ResetLimit)
+	limitFlag("register-limit", EnvRegisterLimit, "5,20/1h", &si.RegisterLimit)
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -144,6 +253,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"listen": EnvListen, "log-level": EnvLogLevel,
 		"smtp-host": EnvSMTPHost, "smtp-port": EnvSMTPPort, "smtp-mode": EnvSMTPMode,
 		"smtp-user": EnvSMTPUser, "mail-from": EnvMailFrom, "mail-retention": EnvMailRetention,
+		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
+		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
+		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -192,7 +304,25 @@ func (c Config) Validate() error {
 	if c.MailRetention < 0 {
 		errs = append(errs, fmt.Errorf("mail retention %v is negative", c.MailRetention))
 	}
-	errs = append(errs, c.SMTP.validate())
+	errs = append(errs, c.SMTP.validate(), c.SignIn.validate())
+	return errors.Join(errs...)
+}
+
+// validate checks the public URL and the session bounds.
+func (s SignIn) validate() error {
+	var errs []error
+	if s.PublicURL != "" {
+		u, err := url.Parse(s.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			errs = append(errs, fmt.Errorf("public URL %q: want http(s)://host[:port]", s.PublicURL))
+		}
+	}
+	if s.SessionIdle < 0 || s.SessionMaxAge < 0 {
+		errs = append(errs, errors.New("session durations cannot be negative"))
+	}
+	if s.SessionIdle > 0 && s.SessionMaxAge > 0 && s.SessionIdle > s.SessionMaxAge {
+		errs = append(errs, fmt.Errorf("session idle limit %s exceeds the maximum age %s", s.SessionIdle, s.SessionMaxAge))
+	}
 	return errors.Join(errs...)
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -116,10 +117,44 @@ func TestParse(t *testing.T) {
 			if tt.want.MailRetention == 0 {
 				tt.want.MailRetention = DefaultMailRetention
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseSignIn(t *testing.T) {
+	got, err := Parse([]string{"-public-url", "https://portal.example.com", "-secure-cookies", "-login-limit", "3, 30/10m",
+		"-session-idle", "30m"}, func(k string) string {
+		return map[string]string{EnvTrustedProxies: "10.0.0.0/8, 192.0.2.7", EnvResetLimit: "2,10/2h", EnvSessionIdle: "2h"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si := got.SignIn
+	if si.PublicURL != "https://portal.example.com" || !si.SecureCookies || si.SessionIdle != 30*time.Minute ||
+		si.LoginLimit != (Limit{3, 30, 10 * time.Minute}) || si.ResetLimit != (Limit{2, 10, 2 * time.Hour}) || si.RegisterLimit != (Limit{}) {
+		t.Errorf("SignIn = %+v", si)
+	}
+	if len(si.TrustedProxies) != 2 || si.TrustedProxies[0].String() != "10.0.0.0/8" || si.TrustedProxies[1].String() != "192.0.2.7/32" {
+		t.Errorf("trusted proxies = %v", si.TrustedProxies)
+	}
+	if si.LoginLimit.String() != "3,30/10m0s" {
+		t.Errorf("Limit.String = %q", si.LoginLimit.String())
+	}
+	for _, args := range [][]string{
+		{"-public-url", "portal.example.com"},
+		{"-public-url", "https://portal.example.com/sub"},
+		{"-login-limit", "5/15m"},
+		{"-login-limit", "0,5/15m"},
+		{"-reset-limit", "5,5/soon"},
+		{"-trusted-proxies", "10.0.0.0/33"},
+		{"-session-idle", "13h", "-session-max-age", "12h"},
+	} {
+		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("Parse(%q) accepted", args)
+		}
 	}
 }
 

@@ -1,7 +1,8 @@
 // Package i18n is the portal's message catalogue: every string a visitor
 // reads comes from it, in French or English, together with the number and
-// time formats of each language. The catalogue is two maps of the same keys
-// (messages_fr.go, messages_en.go); a test keeps them in step.
+// time formats of each language. Each language's catalogue is made of
+// maps, one per part of the site (messages_fr.go, messages_signin_fr.go…,
+// and their _en twins); a test keeps the two languages in step.
 package i18n
 
 import (
@@ -28,8 +29,25 @@ const (
 var Langs = []Lang{FR, EN}
 
 var catalogues = map[Lang]map[string]string{
-	FR: messagesFR,
-	EN: messagesEN,
+	FR: merge(messagesFR, signinFR),
+	EN: merge(messagesEN, signinEN),
+}
+
+// merge joins the parts of a catalogue: each part of the site keeps its
+// messages in a file of its own (messages_fr.go, messages_signin_fr.go…),
+// so that two changes to two parts do not touch one map. A key in two
+// parts is a mistake caught at start-up.
+func merge(parts ...map[string]string) map[string]string {
+	out := map[string]string{}
+	for _, part := range parts {
+		for k, v := range part {
+			if _, dup := out[k]; dup {
+				panic("i18n: message " + k + " is defined twice")
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // Parse returns the language a code names ("fr", "en-GB", "EN"…), and false

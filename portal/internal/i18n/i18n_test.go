@@ -49,7 +49,7 @@ func argVerbs(format string) map[int]string {
 // arguments, with the same verbs, in both languages, and is not empty.
 func TestCataloguesAgreeOnArguments(t *testing.T) {
 	for _, k := range Keys(FR) {
-		fr, en := messagesFR[k], messagesEN[k]
+		fr, en := catalogues[FR][k], catalogues[EN][k]
 		if fr == "" || en == "" {
 			t.Errorf("key %q has an empty message", k)
 		}

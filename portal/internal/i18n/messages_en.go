@@ -128,5 +128,5 @@ var messagesEN = map[string]string{
 	"error.500":   "Something went wrong on our side. Try again in a moment; if it persists, contact your supplier.",
 	"error.503":   "The service is unavailable for a moment. Try again shortly.",
 	"error.other": "The request could not be completed.",
-	"error.back":  "Back to the device list",
+	"error.back":  "Back to the home page",
 }

@@ -129,5 +129,5 @@ var messagesFR = map[string]string{
 	"error.500":   "Une erreur interne s'est produite. Réessayez dans un instant ; si elle persiste, contactez votre fournisseur.",
 	"error.503":   "Le service est momentanément indisponible. Réessayez dans un instant.",
 	"error.other": "La demande n'a pas pu aboutir.",
-	"error.back":  "Retour à la liste des appareils",
+	"error.back":  "Retour à l'accueil",
 }

@@ -86,21 +86,34 @@ type deviceRow struct {
 // devicesQuery joins each device to its latest read in one pass: the
 // collector keeps devices.last_read_at at the newest read_at, and
 // (device_id, read_at) is meter_reads' primary key, so the join is an
-// index lookup per device instead of a query per device.
+// index lookup per device instead of a query per device. %s is the WHERE
+// clause.
 const devicesQuery = `
 SELECT d.id, d.device_key, d.serial, d.mac, d.vendor, d.model, d.address,
        d.agent_id, d.last_seen,
        r.read_at, r.total, r.black, r.colour, r.supplies, r.status, r.unreported
 FROM devices d
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
+%s
 ORDER BY CASE WHEN d.vendor = '' THEN 1 ELSE 0 END,
          lower(d.vendor), lower(d.model), d.serial, d.device_key`
 
 // Devices returns every device with its latest read, sorted by vendor,
-// model and serial number; devices of unknown vendor come last.
+// model and serial number; devices of unknown vendor come last. It is for
+// the back office: a customer's page lists AccountDeviceSummaries.
 func (s *Store) Devices(ctx context.Context) ([]DeviceSummary, error) {
+	return s.deviceSummaries(ctx, "")
+}
+
+// AccountDeviceSummaries returns the devices under contract of an account
+// with their latest reads, sorted as Devices (index devices_account_key).
+func (s *Store) AccountDeviceSummaries(ctx context.Context, accountID int64) ([]DeviceSummary, error) {
+	return s.deviceSummaries(ctx, "WHERE d.account_id = ? AND d.contract_id IS NOT NULL", accountID)
+}
+
+func (s *Store) deviceSummaries(ctx context.Context, where string, args ...any) ([]DeviceSummary, error) {
 	var rows []deviceRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(devicesQuery)); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(fmt.Sprintf(devicesQuery, where)), args...); err != nil {
 		return nil, fmt.Errorf("store: list devices: %w", err)
 	}
 	out := make([]DeviceSummary, 0, len(rows))

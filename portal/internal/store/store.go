@@ -40,8 +40,8 @@ type Store struct {
 	dialect schema.Dialect
 	// now is the clock of created_at and of the audit; tests replace it.
 	now func() time.Time
-	// outbox queues the e-mails a change causes, in the change's
-	// transaction (invitations, contact messages).
+	// outbox enqueues the e-mails a change causes, in the change's
+	// transaction, on the store's clock.
 	outbox *mail.Outbox
 }
 

@@ -14,17 +14,19 @@ import (
 
 // User is a person who signs in to the portal or works in the back office.
 type User struct {
-	ID       int64           `db:"id"`
-	Email    string          `db:"email"`
-	Name     string          `db:"name"`
-	Phone    string          `db:"phone"`
+	ID    int64  `db:"id"`
+	Email string `db:"email"`
+	Name  string `db:"name"`
+	Phone string `db:"phone"`
+	// Address is the postal address the person gave at registration.
+	Address  string          `db:"address"`
 	Language domain.Language `db:"language"`
 	// PasswordHash is nil until the user sets a password.
 	PasswordHash *string   `db:"password_hash"`
 	CreatedAt    time.Time `db:"created_at"`
 }
 
-const userColumns = `id, email, name, phone, language, password_hash, created_at`
+const userColumns = `id, email, name, phone, address, language, password_hash, created_at`
 
 // normalEmail is an e-mail address as stored and looked up: trimmed and in
 // lower case, so that one address is one user whatever its case.
@@ -59,8 +61,8 @@ func (u *User) check() error {
 // insertUser stores u, checked, and sets its id and creation time.
 func (s *Store) insertUser(ctx context.Context, q sqlx.ExtContext, u *User) error {
 	u.CreatedAt = dbTime(s.now())
-	err := sqlx.GetContext(ctx, q, &u.ID, q.Rebind(`INSERT INTO users (email, name, phone, language, password_hash, created_at)
-VALUES (?, ?, ?, ?, ?, ?) RETURNING id`), u.Email, u.Name, u.Phone, u.Language, u.PasswordHash, u.CreatedAt)
+	err := sqlx.GetContext(ctx, q, &u.ID, q.Rebind(`INSERT INTO users (email, name, phone, address, language, password_hash, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`), u.Email, u.Name, u.Phone, u.Address, u.Language, u.PasswordHash, u.CreatedAt)
 	return constraint(err)
 }
 
@@ -94,13 +96,33 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return u, nil
 }
 
-// SetPasswordHash stores the hash of a user's new password (ENOTFOUND when
-// the user does not exist).
+// SetPasswordHash stores the hash of a user's new password and ends every
+// session of the user, in one transaction: a password changed because it
+// leaked must not leave the thief signed in (ENOTFOUND when the user does
+// not exist). The caller signs the user in again where the change was made.
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string) error {
-	var got int64
-	err := s.db.GetContext(ctx, &got, s.db.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? RETURNING id`), hash, id)
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return setPasswordHash(ctx, tx, id, hash) })
 	if err != nil {
-		return fmt.Errorf("store: set the password of user %d: %w", id, notFound(err, "user %d does not exist", id))
+		return fmt.Errorf("store: set the password of user %d: %w", id, err)
+	}
+	return nil
+}
+
+func setPasswordHash(ctx context.Context, tx *sqlx.Tx, id int64, hash string) error {
+	var got int64
+	err := tx.GetContext(ctx, &got, tx.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? RETURNING id`), hash, id)
+	if err != nil {
+		return notFound(err, "user %d does not exist", id)
+	}
+	return deleteUserSessions(ctx, tx, id)
+}
+
+// RehashPassword replaces a user's password hash by the same password
+// hashed under new parameters, if the hash is still old (a password
+// changed meanwhile wins). Sessions are kept: the password is the same.
+func (s *Store) RehashPassword(ctx context.Context, id int64, old, hash string) error {
+	if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?`), hash, id, old); err != nil {
+		return fmt.Errorf("store: rehash the password of user %d: %w", id, err)
 	}
 	return nil
 }
@@ -332,4 +354,51 @@ func (s *Store) memberships(ctx context.Context, where string, id int64) ([]Memb
 		out[i].CreatedAt = out[i].CreatedAt.UTC()
 	}
 	return out, nil
+}
+
+// MemberAccount is an account a user has a role on, with what a page
+// names it by.
+type MemberAccount struct {
+	AccountID      int64       `db:"account_id"`
+	Role           domain.Role `db:"role"`
+	CustomerNumber string      `db:"customer_number"`
+	Name           string      `db:"name"`
+}
+
+// MemberAccounts lists the accounts a user has a role on, primary roles
+// first, then by account name. The portal reads it on every request, so a
+// role removed a moment ago no longer counts (index memberships_pkey).
+func (s *Store) MemberAccounts(ctx context.Context, userID int64) ([]MemberAccount, error) {
+	var out []MemberAccount
+	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT m.account_id, m.role, a.customer_number, a.name
+FROM memberships m JOIN accounts a ON a.id = m.account_id
+WHERE m.user_id = ?
+ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`), userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: accounts of user %d: %w", userID, err)
+	}
+	return out, nil
+}
+
+// Profile is what users change of themselves on their profile page.
+type Profile struct {
+	Name     string
+	Phone    string
+	Language domain.Language
+}
+
+// UpdateProfile changes a user's name, phone and language and returns the
+// user (a language not known is EINVALID, a user not known ENOTFOUND).
+func (s *Store) UpdateProfile(ctx context.Context, id int64, p Profile) (User, error) {
+	if !p.Language.Valid() {
+		return User{}, domain.Errorf(domain.EINVALID, "language %q is not fr or en", p.Language)
+	}
+	var u User
+	err := s.db.GetContext(ctx, &u, s.db.Rebind(`UPDATE users SET name = ?, phone = ?, language = ? WHERE id = ? RETURNING `+userColumns),
+		strings.TrimSpace(p.Name), strings.TrimSpace(p.Phone), p.Language, id)
+	if err != nil {
+		return User{}, fmt.Errorf("store: update the profile of user %d: %w", id, notFound(err, "user %d does not exist", id))
+	}
+	u.CreatedAt = u.CreatedAt.UTC()
+	return u, nil
 }

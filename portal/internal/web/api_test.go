@@ -62,7 +62,7 @@ func newAPIEnv(t *testing.T, url string) apiEnv {
 	}
 	// Two hours on: the one-hour token has expired, the 720 h one has not.
 	st.SetClock(func() time.Time { return t0.Add(2 * time.Hour) })
-	s, err := New(Options{Store: st, API: st, Version: "test"})
+	s, err := New(Options{Store: st, API: st, Version: "test", BaseURL: testBaseURL})
 	if err != nil {
 		t.Fatal(err)
 	}

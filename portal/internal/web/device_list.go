@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/meterline/meterline/portal/internal/store"
 )
 
 // deviceListView is the data of the device list page.
@@ -13,13 +15,27 @@ type deviceListView struct {
 	Devices []deviceView
 }
 
-// deviceList shows every device with its counters, supply levels, status
-// and last read time. The page refreshes itself every 30 seconds.
+// deviceList shows the current account's devices under contract with
+// their counters, supply levels, status and last read time. The page
+// refreshes itself every 30 seconds.
 func (s *Server) deviceList(c echo.Context) error {
+	devices, err := s.store.AccountDeviceSummaries(c.Request().Context(), currentAccount(c).AccountID)
+	if err != nil {
+		return err
+	}
+	return s.renderDevices(c, devices)
+}
+
+// allDevices shows the back office every device, of every account or none.
+func (s *Server) allDevices(c echo.Context) error {
 	devices, err := s.store.Devices(c.Request().Context())
 	if err != nil {
 		return err
 	}
+	return s.renderDevices(c, devices)
+}
+
+func (s *Server) renderDevices(c echo.Context, devices []store.DeviceSummary) error {
 	p := printer(c)
 	now := s.now()
 	view := deviceListView{Count: p.N("devices.count", int64(len(devices)))}

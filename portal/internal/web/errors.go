@@ -30,6 +30,10 @@ var statusOfCode = map[string]int{
 // errors (no route, wrong method) keep theirs, domain errors map by code,
 // anything else is a 500.
 func httpStatus(err error) int {
+	var pe *pageErr
+	if errors.As(err, &pe) {
+		return pe.status
+	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
 		return he.Code
@@ -40,11 +44,26 @@ func httpStatus(err error) int {
 	return http.StatusInternalServerError
 }
 
+// pageErr is an error a handler answers with the error page and a message
+// of its own (a catalogue key) instead of its status's.
+type pageErr struct {
+	status int
+	key    string
+}
+
+func (e *pageErr) Error() string { return strconv.Itoa(e.status) + " " + e.key }
+
+// pageError returns a pageErr.
+func pageError(status int, key string) error { return &pageErr{status: status, key: key} }
+
 // errorView is the data of the error page.
 type errorView struct {
 	Title   string
 	Message string
 }
+
+// isAPIPath reports whether a path is the back-office API's.
+func isAPIPath(p string) bool { return p == apiPrefix || strings.HasPrefix(p, apiPrefix+"/") }
 
 // handleError is the server's HTTPErrorHandler: it logs server faults and
 // answers with an error page in the visitor's language, which tells what
@@ -58,7 +77,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.logger.Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path,
 			"status", status, "error", err)
 	}
-	if strings.HasPrefix(c.Request().URL.Path, apiPrefix+"/") || c.Request().URL.Path == apiPrefix {
+	if isAPIPath(c.Request().URL.Path) {
 		s.apiError(c, status, err)
 		return
 	}
@@ -68,7 +87,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	p := printer(c)
 	msg := p.T("error.other")
-	if k := "error." + strconv.Itoa(status); p.Has(k) {
+	var pe *pageErr
+	if k := "error." + strconv.Itoa(status); errors.As(err, &pe) {
+		msg = p.T(pe.key)
+	} else if p.Has(k) {
 		msg = p.T(k)
 	}
 	view := errorView{Title: p.T("error.title", status), Message: msg}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/meterline/meterline/portal/internal/i18n"
 )
@@ -61,12 +62,65 @@ func language(next echo.HandlerFunc) echo.HandlerFunc {
 				lang = i18n.Negotiate(c.Request().Header.Get("Accept-Language"))
 			}
 		}
-		h := c.Response().Header()
-		h.Set("Content-Language", string(lang))
-		h.Add("Vary", "Accept-Language, Cookie")
-		c.Set(printerKey, i18n.For(lang))
+		c.Response().Header().Add("Vary", "Accept-Language, Cookie")
+		setLanguage(c, lang)
 		return next(c)
 	}
+}
+
+// setLanguage makes lang the language of the response: a signed-in
+// user's own language replaces the browser's (authorize).
+func setLanguage(c echo.Context, lang i18n.Lang) {
+	p := i18n.For(lang)
+	c.Response().Header().Set("Content-Language", string(p.Lang()))
+	c.Set(printerKey, p)
+}
+
+// csrfKey is where the CSRF middleware leaves the token forms carry, in
+// the hidden field csrfField (layout template "csrf").
+const (
+	csrfKey   = "csrf"
+	csrfField = "csrf"
+)
+
+// csrf refuses a state-changing request (any method but GET, HEAD,
+// OPTIONS, TRACE) that does not prove it comes from the site's own pages:
+// a browser's Sec-Fetch-Site: same-origin, or else the token of the
+// csrf cookie repeated in the form field (or the X-CSRF-Token header).
+// The bearer-token API has no cookies to abuse and is left out. The cookie
+// is Secure on the same terms as the session's.
+func (s *Server) csrf() echo.MiddlewareFunc {
+	cfg := middleware.CSRFConfig{
+		Skipper:        func(c echo.Context) bool { return isAPIPath(c.Request().URL.Path) },
+		TokenLookup:    "form:" + csrfField + ",header:" + echo.HeaderXCSRFToken,
+		ContextKey:     csrfKey,
+		CookieName:     "ml_csrf",
+		CookiePath:     "/",
+		CookieHTTPOnly: true,
+		CookieSameSite: http.SameSiteLaxMode,
+		ErrorHandler: func(err error, c echo.Context) error {
+			s.logger.Info("CSRF check refused a request", "method", c.Request().Method, "path", c.Request().URL.Path, "reason", err.Error())
+			return pageError(http.StatusForbidden, "error.csrf")
+		},
+	}
+	plain := middleware.CSRFWithConfig(cfg)
+	cfg.CookieSecure = true
+	secure := middleware.CSRFWithConfig(cfg)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		overPlain, overTLS := plain(next), secure(next)
+		return func(c echo.Context) error {
+			if s.secureCookies(c) {
+				return overTLS(c)
+			}
+			return overPlain(c)
+		}
+	}
+}
+
+// csrfToken is the token the request's forms carry.
+func csrfToken(c echo.Context) string {
+	t, _ := c.Get(csrfKey).(string)
+	return t
 }
 
 // printer returns the request's message printer.

@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterline/meterline/portal/internal/i18n"
+	"github.com/meterline/meterline/shared/domain"
 )
 
 // renderer is the echo Renderer of the site: each view is parsed with the
@@ -37,7 +38,40 @@ type page struct {
 	SwitchLang i18n.Lang
 	CSSURL     string
 	Version    string
-	Data       any
+	// CSRF is the token every form carries (template "csrf").
+	CSRF string
+	// Path is the request's path, where a form may send the user back.
+	Path string
+	// Notice is what a redirect after a form says was done (?done=KEY,
+	// the catalogue's notice.KEY; unknown keys say nothing).
+	Notice string
+	// User is the signed-in user, nil for an anonymous visitor.
+	User *userView
+	Data any
+}
+
+// userView is the signed-in user as the layout shows it: name, the
+// account acted for, the other accounts the user may act for, and the
+// side menu of the account.
+type userView struct {
+	Name       string
+	Email      string
+	Account    *accountView
+	Others     []accountView
+	BackOffice bool
+	Menu       []menuItem
+}
+
+type accountView struct {
+	ID             int64
+	Name           string
+	CustomerNumber string
+	Delegate       bool
+}
+
+type menuItem struct {
+	Key, Path string
+	Current   bool
 }
 
 // newRenderer parses the layout and every view of fsys: templates/layout/*.html
@@ -99,7 +133,13 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 		SwitchLang: other,
 		CSSURL:     r.cssURL,
 		Version:    r.version,
+		CSRF:       csrfToken(c),
+		Path:       c.Request().URL.Path,
+		User:       newUserView(currentVisitor(c), c.Request().URL.Path),
 		Data:       data,
+	}
+	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
+		pg.Notice = p.T(k)
 	}
 	if err := t.ExecuteTemplate(w, "layout", pg); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
@@ -107,11 +147,36 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 	return nil
 }
 
+// newUserView is the layout's view of a visitor, nil for none.
+func newUserView(v *visitor, path string) *userView {
+	if v == nil {
+		return nil
+	}
+	u := &userView{Name: v.user.Name, Email: v.user.Email, BackOffice: v.isBackOffice()}
+	if u.Name == "" {
+		u.Name = v.user.Email
+	}
+	for _, a := range v.acting() {
+		av := accountView{ID: a.AccountID, Name: a.Name, CustomerNumber: a.CustomerNumber, Delegate: a.Role == domain.RoleDelegate}
+		if v.current != nil && a.AccountID == v.current.AccountID {
+			u.Account = &av
+			continue
+		}
+		u.Others = append(u.Others, av)
+	}
+	if u.Account != nil {
+		for _, t := range tiles {
+			u.Menu = append(u.Menu, menuItem{Key: t.key, Path: t.path, Current: t.path == path})
+		}
+	}
+	return u
+}
+
 // withQuery returns u's path and query with key set to value. A path that
 // a browser would read as another host ("//host") becomes "/".
 func withQuery(u *url.URL, key, value string) string {
-	p := u.EscapedPath()
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
+	p := localPath(u.EscapedPath())
+	if p == "" {
 		p = "/"
 	}
 	q := u.Query()

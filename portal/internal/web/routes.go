@@ -1,14 +1,115 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"net/http"
 
-// routes is the site's whole route table. Each handler lives in a file of
-// its own, named after the page and its action (device_list.go).
-func (s *Server) routes(e *echo.Echo) {
-	e.GET("/", s.home)
-	e.GET("/healthz", s.health)
-	e.HEAD("/healthz", s.health)
-	e.GET("/static/*", s.static)
+	"github.com/labstack/echo/v4"
+)
 
-	e.GET("/devices", s.deviceList)
+// access is who may use a page. It is decided in one place, authorize,
+// from the route table; a handler never checks it again. The zero value
+// is no access level at all, which the route table's test refuses.
+type access int
+
+const (
+	// anyone: a public page. The visitor is still read, so a signed-in
+	// user sees the page in their language with their menu.
+	anyone access = iota + 1
+	// asset: a static file or a probe; no session is read.
+	asset
+	// signedIn: any signed-in user, whatever their accounts.
+	signedIn
+	// member: the primary or a delegate of the current account.
+	member
+	// primaryOnly: the primary of the current account.
+	primaryOnly
+	// backOffice: a user with the back-office role.
+	backOffice
+)
+
+// String names a level in test failures.
+func (a access) String() string {
+	switch a {
+	case anyone:
+		return "anyone"
+	case asset:
+		return "asset"
+	case signedIn:
+		return "signedIn"
+	case member:
+		return "member"
+	case primaryOnly:
+		return "primaryOnly"
+	case backOffice:
+		return "backOffice"
+	}
+	return "none"
+}
+
+// pageRoute is one route of the site and who may use it.
+type pageRoute struct {
+	method, path string
+	access       access
+	handle       echo.HandlerFunc
+}
+
+// pageRoutes is the site's whole route table (the API has its own,
+// apiRoutes): every route names its access level, and authorize is the one
+// place that enforces it. Each handler lives in a file named after its
+// page. A route added to echo any other way fails TestEveryRouteIsInATable.
+//
+// Inside an account, a path parameter names an object of the current
+// account (:location, :device…): the handler fetches it with a store
+// method that takes the current account's id, so another account's id is
+// 404. README.md says how to add a route and its test.
+func (s *Server) pageRoutes() []pageRoute {
+	get, post := http.MethodGet, http.MethodPost
+	routes := []pageRoute{
+		{get, "/", anyone, s.home},
+		{get, "/healthz", asset, s.health},
+		{http.MethodHead, "/healthz", asset, s.health},
+		{get, "/static/*", asset, s.static},
+
+		// Signing in and out, passwords (signin.go, password.go).
+		{get, "/login", anyone, s.loginForm},
+		{post, "/login", anyone, s.login},
+		{post, "/logout", anyone, s.logout},
+		{get, "/password/forgot", anyone, s.forgotForm},
+		{post, "/password/forgot", anyone, s.forgot},
+		{get, "/password/reset", anyone, s.resetForm},
+		{post, "/password/reset", anyone, s.reset},
+
+		// The user's own profile, language and e-mail (profile.go).
+		{get, "/profile", signedIn, s.profileForm},
+		{post, "/profile", signedIn, s.profile},
+		{post, "/profile/password", signedIn, s.changePassword},
+		{post, "/profile/email", signedIn, s.changeEmail},
+		{get, "/email/confirm", anyone, s.confirmEmailForm},
+		{post, "/email/confirm", anyone, s.confirmEmail},
+		{post, "/language", signedIn, s.setLanguage},
+
+		// The dashboard and the accounts the user may act for (dashboard.go).
+		{get, "/dashboard", signedIn, s.dashboard},
+		{post, "/accounts/:account/current", signedIn, s.switchAccount},
+
+		// The current account's equipment (device_list.go).
+		{get, "/equipment", member, s.deviceList},
+
+		// The back office (device_list.go).
+		{get, "/backoffice/devices", backOffice, s.allDevices},
+	}
+	// The dashboard's tiles whose pages come later: each says so.
+	for _, t := range tiles {
+		if t.coming {
+			routes = append(routes, pageRoute{get, t.path, member, s.coming(t.key)})
+		}
+	}
+	return routes
+}
+
+// mountPages registers the page routes, each behind authorize.
+func (s *Server) mountPages(e *echo.Echo) {
+	for _, r := range s.pageRoutes() {
+		e.Add(r.method, r.path, r.handle, s.authorize(r.access))
+	}
 }

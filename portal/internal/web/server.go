@@ -11,11 +11,16 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/meterline/meterline/portal/internal/auth"
+	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/store"
 )
 
@@ -25,12 +30,38 @@ import (
 //go:embed templates static
 var assets embed.FS
 
-// Store is what the web site needs of the database.
+// Store is what the web site needs of the database; *store.Store is it.
+// Every method that reads an object inside an account takes the account's
+// id, so that a page cannot reach another account's object by its id.
 type Store interface {
-	// Devices returns every device with its latest read.
-	Devices(ctx context.Context) ([]store.DeviceSummary, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+
+	// Sign-in: sessions, users, their accounts, attempts, one-time links.
+	CreateSession(ctx context.Context, sess store.Session, replaces []byte) (store.Session, error)
+	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, error)
+	TouchSession(ctx context.Context, sess store.Session) (bool, error)
+	SetSessionAccount(ctx context.Context, id []byte, accountID *int64) error
+	DeleteSession(ctx context.Context, id []byte) error
+	MemberAccounts(ctx context.Context, userID int64) ([]store.MemberAccount, error)
+	User(ctx context.Context, id int64) (store.User, error)
+	UserByEmail(ctx context.Context, email string) (store.User, error)
+	SetPasswordHash(ctx context.Context, id int64, hash string) error
+	RehashPassword(ctx context.Context, id int64, old, hash string) error
+	UpdateProfile(ctx context.Context, id int64, p store.Profile) (store.User, error)
+	RecordAttempt(ctx context.Context, kind string, since time.Time, subjects ...string) (map[string]int, error)
+	ClearAttempts(ctx context.Context, kind, subject string) error
+	CreateOneTimeToken(ctx context.Context, t store.OneTimeToken, mails ...mail.Message) (store.OneTimeToken, error)
+	OneTimeToken(ctx context.Context, kind string, hash []byte) (store.OneTimeToken, error)
+	ResetPassword(ctx context.Context, hash []byte, passwordHash string) (store.User, error)
+	ConfirmEmailChange(ctx context.Context, hash []byte) (store.User, error)
+	Enqueue(ctx context.Context, mails ...mail.Message) error
+
+	// The current account's objects.
+	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
+
+	// The back office's views of all accounts.
+	Devices(ctx context.Context) ([]store.DeviceSummary, error)
 }
 
 // Options configure a Server.
@@ -45,16 +76,43 @@ type Options struct {
 	Now func() time.Time
 	// Location is the time zone times are shown in; nil means time.Local.
 	Location *time.Location
+	// BaseURL is the portal's public address, e.g. https://portal.example.com:
+	// the links of the e-mails it sends start with it (never with the
+	// request's Host header, which the sender of a request chooses).
+	BaseURL string
+	// SecureCookies marks the session cookie Secure even on a request that
+	// arrived over plain HTTP (TLS ended at a proxy that does not say so).
+	// Requests over HTTPS always get Secure cookies.
+	SecureCookies bool
+	// TrustedProxies are the proxies whose X-Forwarded-For names the client
+	// address the rate limits count; none means the connection's address.
+	TrustedProxies []*net.IPNet
+	// Passwords are argon2id's parameters; zero means auth.DefaultParams.
+	Passwords auth.Params
+	// Sessions say how long a session lasts; zero means
+	// auth.DefaultSessionPolicy.
+	Sessions auth.SessionPolicy
+	// Limits are the rate limits of sign-in, password reset and
+	// registration; zero means DefaultLimits.
+	Limits Limits
+	// Links say how long one-time links last; zero means DefaultLinkTTL.
+	Links LinkTTL
 }
 
 // Server is the portal's HTTP handler.
 type Server struct {
-	echo   *echo.Echo
-	store  Store
-	api    APIStore
-	logger *slog.Logger
-	now    func() time.Time
-	loc    *time.Location
+	echo     *echo.Echo
+	store    Store
+	api      APIStore
+	logger   *slog.Logger
+	now      func() time.Time
+	loc      *time.Location
+	baseURL  string
+	secure   bool
+	hasher   *auth.Hasher
+	sessions auth.SessionPolicy
+	limits   Limits
+	links    LinkTTL
 	// files are the static files, served under /static/.
 	files fs.FS
 }
@@ -65,7 +123,12 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: no store")
 	}
-	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location}
+	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("web: base URL %q: want http(s)://host[:port]", opts.BaseURL)
+	}
+	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location,
+		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,6 +137,18 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.loc == nil {
 		s.loc = time.Local
+	}
+	if s.sessions == (auth.SessionPolicy{}) {
+		s.sessions = auth.DefaultSessionPolicy
+	}
+	if s.limits == (Limits{}) {
+		s.limits = DefaultLimits
+	}
+	if s.links == (LinkTTL{}) {
+		s.links = DefaultLinkTTL
+	}
+	if s.hasher, err = auth.NewHasher(opts.Passwords); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	r, err := newRenderer(assets, opts.Version)
 	if err != nil {
@@ -86,11 +161,38 @@ func New(opts Options) (*Server, error) {
 	e.HideBanner, e.HidePort = true, true
 	e.Renderer = r
 	e.HTTPErrorHandler = s.handleError
-	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language)
+	e.IPExtractor = clientAddress(opts.TrustedProxies)
+	e.SchemeExtractor = clientScheme(opts.TrustedProxies)
+	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language, s.csrf())
 	s.echo = e
-	s.routes(e)
+	s.mountPages(e)
 	s.mountAPI(e)
 	return s, nil
+}
+
+// clientScheme is how the scheme the client used is read: TLS on the
+// connection, or X-Forwarded-Proto from a proxy on this box, the private
+// network or the trusted proxies.
+func clientScheme(proxies []*net.IPNet) echo.SchemeExtractor {
+	var opts []echo.TrustOption
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	return echo.ExtractSchemeFromHeaders(opts...)
+}
+
+// clientAddress is how the client's address is read: from the connection,
+// or from X-Forwarded-For as the trusted proxies pass it on, and from no
+// other proxy (a client can write the header itself).
+func clientAddress(proxies []*net.IPNet) echo.IPExtractor {
+	if len(proxies) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range proxies {
+		opts = append(opts, echo.TrustIPRange(p))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ServeHTTP serves a request.

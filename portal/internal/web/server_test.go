@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -19,29 +18,46 @@ import (
 // testNow is the time every handler test runs at.
 var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// fakeStore serves fixed devices, or fails as told.
+// fakeStore is a real store whose device lists and ping answer what the
+// test says.
 type fakeStore struct {
+	*store.Store
 	devices []store.DeviceSummary
 	err     error
 	pingErr error
 }
 
+func (f *fakeStore) AccountDeviceSummaries(context.Context, int64) ([]store.DeviceSummary, error) {
+	return f.devices, f.err
+}
 func (f *fakeStore) Devices(context.Context) ([]store.DeviceSummary, error) { return f.devices, f.err }
 func (f *fakeStore) Ping(context.Context) error                             { return f.pingErr }
 
-func newTestServer(t *testing.T, st Store) *Server {
+// testSite is a server over a fakeStore whose every request carries the
+// session of the primary user of an account, so that the account's pages
+// (the equipment list) answer; its Server answers anonymous requests.
+type testSite struct {
+	*Server
+	cookie *http.Cookie
+}
+
+func (s testSite) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r.AddCookie(s.cookie)
+	// A fixed CSRF token keeps the golden pages' forms the same.
+	r.AddCookie(&http.Cookie{Name: "ml_csrf", Value: "golden-csrf-token"})
+	s.Server.ServeHTTP(w, r)
+}
+
+func newTestServer(t *testing.T, f *fakeStore) testSite {
 	t.Helper()
-	s, err := New(Options{
-		Store:    st,
-		Logger:   slog.New(slog.DiscardHandler),
-		Version:  "test",
-		Now:      func() time.Time { return testNow },
-		Location: time.UTC,
+	e := newEnv(t, func(o *Options) {
+		f.Store = o.Store.(*store.Store)
+		o.Store = f
 	})
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return s
+	a := e.newAccount("site", "H2X 1Y4")
+	b := e.browser()
+	b.login(a.primary.Email)
+	return testSite{Server: e.srv, cookie: b.cookies[sessionCookie]}
 }
 
 // request serves one request; header holds name, value pairs.
@@ -56,10 +72,13 @@ func request(t *testing.T, h http.Handler, method, target string, header ...stri
 	return rec
 }
 
-func TestHomeRedirectsToDevices(t *testing.T) {
-	rec := request(t, newTestServer(t, &fakeStore{}), http.MethodGet, "/")
-	if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/devices" {
-		t.Errorf("GET / = %d to %q, want 303 to /devices", rec.Code, rec.Header().Get("Location"))
+func TestHomeRedirects(t *testing.T) {
+	s := newTestServer(t, &fakeStore{})
+	if rec := request(t, s.Server, http.MethodGet, "/"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login" {
+		t.Errorf("GET / anonymous = %d to %q, want 303 to /login", rec.Code, rec.Header().Get("Location"))
+	}
+	if rec := request(t, s, http.MethodGet, "/"); rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/dashboard" {
+		t.Errorf("GET / signed in = %d to %q, want 303 to /dashboard", rec.Code, rec.Header().Get("Location"))
 	}
 }
 
@@ -87,7 +106,7 @@ func TestHealth(t *testing.T) {
 
 func TestSecurityHeaders(t *testing.T) {
 	s := newTestServer(t, &fakeStore{})
-	for _, path := range []string{"/devices", "/no-such-page", "/static/style.css", "/healthz"} {
+	for _, path := range []string{"/login", "/equipment", "/no-such-page", "/static/style.css", "/healthz"} {
 		rec := request(t, s, http.MethodGet, path)
 		h := rec.Header()
 		csp := h.Get("Content-Security-Policy")
@@ -111,20 +130,20 @@ func TestLanguage(t *testing.T) {
 		wantLang   string
 		wantCookie string // "" when no cookie is set
 	}{
-		{"default is French", "/devices", nil, "fr", ""},
-		{"Accept-Language English", "/devices", []string{"Accept-Language", "en-GB,en;q=0.9"}, "en", ""},
-		{"Accept-Language unsupported", "/devices", []string{"Accept-Language", "de-DE"}, "fr", ""},
-		{"query sets the cookie", "/devices?lang=en", []string{"Accept-Language", "fr"}, "en", "en"},
-		{"query French over English browser", "/devices?lang=fr", []string{"Accept-Language", "en"}, "fr", "fr"},
-		{"cookie over Accept-Language", "/devices", []string{"Cookie", "lang=en", "Accept-Language", "fr"}, "en", ""},
-		{"bad query falls back to cookie", "/devices?lang=de", []string{"Cookie", "lang=en"}, "en", ""},
-		{"bad cookie falls back to header", "/devices", []string{"Cookie", "lang=xx", "Accept-Language", "en"}, "en", ""},
+		{"default is French", "/login", nil, "fr", ""},
+		{"Accept-Language English", "/login", []string{"Accept-Language", "en-GB,en;q=0.9"}, "en", ""},
+		{"Accept-Language unsupported", "/login", []string{"Accept-Language", "de-DE"}, "fr", ""},
+		{"query sets the cookie", "/login?lang=en", []string{"Accept-Language", "fr"}, "en", "en"},
+		{"query French over English browser", "/login?lang=fr", []string{"Accept-Language", "en"}, "fr", "fr"},
+		{"cookie over Accept-Language", "/login", []string{"Cookie", "lang=en", "Accept-Language", "fr"}, "en", ""},
+		{"bad query falls back to cookie", "/login?lang=de", []string{"Cookie", "lang=en"}, "en", ""},
+		{"bad cookie falls back to header", "/login", []string{"Cookie", "lang=xx", "Accept-Language", "en"}, "en", ""},
 		{"error pages too", "/nope?lang=en", nil, "en", "en"},
 	}
 	s := newTestServer(t, &fakeStore{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := request(t, s, http.MethodGet, tt.target, tt.header...)
+			rec := request(t, s.Server, http.MethodGet, tt.target, tt.header...)
 			body := rec.Body.String()
 			if !strings.Contains(body, `<html lang="`+tt.wantLang+`">`) {
 				t.Errorf("page language is not %q:\n%.300s", tt.wantLang, body)
@@ -132,7 +151,12 @@ func TestLanguage(t *testing.T) {
 			if got := rec.Header().Get("Content-Language"); got != tt.wantLang {
 				t.Errorf("Content-Language = %q, want %q", got, tt.wantLang)
 			}
-			cookie := rec.Header().Get("Set-Cookie")
+			var cookie string
+			for _, c := range rec.Header().Values("Set-Cookie") {
+				if strings.HasPrefix(c, "lang=") {
+					cookie = c
+				}
+			}
 			switch {
 			case tt.wantCookie == "" && cookie != "":
 				t.Errorf("Set-Cookie = %q, want none", cookie)
@@ -150,13 +174,13 @@ func TestLanguage(t *testing.T) {
 func TestLanguageSwitchLink(t *testing.T) {
 	s := newTestServer(t, &fakeStore{})
 	tests := []struct{ target, want string }{
-		{"/devices", `href="/devices?lang=en" hreflang="en" lang="en"`},
-		{"/devices?lang=en", `href="/devices?lang=fr" hreflang="fr" lang="fr"`},
-		{"/devices?sort=x&lang=fr", `href="/devices?lang=en&amp;sort=x"`},
+		{"/login", `href="/login?lang=en" hreflang="en" lang="en"`},
+		{"/login?lang=en", `href="/login?lang=fr" hreflang="fr" lang="fr"`},
+		{"/login?sort=x&lang=fr", `href="/login?lang=en&amp;sort=x"`},
 		{"//evil.example/x", `href="/?lang=en"`},
 	}
 	for _, tt := range tests {
-		body := request(t, s, http.MethodGet, tt.target).Body.String()
+		body := request(t, s.Server, http.MethodGet, tt.target).Body.String()
 		if !strings.Contains(body, tt.want) {
 			t.Errorf("GET %s: the language link is not %s", tt.target, tt.want)
 		}
@@ -186,7 +210,7 @@ func TestStatic(t *testing.T) {
 		}
 	}
 	// The page links the stylesheet under a content-hashed URL that serves.
-	page := request(t, s, http.MethodGet, "/devices").Body.String()
+	page := request(t, s, http.MethodGet, "/equipment").Body.String()
 	_, rest, ok := strings.Cut(page, `<link rel="stylesheet" href="`)
 	href, _, _ := strings.Cut(rest, `"`)
 	if !ok || !strings.HasPrefix(href, "/static/style.css?v=") {
@@ -208,17 +232,17 @@ func TestErrors(t *testing.T) {
 	}{
 		{"unknown page", nil, http.MethodGet, "/no-such-page", http.StatusNotFound, "Cette page n&#39;existe pas."},
 		{"unknown page in English", nil, http.MethodGet, "/no-such-page?lang=en", http.StatusNotFound, "This page does not exist."},
-		{"wrong method", nil, http.MethodPost, "/devices", http.StatusMethodNotAllowed, "Erreur 405"},
-		{"not found code", domain.Errorf(domain.ENOTFOUND, "no device 7"), http.MethodGet, "/devices", http.StatusNotFound, "Erreur 404"},
-		{"invalid code", domain.Errorf(domain.EINVALID, "bad"), http.MethodGet, "/devices", http.StatusBadRequest, "La demande n&#39;est pas valide."},
-		{"unavailable code", domain.Errorf(domain.EUNAVAILABLE, "db down"), http.MethodGet, "/devices", http.StatusServiceUnavailable, "momentanément indisponible"},
-		{"schema behind code", domain.Errorf(domain.ESCHEMABEHIND, "v1 < v2"), http.MethodGet, "/devices", http.StatusServiceUnavailable, "Erreur 503"},
-		{"internal error", errors.New("pq: secret table detail"), http.MethodGet, "/devices", http.StatusInternalServerError, "Une erreur interne"},
-		{"wrapped code", errors.Join(errors.New("ctx"), domain.Errorf(domain.ECONFLICT, "clash")), http.MethodGet, "/devices", http.StatusConflict, "Erreur 409"},
+		{"wrong method", nil, http.MethodPut, "/equipment", http.StatusMethodNotAllowed, "Erreur 405"},
+		{"not found code", domain.Errorf(domain.ENOTFOUND, "no device 7"), http.MethodGet, "/equipment", http.StatusNotFound, "Erreur 404"},
+		{"invalid code", domain.Errorf(domain.EINVALID, "bad"), http.MethodGet, "/equipment", http.StatusBadRequest, "La demande n&#39;est pas valide."},
+		{"unavailable code", domain.Errorf(domain.EUNAVAILABLE, "db down"), http.MethodGet, "/equipment", http.StatusServiceUnavailable, "momentanément indisponible"},
+		{"schema behind code", domain.Errorf(domain.ESCHEMABEHIND, "v1 < v2"), http.MethodGet, "/equipment", http.StatusServiceUnavailable, "Erreur 503"},
+		{"internal error", errors.New("pq: secret table detail"), http.MethodGet, "/equipment", http.StatusInternalServerError, "Une erreur interne"},
+		{"wrapped code", errors.Join(errors.New("ctx"), domain.Errorf(domain.ECONFLICT, "clash")), http.MethodGet, "/equipment", http.StatusConflict, "Erreur 409"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rec := request(t, newTestServer(t, &fakeStore{err: tt.storeErr}), tt.method, tt.target)
+			rec := request(t, newTestServer(t, &fakeStore{err: tt.storeErr}), tt.method, tt.target, "Sec-Fetch-Site", "same-origin")
 			body := rec.Body.String()
 			if rec.Code != tt.wantCode {
 				t.Errorf("status = %d, want %d", rec.Code, tt.wantCode)
@@ -268,8 +292,14 @@ func TestHTTPStatus(t *testing.T) {
 	}
 }
 
-func TestNewNeedsStore(t *testing.T) {
-	if _, err := New(Options{}); err == nil {
+func TestNewNeedsStoreAndBaseURL(t *testing.T) {
+	if _, err := New(Options{BaseURL: testBaseURL}); err == nil {
 		t.Error("New without a store succeeded")
+	}
+	st := &fakeStore{}
+	for _, base := range []string{"", "portal.example.com", "ftp://portal.example.com", "https://"} {
+		if _, err := New(Options{Store: st, BaseURL: base}); err == nil {
+			t.Errorf("New with base URL %q succeeded", base)
+		}
 	}
 }

@@ -1,0 +1,82 @@
+-- Portal sign-in (issue 15): server-side sessions, one-time links, the
+-- attempts that rate-limit sign-in and password reset across replicas, and
+-- the registrations the back office must link by hand.
+
+-- A signed-in browser. id is the SHA-256 of the cookie's 32 random bytes:
+-- the database never holds a usable cookie. account_id is the account the
+-- user acts for now (NULL: none yet); the portal checks on every request
+-- that the user is still a member of it. A session ends at expires_at
+-- (absolute) or when last_seen_at is older than the idle limit, whichever
+-- comes first; sign-out and a password change delete the rows.
+CREATE TABLE sessions (
+    id            bytea PRIMARY KEY,
+    user_id       bigint NOT NULL REFERENCES users (id),
+    account_id    bigint REFERENCES accounts (id),
+    created_at    timestamptz NOT NULL,
+    last_seen_at  timestamptz NOT NULL,
+    expires_at    timestamptz NOT NULL
+);
+CREATE INDEX sessions_user_id ON sessions (user_id);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+-- A link sent by e-mail that works once: confirm a registration, reset a
+-- password, confirm a new e-mail address, accept an invitation. Only the
+-- SHA-256 of the link's 32 random bytes is kept. kind is free text (the
+-- portal's constants) so that a new kind needs no migration; payload is
+-- what the link carries (the registration's answers, the new address…).
+-- user_id is NULL for a registration: the user exists once confirmed.
+CREATE TABLE one_time_tokens (
+    id          bigserial PRIMARY KEY,
+    kind        text NOT NULL,
+    user_id     bigint REFERENCES users (id),
+    token_hash  bytea NOT NULL UNIQUE,
+    payload     jsonb NOT NULL,
+    created_at  timestamptz NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    used_at     timestamptz
+);
+CREATE INDEX one_time_tokens_user_id ON one_time_tokens (user_id);
+CREATE INDEX one_time_tokens_expires_at ON one_time_tokens (expires_at);
+
+-- Attempts counted by the rate limits: kind is what was attempted (login,
+-- reset, register), subject whom it counts against ("email:…" or
+-- "ip:…"). Every replica counts the same rows.
+CREATE TABLE auth_attempts (
+    id       bigserial PRIMARY KEY,
+    kind     text NOT NULL,
+    subject  text NOT NULL,
+    at       timestamptz NOT NULL
+);
+CREATE INDEX auth_attempts_subject ON auth_attempts (kind, subject, at);
+CREATE INDEX auth_attempts_at ON auth_attempts (at);
+
+-- A registration the portal could not complete alone, for the back office:
+-- no_match when the serial and postal code matched no device on file
+-- (seed 000: "send the serial to support to have it linked"),
+-- has_primary when the account already has a primary user (who is told
+-- and may invite the newcomer as a delegate).
+CREATE TABLE link_requests (
+    id           bigserial PRIMARY KEY,
+    reason       text NOT NULL CHECK (reason IN ('no_match', 'has_primary')),
+    email        text NOT NULL,
+    name         text NOT NULL,
+    phone        text NOT NULL DEFAULT '',
+    address      text NOT NULL DEFAULT '',
+    serial       text NOT NULL,
+    postal_code  text NOT NULL DEFAULT '',
+    language     text NOT NULL DEFAULT 'fr' CHECK (language IN ('fr', 'en')),
+    account_id   bigint REFERENCES accounts (id),
+    user_id      bigint REFERENCES users (id),
+    status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'rejected')),
+    created_at   timestamptz NOT NULL,
+    resolved_at  timestamptz
+);
+CREATE INDEX link_requests_open ON link_requests (created_at) WHERE status = 'open';
+
+-- The postal address a person gives at registration (seed 002).
+ALTER TABLE users ADD COLUMN address text NOT NULL DEFAULT '';
+
+-- One primary user per account (seed 000: "l'utilisateur principal"); the
+-- store checks it, the index makes two registrations at once unable to
+-- both win.
+CREATE UNIQUE INDEX memberships_one_primary ON memberships (account_id) WHERE role = 'primary';
