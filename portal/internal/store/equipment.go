@@ -206,3 +206,18 @@ func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin
 	}
 	return e, nil
 }
+
+// AccountEquipmentDevice returns a device of an account's equipment: under
+// contract of the account and not removed. A device of another account,
+// a removed one or one not under contract is ENOTFOUND, as is an id that
+// does not exist: the page that asks to remove a device reads it so.
+func (s *Store) AccountEquipmentDevice(ctx context.Context, accountID, deviceID int64) (ContractedDevice, error) {
+	var d ContractedDevice
+	err := s.db.GetContext(ctx, &d, s.db.Rebind(`SELECT `+contractedColumns+` FROM devices
+WHERE id = ? AND account_id = ? AND contract_id IS NOT NULL AND state IN ('active', 'pending_removal')`), deviceID, accountID)
+	if err != nil {
+		return ContractedDevice{}, fmt.Errorf("store: device %d of account %d: %w", deviceID, accountID,
+			notFound(err, "account %d has no device %d", accountID, deviceID))
+	}
+	return d, nil
+}
