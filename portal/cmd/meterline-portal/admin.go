@@ -28,6 +28,7 @@ func adminUsage() string {
   meterline-portal admin [-database URL] token revoke ID
   meterline-portal admin [-database URL] import KIND FILE.csv
   meterline-portal admin [-database URL] demo [-count N] [-agent ID]
+  meterline-portal admin hash-password < PASSWORD-FILE
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
 "token create" prints the token's secret once: it is stored hashed only.
@@ -42,6 +43,9 @@ locations, contracts and users, the simulated demo fleet of N printers
 (default 12) under contract but one, one serial under both accounts, and
 agent ID (default demo-agent) registered to the first; running it again
 changes nothing.
+"hash-password" reads a password (the first line of its input) and prints
+its hash in the portal's format, for scripts that load users (e.g. the
+-password-hash of e2e/cmd/scalegen); it opens no database.
 `
 }
 
@@ -57,6 +61,12 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return nil
 		}
 		return err
+	}
+	if fs.Arg(0) == "hash-password" {
+		if fs.NArg() != 1 {
+			return errors.New("admin hash-password: the password is read from the input, not the arguments")
+		}
+		return hashPassword(os.Stdin, stdout)
 	}
 	if *database == "" {
 		cfg, err := config.Parse(nil, os.Getenv, stderr)

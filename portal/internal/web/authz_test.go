@@ -193,8 +193,14 @@ func victimParams(v testAccount) map[string]string {
 // victimMarkers are strings of the victim's data no page may show anyone
 // else.
 func victimMarkers(v testAccount) []string {
-	return []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
-		v.primary.Email, v.primary.Name, v.primary.Phone}
+	var out []string
+	for _, m := range []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
+		v.primary.Email, v.primary.Name, v.primary.Phone, v.location.Attention, v.location.Phone} {
+		if m != "" { // "" is in every page
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // victimSnapshot is what the walker checks no request changed: the
@@ -215,6 +221,7 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 	add(e.st.Contracts(ctx, v.ID))
 	add(e.st.User(ctx, v.primary.ID))
 	add(e.st.Account(ctx, v.ID))
+	add(e.st.AccountRequests(ctx, v.ID, 0))
 	b, err := json.Marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +241,16 @@ func TestCrossAccountWalker(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			e := newEnvAt(t, be.url(t))
 			victim := e.newAccount("victim", "H2X 1Y4")
+			// The victim's shipping contact and a request of its own, which
+			// the shipping and equipment pages show.
+			victim.location.LocationContact = store.LocationContact{Attention: "Attention Victim", Suite: "Suite Victim", Phone: "555-0100-victim"}
+			if err := e.st.UpdateLocationContact(context.Background(), victim.ID, victim.location.ID, victim.location.LocationContact, store.BySystem("test")); err != nil {
+				t.Fatal(err)
+			}
+			const victimLink = "VICTIMLINK1"
+			if _, err := e.st.RequestSerialLink(context.Background(), store.SerialLink{AccountID: &victim.ID, UserID: &victim.primary.ID, Serial: victimLink}); err != nil {
+				t.Fatal(err)
+			}
 			attacker := e.newAccount("attacker", "J3X 0E1")
 			third := e.newAccount("third", "G1K 3J4")
 			removed := e.newUser("removed.delegate@example.com", "Removed Delegate")
@@ -253,7 +270,7 @@ func TestCrossAccountWalker(t *testing.T) {
 			removedSession := rb.cookies[sessionCookie]
 
 			params := victimParams(victim)
-			markers := victimMarkers(victim)
+			markers := append(victimMarkers(victim), victimLink)
 			before := victimSnapshot(t, e, victim)
 			visitors := []struct {
 				name  string

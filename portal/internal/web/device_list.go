@@ -15,17 +15,6 @@ type deviceListView struct {
 	Devices []deviceView
 }
 
-// deviceList shows the current account's devices under contract with
-// their counters, supply levels, status and last read time. The page
-// refreshes itself every 30 seconds.
-func (s *Server) deviceList(c echo.Context) error {
-	devices, err := s.store.AccountDeviceSummaries(c.Request().Context(), currentAccount(c).AccountID)
-	if err != nil {
-		return err
-	}
-	return s.renderDevices(c, devices)
-}
-
 // allDevices shows the back office every device, of every account or none.
 func (s *Server) allDevices(c echo.Context) error {
 	devices, err := s.store.Devices(c.Request().Context())

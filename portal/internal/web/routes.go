@@ -92,8 +92,18 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/dashboard", signedIn, s.dashboard},
 		{post, "/accounts/:account/current", signedIn, s.switchAccount},
 
-		// The current account's equipment (device_list.go).
-		{get, "/equipment", member, s.deviceList},
+		// My equipment: the list, adding a device, asking to remove or
+		// group devices (equipment.go).
+		{get, "/equipment", member, s.equipment},
+		{post, "/equipment/add", member, s.addDevice},
+		{post, "/equipment/link", member, s.linkSerial},
+		{post, "/equipment/group", member, s.groupDevices},
+		{get, "/equipment/:device/remove", member, s.removalForm},
+		{post, "/equipment/:device/remove", member, s.requestRemoval},
+
+		// Shipping details: the account's locations (shipping.go).
+		{get, "/shipping", member, s.shipping},
+		{post, "/shipping/:location", member, s.saveShipping},
 
 		// The back office (device_list.go).
 		{get, "/backoffice/devices", backOffice, s.allDevices},

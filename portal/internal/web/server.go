@@ -57,8 +57,17 @@ type Store interface {
 	ConfirmEmailChange(ctx context.Context, hash []byte) (store.User, error)
 	Enqueue(ctx context.Context, mails ...mail.Message) error
 
-	// The current account's objects.
-	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
+	// My equipment and shipping details (equipment.go, shipping.go).
+	AccountEquipmentPage(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (store.EquipmentPage, error)
+	AccountEquipmentDevice(ctx context.Context, accountID, deviceID int64) (store.ContractedDevice, error)
+	AddDevice(ctx context.Context, accountID, userID int64, serial, postalCode string) (store.AddDeviceResult, error)
+	RequestSerialLink(ctx context.Context, l store.SerialLink) (store.Request, error)
+	RequestRemoval(ctx context.Context, accountID, userID, deviceID int64, reason string) (store.Request, error)
+	RequestGrouping(ctx context.Context, accountID, userID int64, deviceIDs []int64, note string) (store.Request, error)
+	AccountRequests(ctx context.Context, accountID int64, limit int) ([]store.Request, error)
+	Locations(ctx context.Context, accountID int64) ([]store.Location, error)
+	AccountLocation(ctx context.Context, accountID, locationID int64) (store.Location, error)
+	UpdateLocationContact(ctx context.Context, accountID, locationID int64, c store.LocationContact, by store.Actor) error
 
 	// The back office's views of all accounts.
 	Devices(ctx context.Context) ([]store.DeviceSummary, error)
