@@ -13,7 +13,7 @@ var equipmentEN = map[string]string{
 	"equipment.page":               "page %d of %d",
 	"equipment.caption":            "The account's devices by shipping address, with their meters, supply levels and last read",
 	"equipment.col.select":         "Select",
-	"equipment.col.model":          "Model",
+	"equipment.col.device":         "Serial number and model",
 	"equipment.col.levels":         "Supply levels",
 	"equipment.col.reads":          "Reads",
 	"equipment.col.action":         "Action",

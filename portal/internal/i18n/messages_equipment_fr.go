@@ -13,7 +13,7 @@ var equipmentFR = map[string]string{
 	"equipment.page":               "page %d sur %d",
 	"equipment.caption":            "Les appareils du compte par adresse d'expédition, avec leurs compteurs, leurs niveaux de fournitures et leur dernier relevé",
 	"equipment.col.select":         "Choisir",
-	"equipment.col.model":          "Modèle",
+	"equipment.col.device":         "Numéro de série et modèle",
 	"equipment.col.levels":         "Niveaux des fournitures",
 	"equipment.col.reads":          "Relevés",
 	"equipment.col.action":         "Action",

@@ -138,7 +138,11 @@ func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, autom
 
 func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
 	var rows []equipmentRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(equipmentQuery), accountID, limit, offset); err != nil {
+	st, err := s.prepared(ctx, equipmentQuery)
+	if err == nil {
+		err = st.SelectContext(ctx, &rows, accountID, limit, offset)
+	}
+	if err != nil {
 		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
 	}
 	page := EquipmentPage{Devices: make([]Equipment, len(rows))}

@@ -54,10 +54,13 @@ func (s *Store) SessionUser(ctx context.Context, id []byte) (Session, User, erro
 		Session
 		User `db:"u"`
 	}
-	err := s.db.GetContext(ctx, &row, s.db.Rebind(`SELECT s.id, s.user_id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
+	st, err := s.prepared(ctx, `SELECT s.id, s.user_id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
        u.id AS "u.id", u.email AS "u.email", u.name AS "u.name", u.phone AS "u.phone", u.address AS "u.address",
        u.language AS "u.language", u.password_hash AS "u.password_hash", u.created_at AS "u.created_at"
-FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`), id)
+FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
+	if err == nil {
+		err = st.GetContext(ctx, &row, id)
+	}
 	if err != nil {
 		return Session{}, User{}, fmt.Errorf("store: session: %w", notFound(err, "no such session"))
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -31,7 +32,7 @@ func init() {
 // Connection pool bounds.
 const (
 	maxOpenConns = 10
-	maxIdleConns = 4
+	maxIdleConns = maxOpenConns
 )
 
 // Store reads and writes the portal's data.
@@ -43,6 +44,8 @@ type Store struct {
 	// outbox enqueues the e-mails a change causes, in the change's
 	// transaction, on the store's clock.
 	outbox *mail.Outbox
+	// stmts are the statements prepared once (prepared.go), by query.
+	stmts sync.Map
 }
 
 // Open connects to the database rawURL names (see schema.ParseSource) and
@@ -122,6 +125,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database connections.
 func (s *Store) Close() error {
+	s.closeStatements()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"errors"
+	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
@@ -53,7 +54,9 @@ type equipmentView struct {
 	PageOf string
 	Page   int
 	Groups []equipmentGroup
-	Pager  *pager
+	// Rows are the Groups as the table's row groups (equipment_html.go).
+	Rows  template.HTML
+	Pager *pager
 	// AutoTitle and ManualTitle explain the Reads column's two values.
 	AutoTitle   string
 	ManualTitle string
@@ -207,6 +210,7 @@ func (s *Server) equipmentView(c echo.Context, page int, add addDeviceForm, grou
 		g := &view.Groups[len(view.Groups)-1]
 		g.Devices = append(g.Devices, row)
 	}
+	view.Rows = equipmentGroupsHTML(view.Groups, newRowLabels(p, view.AutoTitle, view.ManualTitle))
 	view.Requests = requestViews(requests, p, now, s.loc)
 	return view, nil
 }

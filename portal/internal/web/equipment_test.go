@@ -12,10 +12,12 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/meterline/meterline/portal/internal/i18n"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
+	"github.com/meterline/meterline/shared/wire"
 )
 
 // fleet gives an account n more devices under its contract at a second
@@ -427,5 +429,33 @@ func TestEquipmentStoreFailure(t *testing.T) {
 	rec := request(t, s, http.MethodGet, "/equipment")
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "secret table") {
 		t.Errorf("GET /equipment on a failing store = %d:\n%s", rec.Code, rec.Body)
+	}
+}
+
+// TestEquipmentRowsEscape: the rows written in Go escape every value as
+// the templates do, in text and in attributes.
+func TestEquipmentRowsEscape(t *testing.T) {
+	p := i18n.For(i18n.EN)
+	at := testNow.Add(-time.Hour)
+	e := store.Equipment{DeviceID: 7, Serial: `<script>alert("s")</script>`, Model: `M"odel' <b>`, ProductCode: "&P",
+		PendingRemoval: true, LastReadAt: &at, Total: p64(12), Supplies: []wire.Supply{
+			{Index: 1, Kind: domain.SupplyToner, Colour: "black", Description: `Toner "<x>"`, State: domain.LevelMeasured, Percent: pint(40)},
+			{Index: 2, Kind: domain.SupplyOther, Description: `<img src=x>`, State: domain.LevelUnknown},
+		}}
+	g := []equipmentGroup{{Address: `<Company> & "Sons"`, Devices: []equipmentRow{newEquipmentRow(e, p, testNow, time.UTC)}}}
+	out := string(equipmentGroupsHTML(g, newRowLabels(p, `auto "title"`, "manual")))
+	for _, bad := range []string{"<script>", "<b>", "<img", `"s"`, `"<x>"`, "<Company>", `& "Sons"`} {
+		if strings.Contains(out, bad) {
+			t.Errorf("the rows hold %q unescaped:\n%s", bad, out)
+		}
+	}
+	for _, want := range []string{"&lt;script&gt;alert(&#34;s&#34;)&lt;/script&gt;", "M&#34;odel&#39; &lt;b&gt;", "&amp;P", "&lt;Company&gt; &amp; &#34;Sons&#34;",
+		`title="Toner &#34;&lt;x&gt;&#34;"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the rows lack %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "/equipment/7/remove") {
+		t.Error("a device pending removal offers the removal link")
 	}
 }
