@@ -57,9 +57,8 @@ type equipmentView struct {
 	// Rows are the Groups as the table's row groups (equipment_html.go).
 	Rows  template.HTML
 	Pager *pager
-	// AutoTitle and ManualTitle explain the Reads column's two values.
-	AutoTitle   string
-	ManualTitle string
+	// ReadsLegend explains the Reads column's two values.
+	ReadsLegend string
 	Add         addDeviceForm
 	Group       groupForm
 	Requests    []requestView
@@ -183,8 +182,7 @@ func (s *Server) equipmentView(c echo.Context, page int, add addDeviceForm, grou
 	view := equipmentView{
 		Count:       p.N("equipment.count", int64(list.Total)),
 		Page:        page,
-		AutoTitle:   p.T("equipment.reads.auto.title", days),
-		ManualTitle: p.T("equipment.reads.manual.title", days),
+		ReadsLegend: p.T("equipment.reads.legend", days),
 		Add:         add,
 		Group:       group,
 	}
@@ -210,7 +208,7 @@ func (s *Server) equipmentView(c echo.Context, page int, add addDeviceForm, grou
 		g := &view.Groups[len(view.Groups)-1]
 		g.Devices = append(g.Devices, row)
 	}
-	view.Rows = equipmentGroupsHTML(view.Groups, newRowLabels(p, view.AutoTitle, view.ManualTitle))
+	view.Rows = equipmentGroupsHTML(view.Groups, newRowLabels(p))
 	view.Requests = requestViews(requests, p, now, s.loc)
 	return view, nil
 }

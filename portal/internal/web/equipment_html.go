@@ -18,19 +18,17 @@ import (
 
 // rowLabels are the words every row repeats, looked up once per page.
 type rowLabels struct {
-	pending, removeAsked, removeLink, auto, manual, autoTitle, manualTitle, none string
-	p                                                                            *i18n.Printer
+	pending, removeAsked, removeLink, auto, manual, none string
+	p                                                    *i18n.Printer
 }
 
-func newRowLabels(p *i18n.Printer, autoTitle, manualTitle string) rowLabels {
+func newRowLabels(p *i18n.Printer) rowLabels {
 	return rowLabels{
 		pending:     p.T("equipment.pending"),
 		removeAsked: p.T("equipment.remove.asked"),
 		removeLink:  p.T("equipment.remove.link"),
 		auto:        p.T("equipment.reads.auto"),
 		manual:      p.T("equipment.reads.manual"),
-		autoTitle:   autoTitle,
-		manualTitle: manualTitle,
 		none:        p.T("value.none"),
 		p:           p,
 	}
@@ -141,9 +139,9 @@ func writeEquipmentRow(b *strings.Builder, r *equipmentRow, l rowLabels) {
 	}
 	b.WriteString("</td>\n<td class=\"reads\">")
 	if r.Automatic {
-		b.WriteString("<span class=\"badge ok\" title=\"" + esc(l.autoTitle) + "\">" + esc(l.auto) + "</span>")
+		b.WriteString("<span class=\"badge ok\">" + esc(l.auto) + "</span>")
 	} else {
-		b.WriteString("<span class=\"badge muted\" title=\"" + esc(l.manualTitle) + "\">" + esc(l.manual) + "</span>")
+		b.WriteString("<span class=\"badge muted\">" + esc(l.manual) + "</span>")
 	}
 	b.WriteString("</td>\n<td class=\"action\">")
 	if r.Pending {

@@ -443,7 +443,7 @@ func TestEquipmentRowsEscape(t *testing.T) {
 			{Index: 2, Kind: domain.SupplyOther, Description: `<img src=x>`, State: domain.LevelUnknown},
 		}}
 	g := []equipmentGroup{{Address: `<Company> & "Sons"`, Devices: []equipmentRow{newEquipmentRow(e, p, testNow, time.UTC)}}}
-	out := string(equipmentGroupsHTML(g, newRowLabels(p, `auto "title"`, "manual")))
+	out := string(equipmentGroupsHTML(g, newRowLabels(p)))
 	for _, bad := range []string{"<script>", "<b>", "<img", `"s"`, `"<x>"`, "<Company>", `& "Sons"`} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the rows hold %q unescaped:\n%s", bad, out)
