@@ -117,9 +117,15 @@ func (s *Server) pageRoutes() []pageRoute {
 	return routes
 }
 
-// mountPages registers the page routes, each behind authorize.
+// mountPages registers the page routes, each behind authorize, and all
+// but static files and probes behind the admission queue (admission.go).
 func (s *Server) mountPages(e *echo.Echo) {
+	queue := admit(s.pageSlots)
 	for _, r := range s.pageRoutes() {
-		e.Add(r.method, r.path, r.handle, s.authorize(r.access))
+		if r.access == asset {
+			e.Add(r.method, r.path, r.handle, s.authorize(r.access))
+			continue
+		}
+		e.Add(r.method, r.path, r.handle, queue, s.authorize(r.access))
 	}
 }

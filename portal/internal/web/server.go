@@ -106,6 +106,9 @@ type Options struct {
 	Limits Limits
 	// Links say how long one-time links last; zero means DefaultLinkTTL.
 	Links LinkTTL
+	// PageConcurrency is how many page requests are served at once, the
+	// others waiting in turn (admission.go); zero means twice GOMAXPROCS.
+	PageConcurrency int
 }
 
 // Server is the portal's HTTP handler.
@@ -124,6 +127,8 @@ type Server struct {
 	links    LinkTTL
 	// files are the static files, served under /static/.
 	files fs.FS
+	// pageSlots are the page requests being served (admission.go).
+	pageSlots chan struct{}
 }
 
 // New builds the web site. It parses every template, so a broken template
@@ -156,6 +161,11 @@ func New(opts Options) (*Server, error) {
 	if s.links == (LinkTTL{}) {
 		s.links = DefaultLinkTTL
 	}
+	slots := opts.PageConcurrency
+	if slots <= 0 {
+		slots = defaultPageConcurrency()
+	}
+	s.pageSlots = make(chan struct{}, slots)
 	if s.hasher, err = auth.NewHasher(opts.Passwords); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}
