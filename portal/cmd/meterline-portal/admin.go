@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/store"
 )
@@ -85,7 +86,11 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer st.Close()
-		return loadDemo(ctx, st, *count, *agent, stdout)
+		hasher, err := auth.NewHasher(auth.DefaultParams)
+		if err != nil {
+			return err
+		}
+		return loadDemo(ctx, st, hasher, *count, *agent, stdout)
 	}
 	if len(rest) < 2 {
 		fmt.Fprint(stderr, adminUsage())
