@@ -93,11 +93,8 @@ wait_for "the collector's MQTT broker" port_open "$BROKER_PORT"
 # before the agent starts: accounts, contracts and users, the demo fleet
 # under contract, and the agent below (demo-agent) registered to the demo
 # account. Idempotent: a second `make run` changes nothing.
-signin_line="(no demo users: RECORDINGS is set)"
 if [[ -z ${RECORDINGS:-} ]]; then
-	demo_out=$("$BIN/meterline-portal" admin -database "sqlite:$DATA_DIR/meterline.db" demo -count "$PRINTERS" -agent demo-agent)
-	echo "$demo_out"
-	signin_line=$(grep '^demo: sign in as' <<<"$demo_out" | sed 's/^demo: //')
+	"$BIN/meterline-portal" admin -database "sqlite:$DATA_DIR/meterline.db" demo -count "$PRINTERS" -agent demo-agent
 fi
 
 portal_port=${PORTAL_LISTEN##*:}
@@ -150,8 +147,7 @@ wait_for "the portal" port_open "$portal_port"
 cat <<EOT
 
   Meterline is running.
-    portal:     http://${PORTAL_LISTEN}/login
-                $signin_line
+    portal:     http://${PORTAL_LISTEN}/devices
     e-mail:     $mail_line
     printers:   $(grep -c '"address"' "$manifest") simulated, listed in $manifest
     broker:     tcp://127.0.0.1:$BROKER_PORT (embedded in the collector)

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/store"
 )
@@ -86,11 +85,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer st.Close()
-		hasher, err := auth.NewHasher(auth.DefaultParams)
-		if err != nil {
-			return err
-		}
-		return loadDemo(ctx, st, hasher, *count, *agent, stdout)
+		return loadDemo(ctx, st, *count, *agent, stdout)
 	}
 	if len(rest) < 2 {
 		fmt.Fprint(stderr, adminUsage())

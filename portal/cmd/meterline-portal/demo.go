@@ -7,7 +7,6 @@ import (
 	"io"
 	"time"
 
-	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/printersim/sim"
 	"github.com/meterline/meterline/shared/domain"
@@ -52,15 +51,6 @@ var demoAccounts = []demoAccount{
 	},
 }
 
-// demoBackOffice is the demo's back-office user, who sees every account
-// (a back-office role on the first demo account).
-var demoBackOffice = store.User{Email: "backoffice@meterline.example", Name: "Back office", Language: domain.LanguageFrench}
-
-// DemoPassword is the password of every demo user who has none yet, so
-// that a newcomer can sign in after `make run` (which prints it). Demo
-// data only: a real account's users set their own.
-const DemoPassword = "meterline-demo-2026"
-
 // demoSerials are the serials of the simulated demo fleet of count
 // printers, as meterline-printersim -fleet demo -count serves them.
 func demoSerials(count int) []string {
@@ -78,18 +68,14 @@ func demoSerials(count int) []string {
 // for the agent to report as unconfirmed); the first printer is also
 // registered under the second account, a serial conflict. The agent
 // agentID is registered to the first account.
-func loadDemo(ctx context.Context, st *store.Store, hasher *auth.Hasher, count int, agentID string, out io.Writer) error {
+func loadDemo(ctx context.Context, st *store.Store, count int, agentID string, out io.Writer) error {
 	serials := demoSerials(count)
 	if len(serials) < 2 {
 		return fmt.Errorf("admin demo: a demo fleet of %d printers is too small", count)
 	}
 	var accs []loadedAccount
-	hash, err := hasher.Hash(DemoPassword)
-	if err != nil {
-		return err
-	}
 	for _, da := range demoAccounts {
-		l, err := loadDemoAccount(ctx, st, da, hash)
+		l, err := loadDemoAccount(ctx, st, da)
 		if err != nil {
 			return err
 		}
@@ -130,14 +116,8 @@ func loadDemo(ctx context.Context, st *store.Store, hasher *auth.Hasher, count i
 	if err := st.AssignAgent(ctx, agentID, accs[0].account.ID); err != nil {
 		return err
 	}
-	if err := loadDemoUser(ctx, st, accs[0].account.ID, demoBackOffice, domain.RoleBackOffice, hash); err != nil {
-		return err
-	}
 	fmt.Fprintf(out, "demo: %d account(s), %d device(s) created; agent %s belongs to %s; serial %s left unconfirmed, %s also under %s\n",
 		len(accs), created, agentID, accs[0].account.CustomerNumber, serials[len(serials)-1], serials[0], accs[1].account.CustomerNumber)
-	fmt.Fprintf(out, "demo: sign in as %s (%s), %s (%s) or %s (back office), password %s\n",
-		demoAccounts[0].Users[0].Email, demoAccounts[0].CustomerNumber, demoAccounts[1].Users[0].Email, demoAccounts[1].CustomerNumber,
-		demoBackOffice.Email, DemoPassword)
 	return nil
 }
 
@@ -149,7 +129,7 @@ type loadedAccount struct {
 
 // loadDemoAccount finds or creates an account of the demo data and what
 // it holds but its devices.
-func loadDemoAccount(ctx context.Context, st *store.Store, da demoAccount, passwordHash string) (loadedAccount, error) {
+func loadDemoAccount(ctx context.Context, st *store.Store, da demoAccount) (loadedAccount, error) {
 	var l loadedAccount
 	acc, err := st.AccountByNumber(ctx, da.CustomerNumber)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
@@ -197,44 +177,29 @@ func loadDemoAccount(ctx context.Context, st *store.Store, da demoAccount, passw
 			return l, err
 		}
 	}
+	members, err := st.Memberships(ctx, acc.ID)
+	if err != nil {
+		return l, err
+	}
 	for i, du := range da.Users {
+		u, err := st.UserByEmail(ctx, du.Email)
+		if domain.ErrorCode(err) == domain.ENOTFOUND {
+			u, err = st.CreateUser(ctx, du)
+		}
+		if err != nil {
+			return l, err
+		}
 		role := domain.RoleDelegate
 		if i == 0 {
 			role = domain.RolePrimary
 		}
-		if err := loadDemoUser(ctx, st, acc.ID, du, role, passwordHash); err != nil {
-			return l, err
+		if !hasMember(members, u.ID) {
+			if _, err := st.AddMembership(ctx, store.Membership{UserID: u.ID, AccountID: acc.ID, Role: role}, demoActor); err != nil {
+				return l, err
+			}
 		}
 	}
 	return l, nil
-}
-
-// loadDemoUser finds or creates a demo user, gives them role on the
-// account unless they have one, and the demo password unless they have
-// a password.
-func loadDemoUser(ctx context.Context, st *store.Store, accountID int64, du store.User, role domain.Role, passwordHash string) error {
-	u, err := st.UserByEmail(ctx, du.Email)
-	if domain.ErrorCode(err) == domain.ENOTFOUND {
-		u, err = st.CreateUser(ctx, du)
-	}
-	if err != nil {
-		return err
-	}
-	if u.PasswordHash == nil {
-		if err := st.SetPasswordHash(ctx, u.ID, passwordHash); err != nil {
-			return err
-		}
-	}
-	members, err := st.Memberships(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	if !hasMember(members, u.ID) {
-		if _, err := st.AddMembership(ctx, store.Membership{UserID: u.ID, AccountID: accountID, Role: role}, demoActor); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func hasMember(ms []store.Membership, userID int64) bool {
