@@ -57,6 +57,11 @@ type Store interface {
 	ConfirmEmailChange(ctx context.Context, hash []byte) (store.User, error)
 	Enqueue(ctx context.Context, mails ...mail.Message) error
 
+	// Registration.
+	RegistrationDevice(ctx context.Context, serial, postalCode string) (store.ContractedDevice, error)
+	CompleteRegistration(ctx context.Context, hash []byte, passwordHash string, mailsFor func(store.RegistrationOutcome) []mail.Message) (store.RegistrationOutcome, error)
+	CreateLinkRequest(ctx context.Context, r store.LinkRequest, mails ...mail.Message) (store.LinkRequest, error)
+
 	// The current account's objects.
 	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
 
