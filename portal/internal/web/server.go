@@ -39,7 +39,7 @@ type Store interface {
 
 	// Sign-in: sessions, users, their accounts, attempts, one-time links.
 	CreateSession(ctx context.Context, sess store.Session, replaces []byte) (store.Session, error)
-	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, error)
+	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, []store.MemberAccount, error)
 	TouchSession(ctx context.Context, sess store.Session) (bool, error)
 	SetSessionAccount(ctx context.Context, id []byte, accountID *int64) error
 	DeleteSession(ctx context.Context, id []byte) error
