@@ -40,8 +40,10 @@ the order they are best imported, and their columns:
 ` + formats.String() + `"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
 locations, contracts and users, the simulated demo fleet of N printers
 (default 12) under contract but one, one serial under both accounts, and
-agent ID (default demo-agent) registered to the first; running it again
-changes nothing.
+agent ID (default demo-agent) registered to the first, and a back-office
+user; running it again changes nothing but the password of the demo's
+sign-ins (each account's primary user and the back office), which it gives
+a new random value and prints.
 `
 }
 

@@ -317,7 +317,7 @@ func TestCrossAccountWalker(t *testing.T) {
 				t.Errorf("the walk changed the victim's data:\nbefore %s\nafter  %s", before, after)
 			}
 			// And the removed delegate's session no longer acts for the victim.
-			sess, _, err := e.st.SessionUser(context.Background(), auth.HashToken(removedSession.Value))
+			sess, _, _, err := e.st.SessionUser(context.Background(), auth.HashToken(removedSession.Value))
 			if err == nil && sess.AccountID != nil && *sess.AccountID == victim.ID {
 				t.Error("the removed delegate's session still acts for the victim")
 			}

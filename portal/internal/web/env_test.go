@@ -59,7 +59,7 @@ func (c *testClock) Advance(d time.Duration) {
 
 // env is a server over a real store, its clock and its mail catcher.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	srv    *Server
 	clock  *testClock
@@ -68,13 +68,13 @@ type env struct {
 }
 
 // newEnv starts a server on a fresh SQLite database.
-func newEnv(t *testing.T, opts ...func(*Options)) *env {
+func newEnv(t testing.TB, opts ...func(*Options)) *env {
 	t.Helper()
 	return newEnvAt(t, schematest.SQLiteURL(t), opts...)
 }
 
 // newEnvAt starts a server on the database of url.
-func newEnvAt(t *testing.T, url string, opts ...func(*Options)) *env {
+func newEnvAt(t testing.TB, url string, opts ...func(*Options)) *env {
 	t.Helper()
 	storetest.Seed(t, url)
 	st, err := store.Open(context.Background(), url, nil)

@@ -152,6 +152,8 @@ func (s *Server) forgot(c echo.Context) error {
 
 // resetView is the data of the page that sets a password from a link.
 type resetView struct {
+	// Action is where the form posts (template "password_fields").
+	Action   string
 	Token    string
 	Rules    []string
 	Problems []string
@@ -165,7 +167,7 @@ func (s *Server) resetForm(c echo.Context) error {
 	if _, err := s.store.OneTimeToken(c.Request().Context(), store.TokenReset, auth.HashToken(token)); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")
 	}
-	return c.Render(http.StatusOK, "password_reset", resetView{Token: token, Rules: passwordRules(printer(c))})
+	return c.Render(http.StatusOK, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c))})
 }
 
 // reset sets the password of a reset link, ends every session of the user
@@ -187,7 +189,7 @@ func (s *Server) reset(c echo.Context) error {
 		return err
 	}
 	if problems != nil {
-		return c.Render(http.StatusBadRequest, "password_reset", resetView{Token: token, Rules: passwordRules(printer(c)), Problems: problems})
+		return c.Render(http.StatusBadRequest, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c)), Problems: problems})
 	}
 	if user, err = s.store.ResetPassword(ctx, hash, pwHash); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")

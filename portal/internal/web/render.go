@@ -70,8 +70,8 @@ type accountView struct {
 }
 
 type menuItem struct {
-	Key, Path string
-	Current   bool
+	Label, Path string
+	Current     bool
 }
 
 // newRenderer parses the layout and every view of fsys: templates/layout/*.html
@@ -135,7 +135,7 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 		Version:    r.version,
 		CSRF:       csrfToken(c),
 		Path:       c.Request().URL.Path,
-		User:       newUserView(currentVisitor(c), c.Request().URL.Path),
+		User:       newUserView(currentVisitor(c), c.Request().URL.Path, p),
 		Data:       data,
 	}
 	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
@@ -148,7 +148,7 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 }
 
 // newUserView is the layout's view of a visitor, nil for none.
-func newUserView(v *visitor, path string) *userView {
+func newUserView(v *visitor, path string, p *i18n.Printer) *userView {
 	if v == nil {
 		return nil
 	}
@@ -166,7 +166,7 @@ func newUserView(v *visitor, path string) *userView {
 	}
 	if u.Account != nil {
 		for _, t := range tiles {
-			u.Menu = append(u.Menu, menuItem{Key: t.key, Path: t.path, Current: t.path == path})
+			u.Menu = append(u.Menu, menuItem{Label: p.T("tile." + t.key + ".title"), Path: t.path, Current: t.path == path})
 		}
 	}
 	return u

@@ -79,6 +79,13 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/password/reset", anyone, s.resetForm},
 		{post, "/password/reset", anyone, s.reset},
 
+		// Registration (register.go).
+		{get, "/register", anyone, s.registerPage},
+		{post, "/register", anyone, s.register},
+		{get, "/register/confirm", anyone, s.registerConfirmForm},
+		{post, "/register/confirm", anyone, s.registerConfirm},
+		{get, "/terms", anyone, s.terms},
+
 		// The user's own profile, language and e-mail (profile.go).
 		{get, "/profile", signedIn, s.profileForm},
 		{post, "/profile", signedIn, s.profile},

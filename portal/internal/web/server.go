@@ -39,7 +39,7 @@ type Store interface {
 
 	// Sign-in: sessions, users, their accounts, attempts, one-time links.
 	CreateSession(ctx context.Context, sess store.Session, replaces []byte) (store.Session, error)
-	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, error)
+	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, []store.MemberAccount, error)
 	TouchSession(ctx context.Context, sess store.Session) (bool, error)
 	SetSessionAccount(ctx context.Context, id []byte, accountID *int64) error
 	DeleteSession(ctx context.Context, id []byte) error
@@ -56,6 +56,11 @@ type Store interface {
 	ResetPassword(ctx context.Context, hash []byte, passwordHash string) (store.User, error)
 	ConfirmEmailChange(ctx context.Context, hash []byte) (store.User, error)
 	Enqueue(ctx context.Context, mails ...mail.Message) error
+
+	// Registration.
+	RegistrationDevice(ctx context.Context, serial, postalCode string) (store.ContractedDevice, error)
+	CompleteRegistration(ctx context.Context, hash []byte, passwordHash string, mailsFor func(store.RegistrationOutcome) []mail.Message) (store.RegistrationOutcome, error)
+	RequestSerialLink(ctx context.Context, l store.SerialLink, mails ...mail.Message) (store.Request, error)
 
 	// The current account's objects.
 	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
