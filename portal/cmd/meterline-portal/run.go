@@ -155,9 +155,9 @@ func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, versio
 		Store: st, API: st, Logger: logger, Version: version,
 		BaseURL:         public,
 		BackOfficeEmail: cfg.BackOfficeEmail,
-		SecureCookies:  si.SecureCookies,
-		TrustedProxies: si.TrustedProxies,
-		Sessions:       sessions,
+		SecureCookies:   si.SecureCookies,
+		TrustedProxies:  si.TrustedProxies,
+		Sessions:        sessions,
 		Limits: web.Limits{
 			Login:    limit(si.LoginLimit, web.DefaultLimits.Login),
 			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),

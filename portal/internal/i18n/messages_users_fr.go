@@ -2,7 +2,7 @@ package i18n
 
 // usersFR: managing the account's users and delegates, invitations, the
 // accounts a user may order for, contact us (seed 000's words).
-var usersFR = map[string]string{
+var usersFR = map[string]string{ //nolint:gosec // G101: messages about passwords ("mot de passe"), not credentials
 	"users.title":              "Gérer les utilisateurs",
 	"users.intro":              "Autorisez d'autres utilisateurs à commander et à gérer le compte avec l'utilisateur principal. Les utilisateurs délégués, tout comme l'utilisateur principal, ont la possibilité de gérer le compte.",
 	"users.current":            "Utilisateurs présentement autorisés (limite de %d délégués par compte)",
