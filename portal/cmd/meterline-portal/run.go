@@ -148,12 +148,16 @@ func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, versio
 	if si.SessionMaxAge > 0 {
 		sessions.MaxAge = si.SessionMaxAge
 	}
+	if cfg.BackOfficeEmail == config.DefaultBackOfficeEmail {
+		logger.Info("contact-us messages are e-mailed to " + cfg.BackOfficeEmail + ": set -backoffice-email (" + config.EnvBackOfficeEmail + ") to the back office's address")
+	}
 	return web.Options{
 		Store: st, API: st, Logger: logger, Version: version,
-		BaseURL:        public,
-		SecureCookies:  si.SecureCookies,
-		TrustedProxies: si.TrustedProxies,
-		Sessions:       sessions,
+		BaseURL:         public,
+		BackOfficeEmail: cfg.BackOfficeEmail,
+		SecureCookies:   si.SecureCookies,
+		TrustedProxies:  si.TrustedProxies,
+		Sessions:        sessions,
 		Limits: web.Limits{
 			Login:    limit(si.LoginLimit, web.DefaultLimits.Login),
 			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),

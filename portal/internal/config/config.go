@@ -43,6 +43,8 @@ const (
 	EnvLoginLimit     = "METERLINE_LOGIN_LIMIT"
 	EnvResetLimit     = "METERLINE_RESET_LIMIT"
 	EnvRegisterLimit  = "METERLINE_REGISTER_LIMIT"
+
+	EnvBackOfficeEmail = "METERLINE_BACKOFFICE_EMAIL"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -65,6 +67,9 @@ const (
 	DefaultSMTPTLSPort = 465
 	// DefaultMailRetention is how long sent e-mails stay in the outbox.
 	DefaultMailRetention = 90 * 24 * time.Hour
+	// DefaultBackOfficeEmail is where contact-us messages go when no
+	// address is given: the back office's mailbox on the portal's own box.
+	DefaultBackOfficeEmail = "backoffice@localhost"
 )
 
 // Config is the portal's configuration.
@@ -88,6 +93,9 @@ type Config struct {
 	MailRetention time.Duration
 	// SignIn configures sessions and the sign-in forms.
 	SignIn SignIn
+	// BackOfficeEmail is the address the customers' contact-us messages
+	// are e-mailed to.
+	BackOfficeEmail string
 }
 
 // SignIn configures sessions and the forms a guesser would use. Zero
@@ -243,6 +251,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	limitFlag("login-limit", EnvLoginLimit, "5,50/15m", &si.LoginLimit)
 	limitFlag("reset-limit", EnvResetLimit, "3,20/1h", &si.ResetLimit)
 	limitFlag("register-limit", EnvRegisterLimit, "5,20/1h", &si.RegisterLimit)
+	fs.StringVar(&c.BackOfficeEmail, "backoffice-email", DefaultBackOfficeEmail,
+		"address the customers' contact-us messages are e-mailed to ("+EnvBackOfficeEmail+")")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -256,6 +266,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
+		"backoffice-email": EnvBackOfficeEmail,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -303,6 +314,9 @@ func (c Config) Validate() error {
 	}
 	if c.MailRetention < 0 {
 		errs = append(errs, fmt.Errorf("mail retention %v is negative", c.MailRetention))
+	}
+	if a, err := mail.ParseAddress(c.BackOfficeEmail); err != nil || a.Address != strings.TrimSpace(c.BackOfficeEmail) {
+		errs = append(errs, fmt.Errorf("back-office address %q: want one e-mail address (name@example.com)", c.BackOfficeEmail))
 	}
 	errs = append(errs, c.SMTP.validate(), c.SignIn.validate())
 	return errors.Join(errs...)

@@ -100,6 +100,17 @@ func TestParse(t *testing.T) {
 				SMTP: SMTP{Host: "smtp.example.com", Port: DefaultSMTPPort, Mode: SMTPStartTLS, User: "u", Password: "pw-from-file", From: from}},
 		},
 		{
+			name: "back-office address from the environment",
+			env:  map[string]string{EnvBackOfficeEmail: "support@supplier.example"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, BackOfficeEmail: "support@supplier.example"},
+		},
+		{
+			name: "back-office address flag over the environment",
+			args: []string{"-backoffice-email", "desk@supplier.example"},
+			env:  map[string]string{EnvBackOfficeEmail: "support@supplier.example"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, BackOfficeEmail: "desk@supplier.example"},
+		},
+		{
 			name: "mail retention from the environment",
 			env:  map[string]string{EnvMailRetention: "720h"},
 			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, MailRetention: 720 * time.Hour},
@@ -116,6 +127,9 @@ func TestParse(t *testing.T) {
 			}
 			if tt.want.MailRetention == 0 {
 				tt.want.MailRetention = DefaultMailRetention
+			}
+			if tt.want.BackOfficeEmail == "" {
+				tt.want.BackOfficeEmail = DefaultBackOfficeEmail
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
@@ -176,6 +190,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad sender", []string{"-smtp-host", "h", "-mail-from", "not an address"}, `sender address "not an address"`},
 		{"password without user", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-password", "pw"}, "without a user"},
 		{"password and its file", []string{"-smtp-password", "pw", "-smtp-password-file", "f"}, "both -smtp-password and -smtp-password-file"},
+		{"bad back-office address", []string{"-backoffice-email", "Support <a@b.c>, d@e.f"}, `back-office address`},
+		{"empty back-office address", []string{"-backoffice-email", ""}, `back-office address`},
 		{"negative mail retention", []string{"-mail-retention", "-1h"}, "mail retention -1h0m0s is negative"},
 		{"SMTP password file missing", []string{"-smtp-password-file", "/nonexistent/pw"}, "SMTP password"},
 	}
@@ -220,7 +236,8 @@ func TestParseHelp(t *testing.T) {
 	}
 	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version",
 		"-smtp-host", EnvSMTPHost, "-smtp-port", EnvSMTPPort, "-smtp-mode", EnvSMTPMode, "-smtp-user", EnvSMTPUser,
-		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom} {
+		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom,
+		"-backoffice-email", EnvBackOfficeEmail} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

@@ -116,6 +116,13 @@ const (
 	maxNote    = 2000
 )
 
+// MaxContactSubject and MaxContactBody are the longest subject and text of
+// a contact-us message, in characters: the form states them.
+const (
+	MaxContactSubject = maxSubject
+	MaxContactBody    = maxBody
+)
+
 // memberRole returns a user's role on an account. A user with none gets
 // ENOTFOUND, as if the account did not exist.
 func memberRole(ctx context.Context, q sqlx.ExtContext, accountID, userID int64) (domain.Role, error) {

@@ -187,14 +187,20 @@ func victimParams(v testAccount) map[string]string {
 		"device":   id(v.device.ID),
 		"contract": id(v.contract.ID),
 		"user":     id(v.primary.ID),
+		// The walker invites someone to the victim's account first.
+		"invitation": id(v.invitation.ID),
 	}
 }
 
 // victimMarkers are strings of the victim's data no page may show anyone
 // else.
 func victimMarkers(v testAccount) []string {
-	return []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
+	markers := []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
 		v.primary.Email, v.primary.Name, v.primary.Phone}
+	if v.invitation.Email != "" {
+		markers = append(markers, v.invitation.Email)
+	}
+	return markers
 }
 
 // victimSnapshot is what the walker checks no request changed: the
@@ -215,6 +221,7 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 	add(e.st.Contracts(ctx, v.ID))
 	add(e.st.User(ctx, v.primary.ID))
 	add(e.st.Account(ctx, v.ID))
+	add(e.st.PendingInvitations(ctx, v.ID))
 	b, err := json.Marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -234,6 +241,7 @@ func TestCrossAccountWalker(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			e := newEnvAt(t, be.url(t))
 			victim := e.newAccount("victim", "H2X 1Y4")
+			e.invite(&victim, "invited.victim@example.com")
 			attacker := e.newAccount("attacker", "J3X 0E1")
 			third := e.newAccount("third", "G1K 3J4")
 			removed := e.newUser("removed.delegate@example.com", "Removed Delegate")

@@ -25,9 +25,9 @@ var tiles = []tile{
 	{"shipping", "/shipping", true},
 	{"replenishment", "/replenishment", true},
 	{"equipment", "/equipment", false},
-	{"users", "/users", true},
+	{"users", "/users", false},
 	{"returns", "/returns", true},
-	{"contact", "/contact", true},
+	{"contact", "/contact", false},
 }
 
 // dashboardView is the data of the dashboard: the account's tiles, or,

@@ -39,6 +39,9 @@ var backends = []struct {
 // testBaseURL is the public address the test server's e-mails link to.
 const testBaseURL = "http://portal.test"
 
+// testBackOffice is where the test server e-mails contact-us messages.
+const testBackOffice = "backoffice@supplier.example"
+
 // testClock is a clock the test moves; the store and the server share it.
 type testClock struct {
 	mu  sync.Mutex
@@ -84,7 +87,8 @@ func newEnvAt(t testing.TB, url string, opts ...func(*Options)) *env {
 	t.Cleanup(func() { st.Close() })
 	clock := &testClock{now: testNow}
 	st.SetClock(clock.Now)
-	o := Options{Store: st, API: st, Version: "test", Now: clock.Now, Location: time.UTC, BaseURL: testBaseURL, Passwords: auth.TestParams}
+	o := Options{Store: st, API: st, Version: "test", Now: clock.Now, Location: time.UTC, BaseURL: testBaseURL, Passwords: auth.TestParams,
+		BackOfficeEmail: testBackOffice}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -110,6 +114,9 @@ type testAccount struct {
 	contract store.Contract
 	device   store.ContractedDevice
 	primary  store.User
+	// invitation is a pending delegate invitation, when the test made one
+	// (env.invite).
+	invitation store.Invitation
 }
 
 // testPassword is every test user's password.

@@ -22,12 +22,15 @@ type LinkTTL struct {
 	Register    time.Duration
 	Reset       time.Duration
 	EmailChange time.Duration
+	// Invitation is how long a delegate invitation waits for its answer.
+	Invitation time.Duration
 }
 
 // DefaultLinkTTL: 3 days to confirm a registration (seed 000: "les liens
 // ci-dessus expireront dans un délai de 3 jours"), an hour to reset a
-// password, a day to confirm a new e-mail address.
-var DefaultLinkTTL = LinkTTL{Register: 72 * time.Hour, Reset: time.Hour, EmailChange: 24 * time.Hour}
+// password, a day to confirm a new e-mail address, a week to accept an
+// invitation (the invitee may be away).
+var DefaultLinkTTL = LinkTTL{Register: 72 * time.Hour, Reset: time.Hour, EmailChange: 24 * time.Hour, Invitation: 7 * 24 * time.Hour}
 
 // link is the absolute address of a one-time link: the portal's public
 // address, a path and the token.

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/meterline/meterline/portal/internal/store"
 )
 
 // access is who may use a page. It is decided in one place, authorize,
@@ -101,6 +103,27 @@ func (s *Server) pageRoutes() []pageRoute {
 
 		// The current account's equipment (device_list.go).
 		{get, "/equipment", member, s.deviceList},
+
+		// Manage users: the account's delegates and invitations (users.go),
+		// the invitation link (invitation.go).
+		{get, "/users", member, s.users},
+		{post, "/users/invite", primaryOnly, s.invite},
+		{post, "/users/invitations/:invitation/cancel", primaryOnly, s.cancelInvitation},
+		{get, "/users/:user/remove", primaryOnly, s.removeDelegateForm},
+		{post, "/users/:user/remove", primaryOnly, s.removeDelegate},
+		{get, store.InvitationAcceptPath, anyone, s.invitationForm},
+		{post, store.InvitationAcceptPath, anyone, s.acceptInvitation},
+
+		// The accounts the user may order for, withdrawing from one
+		// (accounts.go).
+		{get, "/accounts", signedIn, s.accounts},
+		{get, "/accounts/:account/withdraw", signedIn, s.withdrawForm},
+		{post, "/accounts/:account/withdraw", signedIn, s.withdraw},
+
+		// Contact us (contact.go).
+		{get, "/contact", member, s.contactForm},
+		{post, "/contact", member, s.contact},
+		{get, "/contact/sent", member, s.contactSent},
 
 		// The back office (device_list.go).
 		{get, "/backoffice/devices", backOffice, s.allDevices},

@@ -67,6 +67,22 @@ type Store interface {
 
 	// The back office's views of all accounts.
 	Devices(ctx context.Context) ([]store.DeviceSummary, error)
+
+	// The users of the current account, delegates and their invitations,
+	// the accounts a user may order for (users.go, invitation.go,
+	// accounts.go).
+	AccountUsers(ctx context.Context, accountID int64) ([]store.AccountUser, error)
+	PendingInvitations(ctx context.Context, accountID int64) ([]store.Invitation, error)
+	InviteDelegate(ctx context.Context, in store.DelegateInvite) (store.Invitation, string, error)
+	CancelInvitation(ctx context.Context, accountID, primaryID, invitationID int64) error
+	RemoveDelegate(ctx context.Context, accountID, primaryID, delegateID int64) error
+	OpenInvitation(ctx context.Context, token string) (store.OpenInvitation, error)
+	AcceptInvitation(ctx context.Context, token string) (store.AcceptedInvitation, error)
+	WithdrawDelegation(ctx context.Context, accountID, delegateID int64) error
+	AccountsUserMayOrderFor(ctx context.Context, userID int64) ([]store.OrderAccount, error)
+
+	// Contact us (contact.go).
+	SendContactMessage(ctx context.Context, m store.ContactMessage, backOfficeAddress string) (store.Request, error)
 }
 
 // Options configure a Server.
@@ -85,6 +101,9 @@ type Options struct {
 	// the links of the e-mails it sends start with it (never with the
 	// request's Host header, which the sender of a request chooses).
 	BaseURL string
+	// BackOfficeEmail is the address the contact-us messages are e-mailed
+	// to; without one, the contact-us form says it is out of service.
+	BackOfficeEmail string
 	// SecureCookies marks the session cookie Secure even on a request that
 	// arrived over plain HTTP (TLS ended at a proxy that does not say so).
 	// Requests over HTTPS always get Secure cookies.
@@ -118,6 +137,8 @@ type Server struct {
 	sessions auth.SessionPolicy
 	limits   Limits
 	links    LinkTTL
+	// backOfficeEmail receives the contact-us messages.
+	backOfficeEmail string
 	// files are the static files, served under /static/.
 	files fs.FS
 }
@@ -128,12 +149,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: no store")
 	}
+	if opts.BackOfficeEmail != "" && validEmail(opts.BackOfficeEmail) == "" {
+		return nil, fmt.Errorf("web: back-office address %q: want one e-mail address for the contact-us messages", opts.BackOfficeEmail)
+	}
 	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("web: base URL %q: want http(s)://host[:port]", opts.BaseURL)
 	}
 	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location,
-		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links}
+		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links,
+		backOfficeEmail: opts.BackOfficeEmail}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
