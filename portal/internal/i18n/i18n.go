@@ -29,8 +29,8 @@ const (
 var Langs = []Lang{FR, EN}
 
 var catalogues = map[Lang]map[string]string{
-	FR: merge(messagesFR, signinFR),
-	EN: merge(messagesEN, signinEN),
+	FR: merge(messagesFR, signinFR, backOfficeFR),
+	EN: merge(messagesEN, signinEN, backOfficeEN),
 }
 
 // merge joins the parts of a catalogue: each part of the site keeps its

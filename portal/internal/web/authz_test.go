@@ -215,6 +215,7 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 	add(e.st.Contracts(ctx, v.ID))
 	add(e.st.User(ctx, v.primary.ID))
 	add(e.st.Account(ctx, v.ID))
+	add(e.st.AccountRequests(ctx, v.ID, 0))
 	b, err := json.Marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -254,6 +255,10 @@ func TestCrossAccountWalker(t *testing.T) {
 
 			params := victimParams(victim)
 			markers := victimMarkers(victim)
+			// :request, a request of the victim (backoffice_test.go).
+			var requestSubject string
+			params["request"], requestSubject = victimRequest(t, e, victim)
+			markers = append(markers, requestSubject)
 			before := victimSnapshot(t, e, victim)
 			visitors := []struct {
 				name  string

@@ -60,8 +60,9 @@ type Store interface {
 	// The current account's objects.
 	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
 
-	// The back office's views of all accounts.
-	Devices(ctx context.Context) ([]store.DeviceSummary, error)
+	// The back office's views of all accounts, its review of devices and
+	// the requests (backoffice.go).
+	BackOfficeStore
 }
 
 // Options configure a Server.
