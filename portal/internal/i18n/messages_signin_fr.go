@@ -7,7 +7,7 @@ var signinFR = map[string]string{ //nolint:gosec // G101: messages about passwor
 	"nav.account":    "Compte",
 	"nav.login":      "Connexion",
 	"nav.logout":     "Déconnexion",
-	"nav.backoffice": "Service à la clientèle",
+	"nav.backoffice": "Back-office",
 	"nav.manage":     "Gérer le compte",
 
 	"account.current":  "Compte en cours :",

@@ -47,7 +47,9 @@ type page struct {
 	Notice string
 	// User is the signed-in user, nil for an anonymous visitor.
 	User *userView
-	Data any
+	// BackOfficeNav is the back office's menu, on its pages only.
+	BackOfficeNav []menuItem
+	Data          any
 }
 
 // userView is the signed-in user as the layout shows it: name, the
@@ -137,6 +139,9 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 		Path:       c.Request().URL.Path,
 		User:       newUserView(currentVisitor(c), c.Request().URL.Path, p),
 		Data:       data,
+	}
+	if pg.User != nil && pg.User.BackOffice {
+		pg.BackOfficeNav = backOfficeNav(c.Path(), p)
 	}
 	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
 		pg.Notice = p.T(k)

@@ -125,8 +125,20 @@ func (s *Server) pageRoutes() []pageRoute {
 		{post, "/contact", member, s.contact},
 		{get, "/contact/sent", member, s.contactSent},
 
-		// The back office (device_list.go).
+		// The back office: accounts, devices to review, requests
+		// (backoffice*.go).
+		{get, "/backoffice", backOffice, s.backOfficeHome},
+		{get, "/backoffice/accounts", backOffice, s.backOfficeAccounts},
+		{get, "/backoffice/accounts/:account", backOffice, s.backOfficeAccount},
 		{get, "/backoffice/devices", backOffice, s.allDevices},
+		{get, "/backoffice/devices/unconfirmed", backOffice, s.unconfirmedDevices},
+		{get, "/backoffice/devices/conflicts", backOffice, s.serialConflicts},
+		{get, "/backoffice/devices/:device", backOffice, s.unconfirmedDevice},
+		{post, "/backoffice/devices/:device/confirm", backOffice, s.confirmDevice},
+		{post, "/backoffice/devices/:device/reject", backOffice, s.rejectDevice},
+		{get, "/backoffice/requests", backOffice, s.backOfficeRequests},
+		{get, "/backoffice/requests/:request", backOffice, s.backOfficeRequest},
+		{post, "/backoffice/requests/:request/resolve", backOffice, s.resolveRequest},
 	}
 	// The dashboard's tiles whose pages come later: each says so.
 	for _, t := range tiles {

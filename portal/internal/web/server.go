@@ -65,9 +65,6 @@ type Store interface {
 	// The current account's objects.
 	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
 
-	// The back office's views of all accounts.
-	Devices(ctx context.Context) ([]store.DeviceSummary, error)
-
 	// The users of the current account, delegates and their invitations,
 	// the accounts a user may order for (users.go, invitation.go,
 	// accounts.go).
@@ -83,6 +80,10 @@ type Store interface {
 
 	// Contact us (contact.go).
 	SendContactMessage(ctx context.Context, m store.ContactMessage, backOfficeAddress string) (store.Request, error)
+
+	// The back office's views of all accounts, its review of devices and
+	// the requests (backoffice.go).
+	BackOfficeStore
 }
 
 // Options configure a Server.
