@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -131,7 +130,7 @@ func seedJourney(t *testing.T, db string) {
 	t.Helper()
 	ctx := context.Background()
 	storetest.Seed(t, db) // the schema
-	st, err := store.Open(ctx, db, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	st, err := store.Open(ctx, db, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
