@@ -35,4 +35,3 @@ func (r JumpRule) IsJump(from, to Reading, kinds []domain.CounterKind, h History
 	}
 	return false
 }
-
