@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/shared/envflag"
 )
 
@@ -45,6 +46,13 @@ const (
 	EnvRegisterLimit  = "METERLINE_REGISTER_LIMIT"
 
 	EnvBackOfficeEmail = "METERLINE_BACKOFFICE_EMAIL"
+
+	EnvReadWindowBefore = "METERLINE_READ_WINDOW_BEFORE"
+	EnvReadWindowAfter  = "METERLINE_READ_WINDOW_AFTER"
+	EnvReadReminders    = "METERLINE_READ_REMINDERS"
+	EnvReadCloseAfter   = "METERLINE_READ_CLOSE_AFTER"
+	EnvReadMinHistory   = "METERLINE_READ_MIN_HISTORY"
+	EnvReadJump         = "METERLINE_READ_JUMP"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -96,6 +104,10 @@ type Config struct {
 	// BackOfficeEmail is the address the customers' contact-us messages
 	// are e-mailed to.
 	BackOfficeEmail string
+	// Billing is how billing reads are chosen, campaigns run and
+	// estimates made (issue 16); billing.DefaultConfig unless flags
+	// change it.
+	Billing billing.Config
 }
 
 // SignIn configures sessions and the forms a guesser would use. Zero
@@ -147,6 +159,34 @@ func parseLimit(s string) (Limit, error) {
 		return Limit{}, fmt.Errorf("rate limit %q: want PER_EMAIL,PER_ADDRESS/WINDOW, e.g. 5,50/15m", s)
 	}
 	return l, nil
+}
+
+// parseReminders reads three durations separated by commas.
+func parseReminders(s string) ([3]time.Duration, error) {
+	var out [3]time.Duration
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+	}
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// parseJump reads FACTOR,FLOOR.
+func parseJump(s string) (float64, int64, error) {
+	f, fl, ok := strings.Cut(s, ",")
+	factor, err1 := strconv.ParseFloat(strings.TrimSpace(f), 64)
+	floor, err2 := strconv.ParseInt(strings.TrimSpace(fl), 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("jump rule %q: want FACTOR,FLOOR, e.g. 3,1000", s)
+	}
+	return factor, floor, nil
 }
 
 // parseCIDRs reads a comma-separated list of addresses and networks.
@@ -253,6 +293,26 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	limitFlag("register-limit", EnvRegisterLimit, "5,20/1h", &si.RegisterLimit)
 	fs.StringVar(&c.BackOfficeEmail, "backoffice-email", DefaultBackOfficeEmail,
 		"address the customers' contact-us messages are e-mailed to ("+EnvBackOfficeEmail+")")
+	c.Billing = billing.DefaultConfig()
+	b := &c.Billing
+	fs.DurationVar(&b.Window.Before, "read-window-before", b.Window.Before,
+		"an agent read this long before a billing period's end can be its billing read ("+EnvReadWindowBefore+")")
+	fs.DurationVar(&b.Window.After, "read-window-after", b.Window.After,
+		"an agent read this long after a billing period's end can be its billing read; the period closes once it is over ("+EnvReadWindowAfter+")")
+	fs.Func("read-reminders", "when the three reminders of a meter-read campaign go, after the invitation (default 168h,336h,504h) ("+EnvReadReminders+")", func(v string) error {
+		var err error
+		b.Reminders, err = parseReminders(v)
+		return err
+	})
+	fs.DurationVar(&b.CloseAfter, "read-close-after", b.CloseAfter,
+		"a meter-read campaign closes this long after its third reminder, and the period is estimated ("+EnvReadCloseAfter+")")
+	fs.DurationVar(&b.MinHistory, "read-min-history", b.MinHistory,
+		"read history an estimate from a device's own usage needs; with less, the contract's expected volume is used ("+EnvReadMinHistory+")")
+	fs.Func("read-jump", "FACTOR,FLOOR: a read whose daily usage exceeds FACTOR times the device's 90-day average, by FLOOR pages or more, is flagged for review (default 3,1000) ("+EnvReadJump+")", func(v string) error {
+		var err error
+		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
+		return err
+	})
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -267,6 +327,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
 		"backoffice-email": EnvBackOfficeEmail,
+		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
+		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -318,7 +380,7 @@ func (c Config) Validate() error {
 	if a, err := mail.ParseAddress(c.BackOfficeEmail); err != nil || a.Address != strings.TrimSpace(c.BackOfficeEmail) {
 		errs = append(errs, fmt.Errorf("back-office address %q: want one e-mail address (name@example.com)", c.BackOfficeEmail))
 	}
-	errs = append(errs, c.SMTP.validate(), c.SignIn.validate())
+	errs = append(errs, c.SMTP.validate(), c.SignIn.validate(), c.Billing.Check())
 	return errors.Join(errs...)
 }
 
