@@ -29,6 +29,15 @@ func (d BillingReadDetail) ExportRow() billing.ExportRow {
 		Source: d.Source, Method: d.Method, Flags: d.Flags, Review: d.Review}
 }
 
+// ExportRows are the reads as the export gives them.
+func ExportRows(ds []BillingReadDetail) []billing.ExportRow {
+	out := make([]billing.ExportRow, len(ds))
+	for i, d := range ds {
+		out[i] = d.ExportRow()
+	}
+	return out
+}
+
 // billingDetailSelect reads current billing reads (alias b) with their
 // account, contract and device; the callers add conditions and order.
 const billingDetailSelect = `SELECT b.id, b.device_id, b.contract_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total,
