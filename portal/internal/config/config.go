@@ -326,7 +326,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
-		"backoffice-email": EnvBackOfficeEmail,
+		"backoffice-email":   EnvBackOfficeEmail,
 		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
 		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
 	}, getenv); err != nil {

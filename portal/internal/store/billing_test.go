@@ -18,8 +18,6 @@ import (
 	"github.com/meterline/meterline/shared/domain"
 )
 
-
-
 const billingPortalURL = "https://portal.meterline.test"
 
 // testClock is the store's clock, moved by the test.
@@ -289,7 +287,7 @@ func TestBillingThroughPeriods(t *testing.T) {
 					t.Errorf("%s Q4: %s, want the agent's read of 1 January 08:00", serial, show(r))
 				}
 			}
-			if r := b.current("AGENT", q4); !eq64(r.Black, *agent.at(q4End.Add(8*time.Hour)).Black) || r.Total != nil {
+			if r := b.current("AGENT", q4); !eq64(r.Black, *agent.at(q4End.Add(8 * time.Hour)).Black) || r.Total != nil {
 				t.Errorf("AGENT Q4 meters: %s, want black and colour only (the contract bills no total)", show(r))
 			}
 
@@ -301,7 +299,7 @@ func TestBillingThroughPeriods(t *testing.T) {
 				t.Fatalf("Q1 close: %+v, want 4 agent reads, 3 campaigns, 2 invitations (one per contact)", rep)
 			}
 			if r := b.current("SWAP", q1); r.Flags != billing.FlagCounterReset || r.Review != billing.ReviewNone ||
-				!eq64(r.Black, *swap.at(q1End.Add(8*time.Hour)).Black) {
+				!eq64(r.Black, *swap.at(q1End.Add(8 * time.Hour)).Black) {
 				t.Errorf("SWAP Q1: %s, want the new board's meters flagged counter_reset", show(r))
 			}
 			if r := b.current("JUMP", q1); r.Flags != billing.FlagJump || r.Review != billing.ReviewPending {

@@ -15,7 +15,6 @@ import (
 	"github.com/meterline/meterline/shared/schema"
 )
 
-
 // TestAPIBillingReads: a quarter closed on an agent's read (a jump,
 // waiting for review) and a campaign closed with an estimate, exported as
 // JSON and CSV, and the back office's review.
