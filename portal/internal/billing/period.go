@@ -27,7 +27,9 @@ type Terms struct {
 	End   *time.Time
 	// The meters billed.
 	BillsBlack, BillsColour, BillsTotal bool
-	// ExpectedMonthlyVolume is pages a month, all meters together.
+	// ExpectedMonthlyVolume is the device's pages a month, all meters
+	// together: the contract's expected volume shared equally by the
+	// devices it bills (the store divides it).
 	ExpectedMonthlyVolume int64
 }
 

@@ -568,3 +568,104 @@ func TestClosePeriodsTwoAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordCampaignRead: reads entered in campaigns: one that takes the
+// read and ends, one entered after the close refused with the reason, a
+// lower one flagged for review, one after an estimate regularising it.
+func TestRecordCampaignRead(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := newBillingFixture(t, be.url(t))
+			q4, q1, q2 := date(2024, 12, 31), date(2025, 3, 31), date(2025, 6, 30)
+			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
+				b.device(serial, false)
+			}
+			enter := func(serial string, black, colour int64, photo *string) (store.BillingRead, error) {
+				return b.s.RecordCampaignRead(b.ctx, store.CampaignEntry{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
+					UserID: b.f.user.ID, Meters: billing.Meters{Black: &black, Colour: &colour}, PhotoPath: photo})
+			}
+			// Q4: every device is read by hand on 12 January.
+			b.at(date(2025, 1, 8))
+			if rep := b.close(); rep.Campaigns != 3 {
+				t.Fatalf("Q4 close: %+v", rep)
+			}
+			b.at(date(2025, 1, 12).Add(10 * time.Hour))
+			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
+				r, err := enter(serial, 10000, 2000, nil)
+				if err != nil || r.Source != billing.SourceManual || !eq64(r.SubmittedByUserID, b.f.user.ID) || !r.ReadAt.Equal(b.clock.Now()) {
+					t.Fatalf("%s Q4 read: %s, %v", serial, show(r), err)
+				}
+				if c := b.campaign(serial); c.State != store.CampaignRead {
+					t.Errorf("%s Q4 campaign: %+v, want read", serial, c)
+				}
+			}
+			_, err := enter("MANUAL", 10001, 2001, nil)
+			var closed *store.CampaignClosedError
+			if !errors.As(err, &closed) || closed.Reason != store.CampaignRead {
+				t.Errorf("a second read: %v, want closed: read", err)
+			}
+			if _, err := b.s.RecordCampaignRead(b.ctx, store.CampaignEntry{AccountID: b.f.account.ID, DeviceID: b.devices["MANUAL"].ID,
+				UserID: b.contact.ID + 1000, Meters: billing.Meters{}}); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("a stranger's read: %v, want not found", err)
+			}
+
+			// Q1: MANUAL reads on time, LOWER reads lower with a photo,
+			// LATE misses the close.
+			b.at(date(2025, 4, 8))
+			if rep := b.close(); rep.Campaigns != 3 {
+				t.Fatalf("Q1 close: %+v", rep)
+			}
+			b.at(date(2025, 4, 10))
+			if r, err := enter("MANUAL", -1, 2500, nil); domain.ErrorCode(err) != domain.EINVALID {
+				t.Errorf("a negative meter: %s %v, want invalid", show(r), err)
+			}
+			photo := "photos/lower.jpg"
+			r, err := enter("LOWER", 9000, 2600, &photo)
+			if err != nil || r.Flags != "lower_than_previous photo" || r.Review != billing.ReviewPending || r.PhotoPath == nil {
+				t.Errorf("LOWER Q1: %s, %v; want flagged lower and photo, pending", show(r), err)
+			}
+			if r, err := enter("MANUAL", 19000, 3800, nil); err != nil || r.Flags != "" || r.Review != billing.ReviewNone {
+				t.Errorf("MANUAL Q1: %s, %v", show(r), err)
+			}
+			for _, day := range []int{15, 22, 29} {
+				b.at(date(2025, 4, day))
+				if rep := b.campaigns(); rep.Reminders != 1 {
+					t.Errorf("reminders on %d April: %+v, want LATE's", day, rep)
+				}
+			}
+			b.at(date(2025, 5, 1))
+			if rep := b.campaigns(); rep.Closed != 1 {
+				t.Fatalf("Q1 campaigns: %+v, want LATE closed", rep)
+			}
+			if _, err := enter("LATE", 15000, 3000, nil); !errors.As(err, &closed) || closed.Reason != store.CampaignClosed ||
+				!strings.Contains(err.Error(), "closed and the period is estimated") {
+				t.Errorf("LATE after the close: %v", err)
+			}
+			est := b.current("LATE", q1)
+			if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractVolume {
+				t.Errorf("LATE Q1: %s, want estimated from the contract's volume", show(est))
+			}
+
+			// Q2: LATE's read regularises its Q1 estimate.
+			b.at(date(2025, 7, 8))
+			b.close()
+			b.at(date(2025, 7, 9).Add(10 * time.Hour))
+			real, err := enter("LATE", 28000, 5600, nil)
+			if err != nil || real.Flags != billing.FlagRegularises {
+				t.Fatalf("LATE Q2: %s, %v; want regularises", show(real), err)
+			}
+			spread := b.current("LATE", q1)
+			q4Read := b.current("LATE", q4)
+			// 18,000 black and 3,600 colour pages from 12 January 10:00 to
+			// 9 July 10:00 (178 days), 78 days and 14 hours of them in Q1.
+			share := (78 + 14.0/24) / 178
+			wantBlack, wantColour := *q4Read.Black+int64(18000*share), *q4Read.Colour+int64(3600*share)
+			if spread.Method != billing.MethodSpread || !near(spread.Black, wantBlack, 1) || !near(spread.Colour, wantColour, 1) {
+				t.Errorf("LATE Q1 after regularisation: %s, want b=%d c=%d", show(spread), wantBlack, wantColour)
+			}
+			if _, err := b.s.CurrentBillingRead(b.ctx, b.devices["MANUAL"].ID, q2); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("MANUAL Q2 before its read: %v, want not found", err)
+			}
+		})
+	}
+}

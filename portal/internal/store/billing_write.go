@@ -30,15 +30,21 @@ type billingDevice struct {
 	Start         time.Time            `db:"start_date"`
 	End           *time.Time           `db:"end_date"`
 	Volume        int64                `db:"expected_monthly_volume"`
+	// Devices is how many devices the contract bills: its expected volume
+	// is theirs together.
+	Devices int64 `db:"contract_devices"`
 }
 
 // billingDeviceColumns read a billingDevice from devices d and contracts c.
 const billingDeviceColumns = `d.id, d.account_id, d.serial, d.model, d.read_contact_id, c.id AS contract_id, c.billing_period,
-    c.bills_black, c.bills_colour, c.bills_total, c.start_date, c.end_date, c.expected_monthly_volume`
+    c.bills_black, c.bills_colour, c.bills_total, c.start_date, c.end_date, c.expected_monthly_volume,
+    (SELECT COUNT(*) FROM devices o WHERE o.contract_id = c.id AND o.state IN ('active', 'pending_removal')) AS contract_devices`
 
+// terms are the contract's terms for this device: the contract's expected
+// volume shared equally by the devices it bills.
 func (d billingDevice) terms() billing.Terms {
 	t := billing.Terms{Period: d.BillingPeriod, Start: dbDate(d.Start), BillsBlack: d.BillsBlack, BillsColour: d.BillsColour,
-		BillsTotal: d.BillsTotal, ExpectedMonthlyVolume: d.Volume}
+		BillsTotal: d.BillsTotal, ExpectedMonthlyVolume: d.Volume / max(d.Devices, 1)}
 	if d.End != nil {
 		e := dbDate(*d.End)
 		t.End = &e
