@@ -24,11 +24,33 @@ type Meters struct {
 // the device's latest read. It is how the billing tests and the billing
 // bench feed the portal what agents report.
 func AddReads(ctx context.Context, db *sqlx.DB, deviceID int64, agent string, reads ...Meters) error {
+	return AddDeviceReads(ctx, db, DeviceReads{DeviceID: deviceID, Agent: agent, Reads: reads})
+}
+
+// DeviceReads are reads of one device by one agent.
+type DeviceReads struct {
+	DeviceID int64
+	Agent    string
+	Reads    []Meters
+}
+
+// AddDeviceReads files the reads of several devices as AddReads does, in
+// one transaction.
+func AddDeviceReads(ctx context.Context, db *sqlx.DB, devices ...DeviceReads) error {
 	tx, err := db.BeginTxx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	for _, d := range devices {
+		if err := addReads(ctx, tx, d.DeviceID, d.Agent, d.Reads); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func addReads(ctx context.Context, tx *sqlx.Tx, deviceID int64, agent string, reads []Meters) error {
 	now := time.Now().UTC()
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO agents (id, version, online, first_seen, last_seen)
 VALUES (?, 'test', ?, ?, ?) ON CONFLICT (id) DO NOTHING`), agent, true, now, now); err != nil {
@@ -41,10 +63,8 @@ VALUES (?, 'test', ?, ?, ?) ON CONFLICT (id) DO NOTHING`), agent, true, now, now
 WHERE device_id = ? AND read_at < ? AND NOT clock_ahead ORDER BY read_at DESC LIMIT 1`), deviceID, at); err != nil {
 			return fmt.Errorf("read before %s: %w", at, err)
 		}
-		var seq int64
-		if err := tx.GetContext(ctx, &seq, tx.Rebind(`SELECT COALESCE(MAX(seq), 0) + 1 FROM meter_reads WHERE agent_id = ?`), agent); err != nil {
-			return err
-		}
+		// The batch sequence number: any increasing number will do here.
+		seq := at.UnixMicro()
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO meter_reads
 (device_id, read_at, agent_id, seq, total, black, colour, counters, supplies, stored_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, '[]', '[]', ?)`), deviceID, at, agent, seq, r.Total, r.Black, r.Colour, at); err != nil {
@@ -72,5 +92,5 @@ WHERE id = ? AND (last_read_at IS NULL OR last_read_at < ?)`), agent, at, at, r.
 			return fmt.Errorf("update device %d: %w", deviceID, err)
 		}
 	}
-	return tx.Commit()
+	return nil
 }
