@@ -79,6 +79,7 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodGet, "/billing-reads.csv", store.ScopeRead, s.apiBillingReadsCSV},
 		{http.MethodGet, "/billing-reads/review", store.ScopeRead, s.apiBillingReview},
 		{http.MethodPost, "/billing-reads/:id/review", store.ScopeWrite, s.apiReviewBillingRead},
+		{http.MethodPost, "/devices/:id/extra-read", store.ScopeWrite, s.apiRequestExtraRead},
 	}
 }
 

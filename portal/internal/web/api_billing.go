@@ -21,6 +21,7 @@ type BillingStore interface {
 	BillingReadsOfPeriod(ctx context.Context, periodEnd time.Time) ([]store.BillingReadDetail, error)
 	BillingReviewQueue(ctx context.Context, limit int) ([]store.BillingReadDetail, error)
 	ReviewBillingRead(ctx context.Context, id int64, accept bool, by store.Actor) error
+	RequestExtraRead(ctx context.Context, deviceID int64, reason string, by store.Actor) (store.PollRequest, error)
 }
 
 // apiBillingRead is a billing read in the API: the export's columns
@@ -129,4 +130,36 @@ func (s *Server) apiReviewBillingRead(c echo.Context) error {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// apiPollRequest is an extra read asked of a device's agent.
+type apiPollRequest struct {
+	ID          int64      `json:"id"`
+	DeviceID    int64      `json:"device_id"`
+	AgentID     string     `json:"agent_id"`
+	Reason      string     `json:"reason"`
+	RequestedAt time.Time  `json:"requested_at"`
+	SentAt      *time.Time `json:"sent_at,omitempty"`
+}
+
+// apiRequestExtraRead is POST /devices/:id/extra-read with {"reason": …}:
+// the device's agent is asked to read it now (poll_now, published by the
+// collector). 202: the request is recorded, not yet carried out.
+func (s *Server) apiRequestExtraRead(c echo.Context) error {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return domain.Errorf(domain.ENOTFOUND, "no device %q", c.Param("id"))
+	}
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := bind(c, &in); err != nil {
+		return err
+	}
+	p, err := s.api.RequestExtraRead(c.Request().Context(), id, in.Reason, actor(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, apiPollRequest{ID: p.ID, DeviceID: p.DeviceID, AgentID: p.AgentID, Reason: p.Reason,
+		RequestedAt: p.RequestedAt, SentAt: p.SentAt})
 }

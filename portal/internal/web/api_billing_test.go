@@ -117,6 +117,21 @@ func TestAPIBillingReads(t *testing.T) {
 			if len(queue) != 2 || queue[0].Serial != "3923656030" || queue[1].Serial != "3923656030" {
 				t.Errorf("review queue after the decision = %+v", queue)
 			}
+			// An extra read of the jumping device, asked of its agent;
+			// the other has none.
+			var poll apiPollRequest
+			env.json(t, env.write, "POST", "/api/v1/devices/"+itoa(ids[1])+"/extra-read", `{"reason":"jump in Q1"}`, 202, &poll)
+			if poll.AgentID != "agent-api" || poll.Reason != "jump in Q1" || poll.SentAt != nil {
+				t.Errorf("extra read = %+v", poll)
+			}
+			var again apiPollRequest
+			env.json(t, env.write, "POST", "/api/v1/devices/"+itoa(ids[1])+"/extra-read", `{}`, 202, &again)
+			if again.ID != poll.ID {
+				t.Errorf("a second request while the first waits: %+v, want the first", again)
+			}
+			env.json(t, env.write, "POST", "/api/v1/devices/"+itoa(ids[0])+"/extra-read", `{}`, 409, nil)
+			env.json(t, env.write, "POST", "/api/v1/devices/999999/extra-read", `{}`, 404, nil)
+
 			changes, err := st.StateChanges(ctx, store.EntityBillingRead, jumpID)
 			if err != nil || len(changes) != 1 || *changes[0].New != billing.ReviewAccepted || *changes[0].BySystem != "api:writer" {
 				t.Errorf("changes = %+v, %v", changes, err)
