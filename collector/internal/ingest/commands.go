@@ -55,4 +55,6 @@ func SendPollRequests(ctx context.Context, st PollRequestStore, pub Publisher, n
 }
 
 // Publish publishes a message at QoS 1 on the service's connection.
-func (s *Service) Publish(topicName string, payload []byte) error { return s.client.Publish(topicName, payload) }
+func (s *Service) Publish(topicName string, payload []byte) error {
+	return s.client.Publish(topicName, payload)
+}

@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, er
 	defer st.Close()
 	clock := &simClock{t: simStart}
 	st.SetClock(clock.Now)
-	r := rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15))
+	r := rand.New(rand.NewPCG(*seed, *seed^0x9e3779b97f4a7c15)) //nolint:gosec // G404: a simulation, reproducible from -seed
 
 	fleet := newFleet(r, *count)
 	start := time.Now()
