@@ -552,3 +552,128 @@ func (a *ReadAutomation) check(now time.Time) error {
 	}
 	return nil
 }
+
+// ReadReview is a billing read waiting for the back office's review: a
+// read lower than the last one (with its photo) or a jump.
+type ReadReview struct {
+	BilledRead
+	AccountID      int64  `db:"account_id"`
+	CustomerNumber string `db:"customer_number"`
+	AccountName    string `db:"account_name"`
+	Serial         string `db:"serial"`
+	Model          string `db:"model"`
+	// SubmittedBy is the e-mail of the user who typed it in, "" for an
+	// agent's read.
+	SubmittedBy string `db:"submitted_by"`
+}
+
+// BackOfficeReadReviews lists the billing reads waiting for review, oldest
+// first, at most limit (1 to 500; 0 is 50).
+func (s *Store) BackOfficeReadReviews(ctx context.Context, limit int) ([]ReadReview, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		billedRow
+		AccountID      int64          `db:"account_id"`
+		CustomerNumber string         `db:"customer_number"`
+		AccountName    string         `db:"account_name"`
+		Serial         string         `db:"serial"`
+		Model          string         `db:"model"`
+		SubmittedBy    sql.NullString `db:"submitted_by"`
+	}
+	err = s.db.SelectContext(ctx, &rows, s.db.Rebind(`
+SELECT b.id, b.device_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total, b.flags, b.review, b.photo_path,
+       a.id AS account_id, a.customer_number, a.name AS account_name, d.serial, d.model, u.email AS submitted_by
+FROM billing_reads b
+JOIN contracts k ON k.id = b.contract_id
+JOIN accounts a ON a.id = k.account_id
+JOIN devices d ON d.id = b.device_id
+LEFT JOIN users u ON u.id = b.submitted_by_user_id
+WHERE b.review = 'pending' AND b.superseded_at IS NULL
+ORDER BY b.created_at, b.id LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: reads to review: %w", err)
+	}
+	out := make([]ReadReview, len(rows))
+	for i, r := range rows {
+		out[i] = ReadReview{BilledRead: r.billedRead(), AccountID: r.AccountID, CustomerNumber: r.CustomerNumber, AccountName: r.AccountName,
+			Serial: r.Serial, Model: r.Model, SubmittedBy: r.SubmittedBy.String}
+	}
+	return out, nil
+}
+
+// ReadAutomationRequest is an open request to automate a device's reads,
+// as the back office lists it.
+type ReadAutomationRequest struct {
+	ReadAutomation
+	CustomerNumber string
+	AccountName    string
+	Serial         string
+	Model          string
+	UserEmail      string
+}
+
+// BackOfficeReadAutomations lists the open requests to automate reads,
+// oldest first, at most limit (1 to 500; 0 is 50).
+func (s *Store) BackOfficeReadAutomations(ctx context.Context, limit int) ([]ReadAutomationRequest, error) {
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID             int64        `db:"id"`
+		AccountID      int64        `db:"account_id"`
+		UserID         int64        `db:"user_id"`
+		DeviceID       int64        `db:"device_id"`
+		Address        string       `db:"address"`
+		ContactName    string       `db:"contact_name"`
+		ContactPhone   string       `db:"contact_phone"`
+		PreferredDate  sql.NullTime `db:"preferred_date"`
+		CreatedAt      time.Time    `db:"created_at"`
+		CustomerNumber string       `db:"customer_number"`
+		AccountName    string       `db:"account_name"`
+		Serial         string       `db:"serial"`
+		Model          string       `db:"model"`
+		UserEmail      string       `db:"user_email"`
+	}
+	err = s.db.SelectContext(ctx, &rows, s.db.Rebind(`
+SELECT r.id, r.account_id, r.user_id, r.device_id, r.address, r.contact_name, r.contact_phone, r.preferred_date, r.created_at,
+       a.customer_number, a.name AS account_name, d.serial, d.model, u.email AS user_email
+FROM read_automation_requests r
+JOIN accounts a ON a.id = r.account_id
+JOIN devices d ON d.id = r.device_id
+JOIN users u ON u.id = r.user_id
+WHERE r.resolved_at IS NULL
+ORDER BY r.created_at, r.id LIMIT ?`), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: read-automation requests: %w", err)
+	}
+	out := make([]ReadAutomationRequest, len(rows))
+	for i, r := range rows {
+		a := ReadAutomation{ID: r.ID, AccountID: r.AccountID, UserID: r.UserID, DeviceID: r.DeviceID, Address: r.Address,
+			ContactName: r.ContactName, ContactPhone: r.ContactPhone, CreatedAt: r.CreatedAt.UTC()}
+		if r.PreferredDate.Valid {
+			d := dbDate(r.PreferredDate.Time)
+			a.PreferredDate = &d
+		}
+		out[i] = ReadAutomationRequest{ReadAutomation: a, CustomerNumber: r.CustomerNumber, AccountName: r.AccountName,
+			Serial: r.Serial, Model: r.Model, UserEmail: r.UserEmail}
+	}
+	return out, nil
+}
+
+// BillingReadPhoto is the name of the photo kept with a billing read, for
+// the back office; a read without one is ENOTFOUND.
+func (s *Store) BillingReadPhoto(ctx context.Context, readID int64) (string, error) {
+	var name sql.NullString
+	err := s.db.GetContext(ctx, &name, s.db.Rebind(`SELECT photo_path FROM billing_reads WHERE id = ?`), readID)
+	if err == nil && !name.Valid {
+		err = sql.ErrNoRows
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: photo of billing read %d: %w", readID, notFound(err, "billing read %d has no photo", readID))
+	}
+	return name.String, nil
+}

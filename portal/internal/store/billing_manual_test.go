@@ -220,6 +220,19 @@ func TestSubmitManualRead(t *testing.T) {
 				t.Errorf("jump = %+v, %v", r3, err)
 			}
 
+			// The back office's queue holds the current read to review, and
+			// the photos stay with their reads.
+			rv, err := b.s.BackOfficeReadReviews(ctx, 0)
+			if err != nil || len(rv) != 1 || rv[0].ID != r3.ID || rv[0].SubmittedBy != b.f.user.Email || rv[0].Serial != "COL-1" || rv[0].CustomerNumber != "R1" {
+				t.Errorf("reviews = %+v, %v", rv, err)
+			}
+			if name, err := b.s.BillingReadPhoto(ctx, r2.ID); err != nil || name != r2.Photo {
+				t.Errorf("photo of the superseded read = %q, %v", name, err)
+			}
+			if _, err := b.s.BillingReadPhoto(ctx, r.ID); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("photo of a read without one: %v", err)
+			}
+
 			// The mono device reads black only; its colour is ignored.
 			m, err := b.s.SubmitManualRead(ctx, store.ManualRead{AccountID: b.f.account.ID, UserID: b.f.user.ID, DeviceID: b.mono.ID, Black: p64(1500), Colour: p64(7)}, b.now)
 			if err != nil || *m.Black != 1500 || m.Colour != nil {
@@ -327,6 +340,10 @@ func TestRequestReadAutomation(t *testing.T) {
 				tc.edit(&x)
 				_, err := b.s.RequestReadAutomation(ctx, x)
 				code(t, tc.name, err, tc.want)
+			}
+			if open, err := b.s.BackOfficeReadAutomations(ctx, 0); err != nil || len(open) != 1 || open[0].ID != a.ID || open[0].UserEmail != b.f.user.Email ||
+				open[0].Serial != "COL-1" || !open[0].PreferredDate.Equal(date(2026, 4, 4)) {
+				t.Errorf("open automation requests = %+v, %v", open, err)
 			}
 			// No date: any time suits.
 			in.DeviceID, in.PreferredDate = b.mono.ID, nil
