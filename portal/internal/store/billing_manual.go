@@ -33,6 +33,9 @@ var (
 	// ErrReadByAgent: an agent read the device within the period's window
 	// meanwhile, so it left the campaign and needs no read typed in.
 	ErrReadByAgent = domain.Errorf(domain.ECONFLICT, "an agent read this device for the period: no read is needed")
+	// ErrAutomationDate: the preferred date of an automation request is
+	// not between today and a year from now.
+	ErrAutomationDate = domain.Errorf(domain.EINVALID, "the preferred date is not between today and a year from now")
 )
 
 // Limits of an automation request's fields.
@@ -546,7 +549,7 @@ func (a *ReadAutomation) check(now time.Time) error {
 	if a.PreferredDate != nil {
 		d, today := dbDate(*a.PreferredDate), dbDate(now)
 		if d.Before(today) || d.After(today.AddDate(1, 0, 0)) {
-			return domain.Errorf(domain.EINVALID, "the preferred date %s is not between today and a year from now", d.Format(time.DateOnly))
+			return ErrAutomationDate
 		}
 		a.PreferredDate = &d
 	}
