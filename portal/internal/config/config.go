@@ -301,8 +301,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
-		"backoffice-email": EnvBackOfficeEmail,
-		"upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
+		"backoffice-email": EnvBackOfficeEmail, "upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
