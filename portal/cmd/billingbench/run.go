@@ -285,14 +285,11 @@ func answer(ctx context.Context, st *store.Store, clock *simClock, r *rand.Rand,
 	for _, a := range today {
 		clock.Set(a.at)
 		b, c := a.d.at(a.at)
-		m := billing.Meters{Black: &b}
-		tot := b
+		r := store.ManualRead{AccountID: a.d.accountID, DeviceID: a.d.id, UserID: a.d.userID, Black: &b}
 		if a.d.colour {
-			m.Colour = &c
-			tot += c
+			r.Colour = &c
 		}
-		m.Total = &tot
-		if _, err := st.RecordCampaignRead(ctx, store.CampaignEntry{AccountID: a.d.accountID, DeviceID: a.d.id, UserID: a.d.userID, Meters: m}); err != nil {
+		if _, err := st.SubmitManualRead(ctx, r, a.at); err != nil {
 			return fmt.Errorf("manual read of %s: %w", a.d.serial, err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/schedule"
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/upload"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/jobs"
@@ -66,11 +67,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
+	// The photos sent with meter reads: a folder of their own, outside
+	// anything the site serves.
+	photos, err := upload.OpenPhotos(cfg.Uploads.Dir, cfg.Uploads.MaxBytes)
+	if err != nil {
+		return err
+	}
+	defer photos.Close()
+	logger.Info("meter-read photos are kept in " + cfg.Uploads.Dir)
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	opts := siteOptions(cfg, st, logger, info.Version, ln.Addr())
+	opts.Photos = photos
 	site, err := web.New(opts)
 	if err != nil {
 		ln.Close()

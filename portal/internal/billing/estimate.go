@@ -37,7 +37,7 @@ var ErrNoBase = errors.New("billing: no read of the device to estimate from")
 
 // Estimate is an estimated billing read's meters and how they were found.
 type Estimate struct {
-	Meters Meters
+	Meters MeterValues
 	Method string
 }
 

@@ -16,7 +16,7 @@ func daily(start time.Time, n int, black0, blackPerDay, colour0, colourPerDay in
 	out := make([]Reading, n)
 	for i := range n {
 		b := black0 + int64(i)*blackPerDay
-		m := Meters{Black: p64(b), Total: p64(b)}
+		m := MeterValues{Black: p64(b), Total: p64(b)}
 		if colourPerDay >= 0 {
 			c := colour0 + int64(i)*colourPerDay
 			m.Colour, m.Total = p64(c), p64(b+c)
@@ -26,8 +26,8 @@ func daily(start time.Time, n int, black0, blackPerDay, colour0, colourPerDay in
 	return out
 }
 
-func meters(black, colour, total int64) Meters {
-	m := Meters{}
+func meters(black, colour, total int64) MeterValues {
+	m := MeterValues{}
 	for k, v := range map[domain.CounterKind]int64{domain.CounterBlack: black, domain.CounterColour: colour, domain.CounterTotal: total} {
 		if v >= 0 {
 			m.Set(k, v)
@@ -63,7 +63,7 @@ func TestEstimate(t *testing.T) {
 		last    *Reading
 		reads   []Reading
 		resets  map[domain.CounterKind][]time.Time
-		want    Meters
+		want    MeterValues
 		method  string
 		wantErr error
 	}{
@@ -144,7 +144,7 @@ func TestEstimate(t *testing.T) {
 	}
 }
 
-func sameMeters(a, b Meters) bool {
+func sameMeters(a, b MeterValues) bool {
 	for _, k := range Kinds {
 		x, ok1 := a.Get(k)
 		y, ok2 := b.Get(k)
@@ -155,7 +155,7 @@ func sameMeters(a, b Meters) bool {
 	return true
 }
 
-func show(m Meters) string {
+func show(m MeterValues) string {
 	s := ""
 	for _, k := range Kinds {
 		if v, ok := m.Get(k); ok {

@@ -8,16 +8,17 @@ import (
 	"github.com/meterline/meterline/shared/domain"
 )
 
-// Meters are a read's billing meters; nil is a meter the read does not
-// have (or the contract does not bill), never zero.
-type Meters struct {
+// MeterValues are a read's billing meters; nil is a meter the read does
+// not have (or the contract does not bill), never zero. (Meters, in
+// manual.go, says which meters a customer types in.)
+type MeterValues struct {
 	Black, Colour, Total *int64
 }
 
-// Kinds are the meters billing knows, in the order Meters lists them.
+// Kinds are the meters billing knows, in the order MeterValues lists them.
 var Kinds = []domain.CounterKind{domain.CounterBlack, domain.CounterColour, domain.CounterTotal}
 
-func (m *Meters) ptr(k domain.CounterKind) **int64 {
+func (m *MeterValues) ptr(k domain.CounterKind) **int64 {
 	switch k {
 	case domain.CounterBlack:
 		return &m.Black
@@ -30,7 +31,7 @@ func (m *Meters) ptr(k domain.CounterKind) **int64 {
 }
 
 // Get returns meter k, false when the read does not have it.
-func (m Meters) Get(k domain.CounterKind) (int64, bool) {
+func (m MeterValues) Get(k domain.CounterKind) (int64, bool) {
 	p := m.ptr(k)
 	if p == nil || *p == nil {
 		return 0, false
@@ -39,15 +40,15 @@ func (m Meters) Get(k domain.CounterKind) (int64, bool) {
 }
 
 // Set sets meter k.
-func (m *Meters) Set(k domain.CounterKind, v int64) {
+func (m *MeterValues) Set(k domain.CounterKind, v int64) {
 	if p := m.ptr(k); p != nil {
 		*p = &v
 	}
 }
 
 // Only keeps the meters the contract bills.
-func (m Meters) Only(t Terms) Meters {
-	var out Meters
+func (m MeterValues) Only(t Terms) MeterValues {
+	var out MeterValues
 	for _, k := range t.Billed() {
 		if v, ok := m.Get(k); ok {
 			out.Set(k, v)
@@ -57,7 +58,7 @@ func (m Meters) Only(t Terms) Meters {
 }
 
 // Any reports whether the read has one of the meters.
-func (m Meters) Any(kinds []domain.CounterKind) bool {
+func (m MeterValues) Any(kinds []domain.CounterKind) bool {
 	for _, k := range kinds {
 		if _, ok := m.Get(k); ok {
 			return true
@@ -69,7 +70,7 @@ func (m Meters) Any(kinds []domain.CounterKind) bool {
 // Reading is a read at a time: an agent's, a person's or an estimate.
 type Reading struct {
 	At     time.Time
-	Meters Meters
+	Meters MeterValues
 }
 
 // AgentRead is a read an agent reported, as the collector stored it.
@@ -135,24 +136,12 @@ const (
 	SourceEstimated = "estimated"
 )
 
-// Flags of a billing read (billing_reads.flags, space-separated words).
-const (
-	// FlagLowerThanPrevious: a meter is lower than in the previous
-	// billing read, with no counter reset recorded between.
-	FlagLowerThanPrevious = "lower_than_previous"
-	// FlagPhoto: the read came with a photo of the counters.
-	FlagPhoto = "photo"
-	// FlagCounterReset: a counter reset was recorded between the previous
-	// billing read and this one; usage across it is not this read minus
-	// the previous.
-	FlagCounterReset = "counter_reset"
-	// FlagJump: the usage since the last real read is far beyond the
-	// device's history (JumpRule).
-	FlagJump = "jump"
-	// FlagRegularises: a real read following an estimate; the estimates
-	// before it were re-spread (see Regularise).
-	FlagRegularises = "regularises"
-)
+// FlagCounterReset flags a billing read with a counter reset recorded
+// between the previous billing read and it: usage across it is not this
+// read minus the previous. (The other flags, shared with the manual
+// reads, are in manual.go: lower_than_previous, photo, jump,
+// regularises.)
+const FlagCounterReset = "counter_reset"
 
 // Review states of a billing read (billing_reads.review).
 const (

@@ -7,10 +7,8 @@ import (
 	"github.com/meterline/meterline/shared/domain"
 )
 
-func p64(v int64) *int64 { return &v }
-
 func agentRead(at time.Time, black int64) AgentRead {
-	return AgentRead{Reading: Reading{At: at, Meters: Meters{Black: p64(black), Total: p64(black)}}}
+	return AgentRead{Reading: Reading{At: at, Meters: MeterValues{Black: p64(black), Total: p64(black)}}}
 }
 
 // TestSelect checks the tolerance window's edges (both included) and the
@@ -36,7 +34,7 @@ func TestSelect(t *testing.T) {
 		{"a tie goes to the later", []AgentRead{agentRead(end.Add(-time.Hour), 1), agentRead(end.Add(time.Hour), 2)}, end.Add(time.Hour), true},
 		{"a read stamped ahead is ignored", []AgentRead{ahead, agentRead(end.Add(-Day), 1)}, end.Add(-Day), true},
 		{"a read without the billed meter is ignored", []AgentRead{
-			{Reading: Reading{At: end, Meters: Meters{Total: p64(5)}}}, agentRead(end.Add(Day), 1)}, end.Add(Day), true},
+			{Reading: Reading{At: end, Meters: MeterValues{Total: p64(5)}}}, agentRead(end.Add(Day), 1)}, end.Add(Day), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -62,7 +60,7 @@ func TestFlags(t *testing.T) {
 }
 
 func TestMetersOnly(t *testing.T) {
-	m := Meters{Black: p64(1), Colour: p64(2), Total: p64(3)}
+	m := MeterValues{Black: p64(1), Colour: p64(2), Total: p64(3)}
 	got := m.Only(Terms{BillsColour: true, BillsTotal: true})
 	if got.Black != nil || *got.Colour != 2 || *got.Total != 3 {
 		t.Errorf("Only = %+v", got)

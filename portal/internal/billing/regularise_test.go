@@ -15,20 +15,20 @@ func TestRegularise(t *testing.T) {
 		estimates []Reading
 		real      Reading
 		resets    map[domain.CounterKind][]time.Time
-		want      []Meters
+		want      []MeterValues
 	}{
 		{
 			name:      "an estimate too low rises to its share of the usage",
 			estimates: []Reading{{At: q2, Meters: meters(10100, 2010, -1)}},
 			// 91 days to Q2's end, 92 more to the read at Q3's end.
 			real: Reading{At: q3, Meters: meters(10000+1830, 2000+183, -1)},
-			want: []Meters{meters(10000+910, 2000+91, -1)},
+			want: []MeterValues{meters(10000+910, 2000+91, -1)},
 		},
 		{
 			name:      "an estimate too high comes down: neither period is negative",
 			estimates: []Reading{{At: q2, Meters: meters(50000, 9000, -1)}},
 			real:      Reading{At: q3, Meters: meters(10000+1830, 2000+183, -1)},
-			want:      []Meters{meters(10000+910, 2000+91, -1)},
+			want:      []MeterValues{meters(10000+910, 2000+91, -1)},
 		},
 		{
 			name: "two estimates in a row share the usage by time",
@@ -37,26 +37,26 @@ func TestRegularise(t *testing.T) {
 				{At: q3, Meters: meters(12000, 2200, -1)},
 			},
 			real: Reading{At: q3.Add(92 * Day), Meters: meters(10000+2750, 2000, -1)},
-			want: []Meters{meters(10000+910, 2000, -1), meters(10000+1830, 2000, -1)},
+			want: []MeterValues{meters(10000+910, 2000, -1), meters(10000+1830, 2000, -1)},
 		},
 		{
 			name:      "a real read lower than the anchor: no usage, the estimate falls to the anchor",
 			estimates: []Reading{{At: q2, Meters: meters(10500, 2100, -1)}},
 			real:      Reading{At: q3, Meters: meters(9000, 2183, -1)},
-			want:      []Meters{meters(10000, 2091, -1)},
+			want:      []MeterValues{meters(10000, 2091, -1)},
 		},
 		{
 			name:      "across a counter reset the estimate stays",
 			estimates: []Reading{{At: q2, Meters: meters(10500, 2100, -1)}},
 			real:      Reading{At: q3, Meters: meters(300, 2183, -1)},
 			resets:    map[domain.CounterKind][]time.Time{domain.CounterBlack: {q2.Add(10 * Day)}},
-			want:      []Meters{meters(10500, 2091, -1)},
+			want:      []MeterValues{meters(10500, 2091, -1)},
 		},
 		{
 			name:      "a meter the real read lacks stays",
 			estimates: []Reading{{At: q2, Meters: meters(10500, 2100, -1)}},
 			real:      Reading{At: q3, Meters: meters(11830, -1, -1)},
-			want:      []Meters{meters(10910, 2100, -1)},
+			want:      []MeterValues{meters(10910, 2100, -1)},
 		},
 	}
 	for _, tt := range tests {

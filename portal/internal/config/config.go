@@ -12,12 +12,14 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/shared/envflag"
+	"github.com/meterline/meterline/shared/schema"
 )
 
 // Environment variables the portal reads.
@@ -53,6 +55,9 @@ const (
 	EnvReadCloseAfter   = "METERLINE_READ_CLOSE_AFTER"
 	EnvReadMinHistory   = "METERLINE_READ_MIN_HISTORY"
 	EnvReadJump         = "METERLINE_READ_JUMP"
+
+	EnvUploadDir      = "METERLINE_UPLOAD_DIR"
+	EnvUploadMaxBytes = "METERLINE_UPLOAD_MAX_BYTES"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -78,6 +83,12 @@ const (
 	// DefaultBackOfficeEmail is where contact-us messages go when no
 	// address is given: the back office's mailbox on the portal's own box.
 	DefaultBackOfficeEmail = "backoffice@localhost"
+	// DefaultUploadMaxBytes bounds a photo sent with a meter read: a
+	// phone's full-size picture fits.
+	DefaultUploadMaxBytes = 8 << 20
+	// MaxUploadMaxBytes is the most -upload-max-bytes may allow: a form
+	// is read whole before it is checked.
+	MaxUploadMaxBytes = 64 << 20
 )
 
 // Config is the portal's configuration.
@@ -108,6 +119,27 @@ type Config struct {
 	// estimates made (issue 16); billing.DefaultConfig unless flags
 	// change it.
 	Billing billing.Config
+	// Uploads is where the files customers send are kept.
+	Uploads Uploads
+}
+
+// Uploads configures the files customers send (the photos of meter
+// reads): kept in a folder of their own, which nothing serves.
+type Uploads struct {
+	// Dir is the folder; by default "uploads" beside the SQLite database
+	// file (the data directory), or ./data/uploads on PostgreSQL.
+	Dir string
+	// MaxBytes bounds one file.
+	MaxBytes int64
+}
+
+// UploadDirFor is the default upload folder for a database URL: beside an
+// SQLite file, else data/uploads under the working directory.
+func UploadDirFor(database string) string {
+	if src, err := schema.ParseSource(database); err == nil && src.Dialect == schema.SQLite {
+		return filepath.Join(filepath.Dir(src.Path), "uploads")
+	}
+	return filepath.Join("data", "uploads")
 }
 
 // SignIn configures sessions and the forms a guesser would use. Zero
@@ -313,6 +345,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
 		return err
 	})
+	fs.StringVar(&c.Uploads.Dir, "upload-dir", "",
+		"folder the photos sent with meter reads are kept in, never served (default: uploads beside the SQLite database, or ./data/uploads) ("+EnvUploadDir+")")
+	fs.Int64Var(&c.Uploads.MaxBytes, "upload-max-bytes", DefaultUploadMaxBytes, "largest photo taken with a meter read, in bytes ("+EnvUploadMaxBytes+")")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -326,7 +361,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
-		"backoffice-email":   EnvBackOfficeEmail,
+		"backoffice-email": EnvBackOfficeEmail, "upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
 		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
 		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
 	}, getenv); err != nil {
@@ -356,6 +391,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	if c.Database == "" && !envflag.Given(fs)["database"] {
 		c.Database = DefaultDatabase
 	}
+	if c.Uploads.Dir == "" {
+		c.Uploads.Dir = UploadDirFor(c.Database)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
@@ -379,6 +417,9 @@ func (c Config) Validate() error {
 	}
 	if a, err := mail.ParseAddress(c.BackOfficeEmail); err != nil || a.Address != strings.TrimSpace(c.BackOfficeEmail) {
 		errs = append(errs, fmt.Errorf("back-office address %q: want one e-mail address (name@example.com)", c.BackOfficeEmail))
+	}
+	if c.Uploads.MaxBytes < 1 || c.Uploads.MaxBytes > MaxUploadMaxBytes {
+		errs = append(errs, fmt.Errorf("upload size limit %d: want 1 to %d bytes", c.Uploads.MaxBytes, MaxUploadMaxBytes))
 	}
 	errs = append(errs, c.SMTP.validate(), c.SignIn.validate(), c.Billing.Check())
 	return errors.Join(errs...)

@@ -136,10 +136,33 @@ func TestParse(t *testing.T) {
 			if tt.want.Billing == (billing.Config{}) {
 				tt.want.Billing = billing.DefaultConfig()
 			}
+			if tt.want.Uploads == (Uploads{}) {
+				tt.want.Uploads = Uploads{Dir: UploadDirFor(tt.want.Database), MaxBytes: DefaultUploadMaxBytes}
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseUploads: the upload folder defaults to the data directory
+// (beside the SQLite file), and the flags and variables set it.
+func TestParseUploads(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want Uploads
+	}{
+		{nil, nil, Uploads{Dir: filepath.Join("data", "uploads"), MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-database", "sqlite:/var/lib/meterline/meterline.db"}, nil, Uploads{Dir: "/var/lib/meterline/uploads", MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-database", "postgres://db/meterline"}, nil, Uploads{Dir: filepath.Join("data", "uploads"), MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-upload-dir", "/srv/photos"}, map[string]string{EnvUploadDir: "/elsewhere", EnvUploadMaxBytes: "1048576"}, Uploads{Dir: "/srv/photos", MaxBytes: 1 << 20}},
+	} {
+		got, err := Parse(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil || got.Uploads != tc.want {
+			t.Errorf("Parse(%q, %v).Uploads = %+v, %v; want %+v", tc.args, tc.env, got.Uploads, err, tc.want)
+		}
 	}
 }
 
@@ -225,6 +248,8 @@ func TestParseErrors(t *testing.T) {
 		{"password and its file", []string{"-smtp-password", "pw", "-smtp-password-file", "f"}, "both -smtp-password and -smtp-password-file"},
 		{"bad back-office address", []string{"-backoffice-email", "Support <a@b.c>, d@e.f"}, `back-office address`},
 		{"empty back-office address", []string{"-backoffice-email", ""}, `back-office address`},
+		{"no upload size", []string{"-upload-max-bytes", "0"}, `upload size limit`},
+		{"upload size too large", []string{"-upload-max-bytes", "1000000000"}, `upload size limit`},
 		{"negative mail retention", []string{"-mail-retention", "-1h"}, "mail retention -1h0m0s is negative"},
 		{"SMTP password file missing", []string{"-smtp-password-file", "/nonexistent/pw"}, "SMTP password"},
 	}
@@ -270,7 +295,7 @@ func TestParseHelp(t *testing.T) {
 	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version",
 		"-smtp-host", EnvSMTPHost, "-smtp-port", EnvSMTPPort, "-smtp-mode", EnvSMTPMode, "-smtp-user", EnvSMTPUser,
 		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom,
-		"-backoffice-email", EnvBackOfficeEmail} {
+		"-backoffice-email", EnvBackOfficeEmail, "-upload-dir", EnvUploadDir, "-upload-max-bytes", EnvUploadMaxBytes} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

@@ -64,8 +64,8 @@ func (b *BillingRead) utc() {
 }
 
 // Meters are the read's meters.
-func (b BillingRead) Meters() billing.Meters {
-	return billing.Meters{Black: b.Black, Colour: b.Colour, Total: b.Total}
+func (b BillingRead) Meters() billing.MeterValues {
+	return billing.MeterValues{Black: b.Black, Colour: b.Colour, Total: b.Total}
 }
 
 // Reading is the read as billing computes with it.
@@ -133,16 +133,19 @@ func (c ReadCampaign) Period() billing.Period {
 }
 
 // TakesReads reports whether the campaign still takes a read at now: it
-// is open and its closing time, if set, has not come.
+// waits for one (open), or has one that may still be corrected (read),
+// and its closing time, if set, has not come (SubmitManualRead's rule,
+// MeterReadEntry.Open).
 func (c ReadCampaign) TakesReads(now time.Time) bool {
-	return c.State == CampaignOpen && (c.ClosesAt == nil || now.Before(*c.ClosesAt))
+	return (c.State == CampaignOpen || c.State == CampaignRead) && (c.ClosesAt == nil || now.Before(*c.ClosesAt))
 }
 
 // CampaignClosedError is CampaignOpenFor's error for a campaign that no
 // longer takes a read; its domain code is ECONFLICT. Reason is the
-// campaign's state (CampaignRead, CampaignAgent, CampaignClosed), or
-// CampaignClosed when its closing time has come but the job has not yet
-// closed it.
+// campaign's state: CampaignAgent (its agent read it), CampaignRead (its
+// read is in and the time to correct it is over), or CampaignClosed (no
+// read came: estimated; also when its closing time has come but the job
+// has not yet closed it).
 type CampaignClosedError struct {
 	Campaign ReadCampaign
 	Reason   string
@@ -157,7 +160,7 @@ func (e *CampaignClosedError) domain() *domain.Error {
 	var why string
 	switch e.Reason {
 	case CampaignRead:
-		why = "the read was already entered"
+		why = "its read is in and can no longer be corrected"
 	case CampaignAgent:
 		why = "the device's agent read it"
 	default:
@@ -168,7 +171,7 @@ func (e *CampaignClosedError) domain() *domain.Error {
 }
 
 // CampaignOpenFor returns the device's latest campaign when it still
-// takes a read at now: the web asks before it shows or accepts a read.
+// takes a read (or a correction of the read typed in) at now.
 // A device of another account, or one never in a campaign, is ENOTFOUND;
 // a campaign that no longer takes reads is a *CampaignClosedError
 // (ECONFLICT) saying why.

@@ -11,7 +11,6 @@ import (
 	"github.com/jmoiron/sqlx"
 
 	"github.com/meterline/meterline/portal/internal/billing"
-	"github.com/meterline/meterline/shared/domain"
 )
 
 // The manual-read campaigns' job (issue 16, seed 003): a campaign ends as
@@ -41,7 +40,10 @@ type CampaignReport struct {
 // baseURL + MeterReadsPath.
 func (s *Store) RunCampaigns(ctx context.Context, now time.Time, baseURL string) (CampaignReport, error) {
 	now = dbTime(now)
-	var open []campaignRow
+	if err := s.setCorrectionDeadlines(ctx); err != nil {
+		return CampaignReport{}, err
+	}
+	var open []campaignJobRow
 	err := s.db.SelectContext(ctx, &open, s.db.Rebind(`SELECT `+campaignColumns+`, d.account_id
 FROM read_campaigns rc JOIN devices d ON d.id = rc.device_id
 WHERE rc.state = 'open' ORDER BY rc.id`))
@@ -50,7 +52,7 @@ WHERE rc.state = 'open' ORDER BY rc.id`))
 	}
 	var rep CampaignReport
 	var errs []error
-	var stillOpen []campaignRow
+	var stillOpen []campaignJobRow
 	for _, c := range open {
 		c.utc()
 		var outcome string
@@ -83,6 +85,28 @@ WHERE rc.state = 'open' ORDER BY rc.id`))
 		return rep, fmt.Errorf("store: campaigns: %w", errors.Join(errs...))
 	}
 	return rep, nil
+}
+
+// setCorrectionDeadlines gives a campaign whose read was typed in before
+// its third reminder the closing time it would have had with every
+// reminder on time: the read may be corrected until then
+// (ReadCampaign.TakesReads), as seed 003's portal takes reads until the
+// campaign closes.
+func (s *Store) setCorrectionDeadlines(ctx context.Context) error {
+	var rows []ReadCampaign
+	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+campaignColumns+` FROM read_campaigns rc
+WHERE rc.state = 'read' AND rc.closes_at IS NULL`))
+	if err != nil {
+		return fmt.Errorf("store: campaigns read without a closing time: %w", err)
+	}
+	for _, c := range rows {
+		c.utc()
+		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`UPDATE read_campaigns SET closes_at = ? WHERE id = ? AND closes_at IS NULL`),
+			dbTime(s.campaignDeadline(c)), c.ID); err != nil {
+			return fmt.Errorf("store: closing time of campaign %d: %w", c.ID, err)
+		}
+	}
+	return nil
 }
 
 // settleCampaign ends campaign c in tx when it is over and says how it
@@ -147,12 +171,12 @@ func endCampaign(ctx context.Context, tx *sqlx.Tx, id int64, state string, now t
 
 // remind sends the reminders due among the open campaigns, one e-mail per
 // contact, account, period and reminder number.
-func (s *Store) remind(ctx context.Context, open []campaignRow, now time.Time, baseURL string) (int, error) {
+func (s *Store) remind(ctx context.Context, open []campaignJobRow, now time.Time, baseURL string) (int, error) {
 	type reminderGroup struct {
 		campaignGroup
 		n int
 	}
-	byGroup := map[reminderGroup][]campaignRow{}
+	byGroup := map[reminderGroup][]campaignJobRow{}
 	var order []reminderGroup
 	for _, c := range open {
 		if c.ContactUserID == nil || c.InvitedAt == nil || c.Reminders >= 3 {
@@ -207,86 +231,4 @@ func (s *Store) remind(ctx context.Context, open []campaignRow, now time.Time, b
 		return sent, fmt.Errorf("store: reminders: %w", errors.Join(errs...))
 	}
 	return sent, nil
-}
-
-// CampaignEntry is a read a user of the account enters for a device in an
-// open campaign.
-type CampaignEntry struct {
-	AccountID, DeviceID, UserID int64
-	// Meters are the values read; those the contract bills are kept, and
-	// at least one of them is required.
-	Meters billing.Meters
-	// PhotoPath is where the photo of the counters was stored, if one
-	// came (the read is then flagged photo).
-	PhotoPath *string
-}
-
-// RecordCampaignRead writes a read entered in the device's open campaign
-// as the period's billing read (source manual, read at the store's now)
-// and ends the campaign (state read), in one transaction: the write every
-// manual read goes through, so that it is flagged and regularises like an
-// agent's (putRealRead: a read below the previous billing read is flagged
-// lower_than_previous and waits for review). The lower-read rule (a photo
-// is required then) is the caller's to apply first. A campaign that no
-// longer takes reads is a *CampaignClosedError; a device of another
-// account or a user without a role on it is ENOTFOUND; no billed meter,
-// or a negative one, is EINVALID.
-func (s *Store) RecordCampaignRead(ctx context.Context, r CampaignEntry) (BillingRead, error) {
-	now := dbTime(s.now())
-	var out BillingRead
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		if _, err := memberRole(ctx, tx, r.AccountID, r.UserID); err != nil {
-			return err
-		}
-		c, err := latestCampaign(ctx, tx, r.AccountID, r.DeviceID)
-		if err != nil {
-			return err
-		}
-		var state string
-		if err := tx.GetContext(ctx, &state, tx.Rebind(`SELECT state FROM read_campaigns WHERE id = ?`+s.forUpdate()), c.ID); err != nil {
-			return fmt.Errorf("lock the campaign: %w", err)
-		}
-		c.State = state
-		if !c.TakesReads(now) {
-			reason := c.State
-			if reason == CampaignOpen {
-				reason = CampaignClosed
-			}
-			return &CampaignClosedError{Campaign: c, Reason: reason}
-		}
-		var d billingDevice
-		if err := tx.GetContext(ctx, &d, tx.Rebind(`SELECT `+billingDeviceColumns+` FROM devices d, contracts c WHERE d.id = ? AND c.id = ?`),
-			c.DeviceID, c.ContractID); err != nil {
-			return fmt.Errorf("read the device and its contract: %w", err)
-		}
-		terms := d.terms()
-		m := r.Meters.Only(terms)
-		if !m.Any(terms.Billed()) {
-			return domain.Errorf(domain.EINVALID, "the read has none of the meters the contract bills (%v)", terms.Billed())
-		}
-		for _, k := range billing.Kinds {
-			if v, ok := m.Get(k); ok && v < 0 {
-				return domain.Errorf(domain.EINVALID, "the %s meter cannot be negative", k)
-			}
-		}
-		var flags billing.Flags
-		if r.PhotoPath != nil {
-			flags = flags.With(billing.FlagPhoto)
-		}
-		user := r.UserID
-		b, inserted, err := s.putRealRead(ctx, tx, d, c.Period(), RealRead{Source: billing.SourceManual,
-			Reading: billing.Reading{At: now, Meters: m}, UserID: &user, PhotoPath: r.PhotoPath, Flags: flags}, now)
-		if err != nil {
-			return err
-		}
-		if !inserted {
-			return domain.Errorf(domain.ECONFLICT, "the period ending %s already has its billing read", c.PeriodEnd.Format(time.DateOnly))
-		}
-		out = b
-		return endCampaign(ctx, tx, c.ID, CampaignRead, now)
-	})
-	if err != nil {
-		return BillingRead{}, fmt.Errorf("store: read of device %d: %w", r.DeviceID, err)
-	}
-	return out, nil
 }

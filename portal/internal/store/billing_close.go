@@ -202,18 +202,18 @@ type campaignGroup struct {
 	PeriodEnd int64
 }
 
-// campaignRow is an open campaign with whom and what account it is for.
-type campaignRow struct {
+// campaignJobRow is an open campaign with whom and what account it is for.
+type campaignJobRow struct {
 	ReadCampaign
 	AccountID int64 `db:"account_id"`
 }
 
-func (r campaignRow) group() campaignGroup {
+func (r campaignJobRow) group() campaignGroup {
 	return campaignGroup{Contact: *r.ContactUserID, Account: r.AccountID, PeriodEnd: dbDate(r.PeriodEnd).Unix()}
 }
 
 // groupCampaigns groups the campaigns by e-mail, in a stable order.
-func groupCampaigns(rows []campaignRow) ([]campaignGroup, map[campaignGroup][]int64) {
+func groupCampaigns(rows []campaignJobRow) ([]campaignGroup, map[campaignGroup][]int64) {
 	ids := map[campaignGroup][]int64{}
 	var order []campaignGroup
 	for _, r := range rows {
@@ -231,7 +231,7 @@ func groupCampaigns(rows []campaignRow) ([]campaignGroup, map[campaignGroup][]in
 // Each e-mail's transaction claims its campaigns (invited_at set where it
 // was NULL), so two runs at once invite each campaign once.
 func (s *Store) inviteCampaigns(ctx context.Context, now time.Time, baseURL string) (int, error) {
-	var rows []campaignRow
+	var rows []campaignJobRow
 	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+campaignColumns+`, d.account_id
 FROM read_campaigns rc JOIN devices d ON d.id = rc.device_id
 WHERE rc.state = 'open' AND rc.invited_at IS NULL AND rc.contact_user_id IS NOT NULL

@@ -569,20 +569,21 @@ func TestClosePeriodsTwoAtOnce(t *testing.T) {
 	}
 }
 
-// TestRecordCampaignRead: reads entered in campaigns: one that takes the
-// read and ends, one entered after the close refused with the reason, a
-// lower one flagged for review, one after an estimate regularising it.
-func TestRecordCampaignRead(t *testing.T) {
+// TestManualReadsRegularise: reads typed in on the portal
+// (SubmitManualRead) in the campaigns the jobs open: one on time, a lower
+// one with its photo flagged for review, one after the close refused, and
+// one after an estimate regularising it.
+func TestManualReadsRegularise(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
 			b := newBillingFixture(t, be.url(t))
-			q4, q1, q2 := date(2024, 12, 31), date(2025, 3, 31), date(2025, 6, 30)
+			q4, q1 := date(2024, 12, 31), date(2025, 3, 31)
 			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
 				b.device(serial, false)
 			}
-			enter := func(serial string, black, colour int64, photo *string) (store.BillingRead, error) {
-				return b.s.RecordCampaignRead(b.ctx, store.CampaignEntry{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
-					UserID: b.f.user.ID, Meters: billing.Meters{Black: &black, Colour: &colour}, PhotoPath: photo})
+			enter := func(serial string, black, colour int64, photo *store.StoredPhoto) (store.BilledRead, error) {
+				return b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
+					UserID: b.f.user.ID, Black: &black, Colour: &colour, Photo: photo}, b.clock.Now())
 			}
 			// Q4: every device is read by hand on 12 January.
 			b.at(date(2025, 1, 8))
@@ -591,22 +592,14 @@ func TestRecordCampaignRead(t *testing.T) {
 			}
 			b.at(date(2025, 1, 12).Add(10 * time.Hour))
 			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
-				r, err := enter(serial, 10000, 2000, nil)
-				if err != nil || r.Source != billing.SourceManual || !eq64(r.SubmittedByUserID, b.f.user.ID) || !r.ReadAt.Equal(b.clock.Now()) {
-					t.Fatalf("%s Q4 read: %s, %v", serial, show(r), err)
-				}
-				if c := b.campaign(serial); c.State != store.CampaignRead {
-					t.Errorf("%s Q4 campaign: %+v, want read", serial, c)
+				if r, err := enter(serial, 10000, 2000, nil); err != nil || r.Source != billing.SourceManual {
+					t.Fatalf("%s Q4 read: %+v, %v", serial, r, err)
 				}
 			}
-			_, err := enter("MANUAL", 10001, 2001, nil)
-			var closed *store.CampaignClosedError
-			if !errors.As(err, &closed) || closed.Reason != store.CampaignRead {
-				t.Errorf("a second read: %v, want closed: read", err)
-			}
-			if _, err := b.s.RecordCampaignRead(b.ctx, store.CampaignEntry{AccountID: b.f.account.ID, DeviceID: b.devices["MANUAL"].ID,
-				UserID: b.contact.ID + 1000, Meters: billing.Meters{}}); domain.ErrorCode(err) != domain.ENOTFOUND {
-				t.Errorf("a stranger's read: %v, want not found", err)
+			// The job leaves a campaign with its read alone: no reminder.
+			b.at(date(2025, 1, 15).Add(9 * time.Hour))
+			if rep := b.campaigns(); rep != (store.CampaignReport{}) {
+				t.Errorf("campaigns with their reads: %+v, want nothing", rep)
 			}
 
 			// Q1: MANUAL reads on time, LOWER reads lower with a photo,
@@ -616,16 +609,17 @@ func TestRecordCampaignRead(t *testing.T) {
 				t.Fatalf("Q1 close: %+v", rep)
 			}
 			b.at(date(2025, 4, 10))
-			if r, err := enter("MANUAL", -1, 2500, nil); domain.ErrorCode(err) != domain.EINVALID {
-				t.Errorf("a negative meter: %s %v, want invalid", show(r), err)
+			if r, err := enter("LOWER", 9000, 2600, &store.StoredPhoto{Name: "lower.jpg"}); err != nil ||
+				strings.Join(r.Flags, " ") != "lower_than_previous photo" || r.Review != billing.ReviewPending {
+				t.Errorf("LOWER Q1: %+v, %v; want flagged lower and photo, pending", r, err)
 			}
-			photo := "photos/lower.jpg"
-			r, err := enter("LOWER", 9000, 2600, &photo)
-			if err != nil || r.Flags != "lower_than_previous photo" || r.Review != billing.ReviewPending || r.PhotoPath == nil {
-				t.Errorf("LOWER Q1: %s, %v; want flagged lower and photo, pending", show(r), err)
+			if r, err := enter("MANUAL", 19000, 3800, nil); err != nil || len(r.Flags) != 0 || r.Review != billing.ReviewNone {
+				t.Errorf("MANUAL Q1: %+v, %v", r, err)
 			}
-			if r, err := enter("MANUAL", 19000, 3800, nil); err != nil || r.Flags != "" || r.Review != billing.ReviewNone {
-				t.Errorf("MANUAL Q1: %s, %v", show(r), err)
+			// Its read in, the campaign takes a correction until it would
+			// have closed (invited 8 April: 23 days on).
+			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["MANUAL"].ID, b.clock.Now()); err != nil {
+				t.Errorf("CampaignOpenFor(MANUAL) with its read in: %v, want open for corrections", err)
 			}
 			for _, day := range []int{15, 22, 29} {
 				b.at(date(2025, 4, day))
@@ -637,22 +631,35 @@ func TestRecordCampaignRead(t *testing.T) {
 			if rep := b.campaigns(); rep.Closed != 1 {
 				t.Fatalf("Q1 campaigns: %+v, want LATE closed", rep)
 			}
-			if _, err := enter("LATE", 15000, 3000, nil); !errors.As(err, &closed) || closed.Reason != store.CampaignClosed ||
-				!strings.Contains(err.Error(), "closed and the period is estimated") {
-				t.Errorf("LATE after the close: %v", err)
+			if _, err := enter("LATE", 15000, 3000, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
+				t.Errorf("LATE after the close: %v, want closed", err)
+			}
+			_, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["LATE"].ID, b.clock.Now())
+			var closed *store.CampaignClosedError
+			if !errors.As(err, &closed) || closed.Reason != store.CampaignClosed {
+				t.Errorf("CampaignOpenFor(LATE) = %v, want closed", err)
+			}
+			if c := b.campaign("MANUAL"); c.State != store.CampaignRead || c.ClosesAt == nil || !c.ClosesAt.Equal(date(2025, 5, 1)) {
+				t.Errorf("MANUAL's campaign: %+v, want read, closing on 1 May", c)
+			}
+			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["MANUAL"].ID, b.clock.Now()); !errors.As(err, &closed) || closed.Reason != store.CampaignRead {
+				t.Errorf("CampaignOpenFor(MANUAL) after the close = %v, want closed: read", err)
+			}
+			if _, err := enter("MANUAL", 19100, 3800, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
+				t.Errorf("a correction after the close: %v, want closed", err)
 			}
 			est := b.current("LATE", q1)
 			if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractVolume {
 				t.Errorf("LATE Q1: %s, want estimated from the contract's volume", show(est))
 			}
 
-			// Q2: LATE's read regularises its Q1 estimate.
+			// Q2: LATE's read typed in regularises its Q1 estimate.
 			b.at(date(2025, 7, 8))
 			b.close()
 			b.at(date(2025, 7, 9).Add(10 * time.Hour))
 			real, err := enter("LATE", 28000, 5600, nil)
-			if err != nil || real.Flags != billing.FlagRegularises {
-				t.Fatalf("LATE Q2: %s, %v; want regularises", show(real), err)
+			if err != nil || strings.Join(real.Flags, " ") != billing.FlagRegularises {
+				t.Fatalf("LATE Q2: %+v, %v; want regularises", real, err)
 			}
 			spread := b.current("LATE", q1)
 			q4Read := b.current("LATE", q4)
@@ -663,8 +670,14 @@ func TestRecordCampaignRead(t *testing.T) {
 			if spread.Method != billing.MethodSpread || !near(spread.Black, wantBlack, 1) || !near(spread.Colour, wantColour, 1) {
 				t.Errorf("LATE Q1 after regularisation: %s, want b=%d c=%d", show(spread), wantBlack, wantColour)
 			}
-			if _, err := b.s.CurrentBillingRead(b.ctx, b.devices["MANUAL"].ID, q2); domain.ErrorCode(err) != domain.ENOTFOUND {
-				t.Errorf("MANUAL Q2 before its read: %v, want not found", err)
+			// Corrected before the close: spread again from the new value.
+			b.at(date(2025, 7, 10).Add(10 * time.Hour))
+			if _, err := enter("LATE", 28178, 5600, nil); err != nil {
+				t.Fatal(err)
+			}
+			respread := b.current("LATE", q1)
+			if respread.ID == spread.ID || !near(respread.Black, *q4Read.Black+int64(18178*share*178/179), 1) {
+				t.Errorf("LATE Q1 after the correction: %s", show(respread))
 			}
 		})
 	}

@@ -65,7 +65,7 @@ type meterRow struct {
 }
 
 func (r meterRow) reading() billing.Reading {
-	return billing.Reading{At: r.At.UTC(), Meters: billing.Meters{Black: r.Black, Colour: r.Colour, Total: r.Total}}
+	return billing.Reading{At: r.At.UTC(), Meters: billing.MeterValues{Black: r.Black, Colour: r.Colour, Total: r.Total}}
 }
 
 // hasBilled is the SQL condition of a meter_reads row m having one of the
@@ -158,7 +158,7 @@ WHERE device_id = ? AND read_at >= ? AND read_at <= ? AND kind IN ('black', 'col
 	for _, r := range resets {
 		k := domain.CounterKind(r.Kind)
 		resetAt[k] = append(resetAt[k], r.At.UTC())
-		var before, after billing.Meters
+		var before, after billing.MeterValues
 		before.Set(k, r.PreviousValue)
 		after.Set(k, r.Value)
 		reads = append(reads, billing.Reading{At: r.PreviousAt.UTC(), Meters: before}, billing.Reading{At: r.At.UTC(), Meters: after})
@@ -255,21 +255,9 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	terms := d.terms()
 	kinds := terms.Billed()
 	cur := billing.Reading{At: dbTime(r.Reading.At), Meters: r.Reading.Meters.Only(terms)}
-	before, err := currentReadsBefore(ctx, tx, d.ID, p.End)
+	prev, anchor, estimates, err := readsBefore(ctx, tx, d.ID, p.End)
 	if err != nil {
 		return BillingRead{}, false, err
-	}
-	var estimates []BillingRead // oldest first
-	var anchor, prev *BillingRead
-	for i := range before {
-		if i == 0 {
-			prev = &before[0]
-		}
-		if before[i].Source == billing.SourceEstimated {
-			estimates = append([]BillingRead{before[i]}, estimates...)
-		} else {
-			anchor = &before[i]
-		}
 	}
 	from := cur.At
 	if prev != nil {
@@ -298,11 +286,7 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	if len(estimates) > 0 {
 		flags = flags.With(billing.FlagRegularises)
 		if anchor != nil {
-			ests := make([]billing.Reading, len(estimates))
-			for i, e := range estimates {
-				ests[i] = e.Reading()
-			}
-			spread = billing.Regularise(anchor.Reading(), ests, cur, h)
+			spread = billing.Regularise(anchor.Reading(), readings(estimates), cur, h)
 		}
 	}
 	if prev != nil {
@@ -324,20 +308,71 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	if err != nil || !inserted {
 		return b, false, err
 	}
+	return b, true, applySpread(ctx, tx, estimates, spread, now)
+}
+
+// readsBefore are the device's current billing reads before the period
+// ending periodEnd, as a real read there sees them: the previous one, the
+// latest real one (the anchor), and the estimates in between, oldest
+// first.
+func readsBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time) (prev, anchor *BillingRead, estimates []BillingRead, err error) {
+	before, err := currentReadsBefore(ctx, tx, deviceID, periodEnd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i := range before {
+		if i == 0 {
+			prev = &before[0]
+		}
+		if before[i].Source == billing.SourceEstimated {
+			estimates = append([]BillingRead{before[i]}, estimates...)
+		} else {
+			anchor = &before[i]
+		}
+	}
+	return prev, anchor, estimates, nil
+}
+
+func readings(bs []BillingRead) []billing.Reading {
+	out := make([]billing.Reading, len(bs))
+	for i, b := range bs {
+		out[i] = b.Reading()
+	}
+	return out
+}
+
+// applySpread supersedes each estimate by its re-spread meters.
+func applySpread(ctx context.Context, tx *sqlx.Tx, estimates []BillingRead, spread []billing.Reading, now time.Time) error {
 	for i, e := range estimates {
 		if i >= len(spread) {
 			break
 		}
 		if err := supersede(ctx, tx, e, spread[i].Meters, now); err != nil {
-			return BillingRead{}, false, err
+			return err
 		}
 	}
-	return b, true, nil
+	return nil
+}
+
+// regulariseBefore re-spreads the estimates before the period ending
+// periodEnd now that the device's real read cur is that period's billing
+// read (billing.Regularise): for a read written by another path than
+// putRealRead (a read typed in on the portal, SubmitManualRead).
+func (s *Store) regulariseBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time, cur billing.Reading, now time.Time) error {
+	_, anchor, estimates, err := readsBefore(ctx, tx, deviceID, periodEnd)
+	if err != nil || len(estimates) == 0 || anchor == nil {
+		return err
+	}
+	h, err := loadHistory(ctx, tx, deviceID, anchor.ReadAt, cur.At, anchor.ReadAt)
+	if err != nil {
+		return err
+	}
+	return applySpread(ctx, tx, estimates, billing.Regularise(anchor.Reading(), readings(estimates), cur, h), now)
 }
 
 // supersede replaces the estimate e by its re-spread meters: e keeps its
 // row, superseded; the new row is the period's current read.
-func supersede(ctx context.Context, tx *sqlx.Tx, e BillingRead, m billing.Meters, now time.Time) error {
+func supersede(ctx context.Context, tx *sqlx.Tx, e BillingRead, m billing.MeterValues, now time.Time) error {
 	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE billing_reads SET superseded_at = ? WHERE id = ? AND superseded_at IS NULL`), dbTime(now), e.ID)
 	if err != nil {
 		return fmt.Errorf("supersede billing read %d: %w", e.ID, err)

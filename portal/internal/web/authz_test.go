@@ -223,6 +223,7 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 	add(e.st.Account(ctx, v.ID))
 	add(e.st.PendingInvitations(ctx, v.ID))
 	add(e.st.AccountRequests(ctx, v.ID, 0))
+	add(e.st.MeterReadsToEnter(ctx, v.ID, testNow)) // campaigns, reads typed in, automation requests
 	b, err := json.Marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -248,6 +249,8 @@ func TestCrossAccountWalker(t *testing.T) {
 			})
 			victim := e.newAccount("victim", "H2X 1Y4")
 			e.invite(&victim, "invited.victim@example.com")
+			// The victim's device waits for its meter read (reads.go).
+			victimReads := e.openCampaign(victim)
 			attacker := e.newAccount("attacker", "J3X 0E1")
 			third := e.newAccount("third", "G1K 3J4")
 			removed := e.newUser("removed.delegate@example.com", "Removed Delegate")
@@ -272,6 +275,8 @@ func TestCrossAccountWalker(t *testing.T) {
 			var requestSubject string
 			params["request"], requestSubject = victimRequest(t, e, victim)
 			markers = append(markers, requestSubject)
+			// :read, the victim's invoiced read (backoffice_reads.go).
+			params["read"] = id64(victimReads.lastReadID)
 			before := victimSnapshot(t, e, victim)
 			visitors := []struct {
 				name  string

@@ -45,6 +45,11 @@ type BackOfficeStore interface {
 	BackOfficeOpenRequestCounts(ctx context.Context) (map[store.RequestKind]int, error)
 	BackOfficeRequest(ctx context.Context, id int64) (store.Request, error)
 	ResolveRequest(ctx context.Context, id int64, outcome store.RequestOutcome, note string, by store.Actor) (store.Request, error)
+
+	// Meter reads to review, requests to automate reads (backoffice_reads.go).
+	BackOfficeReadReviews(ctx context.Context, limit int) ([]store.ReadReview, error)
+	BackOfficeReadAutomations(ctx context.Context, limit int) ([]store.ReadAutomationRequest, error)
+	BillingReadPhoto(ctx context.Context, readID int64) (string, error)
 }
 
 // boPageSize is how many rows a back-office list shows at once.
@@ -65,6 +70,7 @@ var boSections = []boSection{
 	{"conflicts", "/backoffice/devices/conflicts", []string{"/backoffice/devices/conflicts"}},
 	{"requests", "/backoffice/requests", []string{"/backoffice/requests", "/backoffice/requests/:request"}},
 	{"devices", "/backoffice/devices", []string{"/backoffice/devices"}},
+	{"reads", "/backoffice/reads", []string{"/backoffice/reads"}},
 }
 
 // backOfficeNav is the back office's menu on the page of route (echo's

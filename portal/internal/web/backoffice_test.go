@@ -473,7 +473,9 @@ func TestBackOfficeIsHiddenFromCustomers(t *testing.T) {
 	delegate := e.newUser("delegate.one@example.com", "Delegate One")
 	e.addRole(delegate, f.one.ID, domain.RoleDelegate)
 	loner := e.newUser("loner@example.com", "Loner")
-	params := map[string]string{"account": id64(f.one.ID), "device": id64(f.unconfirmed["sn:S1"]), "request": id64(req.ID)}
+	// :read, an invoiced read of the account (reads_test.go).
+	reads := e.openCampaign(f.one)
+	params := map[string]string{"account": id64(f.one.ID), "device": id64(f.unconfirmed["sn:S1"]), "request": id64(req.ID), "read": id64(reads.lastReadID)}
 	form := url.Values{"contract_id": {id64(f.one.contract.ID)}, "outcome": {"done"}, "back": {"conflicts"}}
 
 	walked := 0

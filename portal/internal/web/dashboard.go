@@ -17,7 +17,8 @@ type tile struct {
 	coming    bool
 }
 
-// tiles are seed 000's, in its order.
+// tiles are seed 000's, in its order, with the meter reads of seed 003
+// before contact us.
 var tiles = []tile{
 	{"order", "/order", true},
 	{"orders", "/orders", true},
@@ -27,6 +28,7 @@ var tiles = []tile{
 	{"equipment", "/equipment", false},
 	{"users", "/users", false},
 	{"returns", "/returns", true},
+	{"reads", "/reads", false},
 	{"contact", "/contact", false},
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/mail/mailtest"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/portal/internal/upload"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
@@ -68,7 +70,13 @@ type env struct {
 	clock  *testClock
 	hasher *auth.Hasher
 	smtp   *mailtest.Server
+	// photos is where the meter-read photos go: a folder of the test's.
+	photos *upload.Photos
 }
+
+// testPhotoMax is the test server's photo size limit: small, so that a
+// test sends a file over it cheaply.
+const testPhotoMax = 64 << 10
 
 // newEnv starts a server on a fresh SQLite database.
 func newEnv(t testing.TB, opts ...func(*Options)) *env {
@@ -87,8 +95,13 @@ func newEnvAt(t testing.TB, url string, opts ...func(*Options)) *env {
 	t.Cleanup(func() { st.Close() })
 	clock := &testClock{now: testNow}
 	st.SetClock(clock.Now)
+	photos, err := upload.OpenPhotos(filepath.Join(t.TempDir(), "uploads"), testPhotoMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { photos.Close() })
 	o := Options{Store: st, API: st, Version: "test", Now: clock.Now, Location: time.UTC, BaseURL: testBaseURL, Passwords: auth.TestParams,
-		BackOfficeEmail: testBackOffice}
+		BackOfficeEmail: testBackOffice, Photos: photos}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -97,7 +110,7 @@ func newEnvAt(t testing.TB, url string, opts ...func(*Options)) *env {
 		t.Fatalf("New: %v", err)
 	}
 	h, _ := auth.NewHasher(auth.TestParams)
-	return &env{t: t, st: st, srv: srv, clock: clock, hasher: h, smtp: mailtest.Start(t)}
+	return &env{t: t, st: st, srv: srv, clock: clock, hasher: h, smtp: mailtest.Start(t), photos: o.Photos}
 }
 
 // deliver sends the outbox to the mail catcher and returns what arrived.

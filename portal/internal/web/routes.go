@@ -120,6 +120,15 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/accounts/:account/withdraw", signedIn, s.withdrawForm},
 		{post, "/accounts/:account/withdraw", signedIn, s.withdraw},
 
+		// Meter reads: the devices whose read is awaited, a device's entry
+		// form (multipart, with the photo of its counters), the request to
+		// automate the reads (reads.go).
+		{get, "/reads", member, s.reads},
+		{get, "/reads/automate", member, s.automateForm},
+		{post, "/reads/automate", member, s.automate},
+		{get, "/reads/:device", member, s.readForm},
+		{post, "/reads/:device", member, s.submitRead},
+
 		// Contact us (contact.go).
 		{get, "/contact", member, s.contactForm},
 		{post, "/contact", member, s.contact},
@@ -139,6 +148,8 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/backoffice/requests", backOffice, s.backOfficeRequests},
 		{get, "/backoffice/requests/:request", backOffice, s.backOfficeRequest},
 		{post, "/backoffice/requests/:request/resolve", backOffice, s.resolveRequest},
+		{get, "/backoffice/reads", backOffice, s.backOfficeReads},
+		{get, "/backoffice/reads/:read/photo", backOffice, s.backOfficeReadPhoto},
 	}
 	// The dashboard's tiles whose pages come later: each says so.
 	for _, t := range tiles {

@@ -22,6 +22,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/upload"
 )
 
 // assets holds the templates and the static files, parsed and served from
@@ -81,6 +82,12 @@ type Store interface {
 	// Contact us (contact.go).
 	SendContactMessage(ctx context.Context, m store.ContactMessage, backOfficeAddress string) (store.Request, error)
 
+	// Meter reads typed in by the customer, automation requests (reads.go).
+	MeterReadsToEnter(ctx context.Context, accountID int64, now time.Time) ([]store.MeterReadEntry, error)
+	MeterReadToEnter(ctx context.Context, accountID, deviceID int64, now time.Time) (store.MeterReadEntry, error)
+	SubmitManualRead(ctx context.Context, r store.ManualRead, now time.Time) (store.BilledRead, error)
+	RequestReadAutomation(ctx context.Context, a store.ReadAutomation) (store.ReadAutomation, error)
+
 	// The back office's views of all accounts, its review of devices and
 	// the requests (backoffice.go).
 	BackOfficeStore
@@ -122,6 +129,10 @@ type Options struct {
 	Limits Limits
 	// Links say how long one-time links last; zero means DefaultLinkTTL.
 	Links LinkTTL
+	// Photos is where the photos sent with meter reads are kept (outside
+	// anything served); nil refuses photos, saying the upload is out of
+	// service.
+	Photos *upload.Photos
 }
 
 // Server is the portal's HTTP handler.
@@ -142,6 +153,8 @@ type Server struct {
 	backOfficeEmail string
 	// files are the static files, served under /static/.
 	files fs.FS
+	// photos keeps the meter-read photos; nil when none are taken.
+	photos *upload.Photos
 }
 
 // New builds the web site. It parses every template, so a broken template
@@ -159,7 +172,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location,
 		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links,
-		backOfficeEmail: opts.BackOfficeEmail}
+		backOfficeEmail: opts.BackOfficeEmail, photos: opts.Photos}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -194,7 +207,7 @@ func New(opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientAddress(opts.TrustedProxies)
 	e.SchemeExtractor = clientScheme(opts.TrustedProxies)
-	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language, s.csrf())
+	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language, s.limitBody, s.csrf())
 	s.echo = e
 	s.mountPages(e)
 	s.mountAPI(e)
