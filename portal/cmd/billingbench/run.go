@@ -285,10 +285,9 @@ func answer(ctx context.Context, st *store.Store, clock *simClock, r *rand.Rand,
 	for _, a := range today {
 		clock.Set(a.at)
 		b, c := a.d.at(a.at)
-		r := store.ManualRead{AccountID: a.d.accountID, DeviceID: a.d.id, UserID: a.d.userID, Black: &b}
-		if a.d.colour {
-			r.Colour = &c
-		}
+		// Both meters, as the page may ask for both: a mono device under
+		// a contract billing colour shows a colour meter of 0.
+		r := store.ManualRead{AccountID: a.d.accountID, DeviceID: a.d.id, UserID: a.d.userID, Black: &b, Colour: &c}
 		if _, err := st.SubmitManualRead(ctx, r, a.at); err != nil {
 			return fmt.Errorf("manual read of %s: %w", a.d.serial, err)
 		}
