@@ -63,10 +63,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The portal's scheduled jobs (package schedule): each runs once
-	// across the replicas sharing the database.
-	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger}, jobs.Config{Logger: logger})
-	if err != nil {
+	if err := st.SetBillingConfig(cfg.Billing); err != nil {
 		return err
 	}
 
@@ -86,6 +83,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	opts := siteOptions(cfg, st, logger, info.Version, ln.Addr())
 	opts.Photos = photos
 	site, err := web.New(opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The portal's scheduled jobs (package schedule): each runs once
+	// across the replicas sharing the database. The meter-read e-mails
+	// link to the address users reach the portal at.
+	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger,
+		Billing: schedule.Billing{Store: st, BaseURL: opts.BaseURL}}, jobs.Config{Logger: logger})
 	if err != nil {
 		ln.Close()
 		return err

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/shared/envflag"
 	"github.com/meterline/meterline/shared/schema"
 )
@@ -47,6 +48,13 @@ const (
 	EnvRegisterLimit  = "METERLINE_REGISTER_LIMIT"
 
 	EnvBackOfficeEmail = "METERLINE_BACKOFFICE_EMAIL"
+
+	EnvReadWindowBefore = "METERLINE_READ_WINDOW_BEFORE"
+	EnvReadWindowAfter  = "METERLINE_READ_WINDOW_AFTER"
+	EnvReadReminders    = "METERLINE_READ_REMINDERS"
+	EnvReadCloseAfter   = "METERLINE_READ_CLOSE_AFTER"
+	EnvReadMinHistory   = "METERLINE_READ_MIN_HISTORY"
+	EnvReadJump         = "METERLINE_READ_JUMP"
 
 	EnvUploadDir      = "METERLINE_UPLOAD_DIR"
 	EnvUploadMaxBytes = "METERLINE_UPLOAD_MAX_BYTES"
@@ -107,6 +115,10 @@ type Config struct {
 	// BackOfficeEmail is the address the customers' contact-us messages
 	// are e-mailed to.
 	BackOfficeEmail string
+	// Billing is how billing reads are chosen, campaigns run and
+	// estimates made (issue 16); billing.DefaultConfig unless flags
+	// change it.
+	Billing billing.Config
 	// Uploads is where the files customers send are kept.
 	Uploads Uploads
 }
@@ -179,6 +191,34 @@ func parseLimit(s string) (Limit, error) {
 		return Limit{}, fmt.Errorf("rate limit %q: want PER_EMAIL,PER_ADDRESS/WINDOW, e.g. 5,50/15m", s)
 	}
 	return l, nil
+}
+
+// parseReminders reads three durations separated by commas.
+func parseReminders(s string) ([3]time.Duration, error) {
+	var out [3]time.Duration
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+	}
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// parseJump reads FACTOR,FLOOR.
+func parseJump(s string) (float64, int64, error) {
+	f, fl, ok := strings.Cut(s, ",")
+	factor, err1 := strconv.ParseFloat(strings.TrimSpace(f), 64)
+	floor, err2 := strconv.ParseInt(strings.TrimSpace(fl), 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("jump rule %q: want FACTOR,FLOOR, e.g. 3,1000", s)
+	}
+	return factor, floor, nil
 }
 
 // parseCIDRs reads a comma-separated list of addresses and networks.
@@ -285,6 +325,26 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	limitFlag("register-limit", EnvRegisterLimit, "5,20/1h", &si.RegisterLimit)
 	fs.StringVar(&c.BackOfficeEmail, "backoffice-email", DefaultBackOfficeEmail,
 		"address the customers' contact-us messages are e-mailed to ("+EnvBackOfficeEmail+")")
+	c.Billing = billing.DefaultConfig()
+	b := &c.Billing
+	fs.DurationVar(&b.Window.Before, "read-window-before", b.Window.Before,
+		"an agent read this long before a billing period's end can be its billing read ("+EnvReadWindowBefore+")")
+	fs.DurationVar(&b.Window.After, "read-window-after", b.Window.After,
+		"an agent read this long after a billing period's end can be its billing read; the period closes once it is over ("+EnvReadWindowAfter+")")
+	fs.Func("read-reminders", "when the three reminders of a meter-read campaign go, after the invitation (default 168h,336h,504h) ("+EnvReadReminders+")", func(v string) error {
+		var err error
+		b.Reminders, err = parseReminders(v)
+		return err
+	})
+	fs.DurationVar(&b.CloseAfter, "read-close-after", b.CloseAfter,
+		"a meter-read campaign closes this long after its third reminder, and the period is estimated ("+EnvReadCloseAfter+")")
+	fs.DurationVar(&b.MinHistory, "read-min-history", b.MinHistory,
+		"read history an estimate from a device's own usage needs; with less, the contract's expected volume is used ("+EnvReadMinHistory+")")
+	fs.Func("read-jump", "FACTOR,FLOOR: a read whose daily usage exceeds FACTOR times the device's 90-day average, by FLOOR pages or more, is flagged for review (default 3,1000) ("+EnvReadJump+")", func(v string) error {
+		var err error
+		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
+		return err
+	})
 	fs.StringVar(&c.Uploads.Dir, "upload-dir", "",
 		"folder the photos sent with meter reads are kept in, never served (default: uploads beside the SQLite database, or ./data/uploads) ("+EnvUploadDir+")")
 	fs.Int64Var(&c.Uploads.MaxBytes, "upload-max-bytes", DefaultUploadMaxBytes, "largest photo taken with a meter read, in bytes ("+EnvUploadMaxBytes+")")
@@ -302,6 +362,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
 		"backoffice-email": EnvBackOfficeEmail, "upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
+		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
+		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -359,7 +421,7 @@ func (c Config) Validate() error {
 	if c.Uploads.MaxBytes < 1 || c.Uploads.MaxBytes > MaxUploadMaxBytes {
 		errs = append(errs, fmt.Errorf("upload size limit %d: want 1 to %d bytes", c.Uploads.MaxBytes, MaxUploadMaxBytes))
 	}
-	errs = append(errs, c.SMTP.validate(), c.SignIn.validate())
+	errs = append(errs, c.SMTP.validate(), c.SignIn.validate(), c.Billing.Check())
 	return errors.Join(errs...)
 }
 

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterline/meterline/portal/internal/billing"
 )
 
 func TestParse(t *testing.T) {
@@ -131,6 +133,9 @@ func TestParse(t *testing.T) {
 			if tt.want.BackOfficeEmail == "" {
 				tt.want.BackOfficeEmail = DefaultBackOfficeEmail
 			}
+			if tt.want.Billing == (billing.Config{}) {
+				tt.want.Billing = billing.DefaultConfig()
+			}
 			if tt.want.Uploads == (Uploads{}) {
 				tt.want.Uploads = Uploads{Dir: UploadDirFor(tt.want.Database), MaxBytes: DefaultUploadMaxBytes}
 			}
@@ -188,6 +193,34 @@ func TestParseSignIn(t *testing.T) {
 		{"-reset-limit", "5,5/soon"},
 		{"-trusted-proxies", "10.0.0.0/33"},
 		{"-session-idle", "13h", "-session-max-age", "12h"},
+	} {
+		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("Parse(%q) accepted", args)
+		}
+	}
+}
+
+func TestParseBilling(t *testing.T) {
+	got, err := Parse([]string{"-read-window-before", "120h", "-read-reminders", "24h, 48h,72h", "-read-jump", "4,500"}, func(k string) string {
+		return map[string]string{EnvReadWindowAfter: "48h", EnvReadCloseAfter: "24h", EnvReadMinHistory: "720h"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := billing.DefaultConfig()
+	want.Window = billing.Window{Before: 120 * time.Hour, After: 48 * time.Hour}
+	want.Reminders = [3]time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour}
+	want.CloseAfter, want.MinHistory = 24*time.Hour, 720*time.Hour
+	want.Jump.Factor, want.Jump.Floor = 4, 500
+	if got.Billing != want {
+		t.Errorf("Billing = %+v, want %+v", got.Billing, want)
+	}
+	for _, args := range [][]string{
+		{"-read-reminders", "24h,48h"},
+		{"-read-reminders", "48h,24h,72h"},
+		{"-read-window-after", "-1h"},
+		{"-read-jump", "1,100"},
+		{"-read-jump", "3"},
 	} {
 		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("Parse(%q) accepted", args)

@@ -182,6 +182,14 @@ func (p *Printer) DateTime(t time.Time, loc *time.Location) string {
 	return fmt.Sprintf("%d %s %d, %s", t.Day(), p.T(monthKeys[t.Month()-1]), t.Year(), t.Format("15:04 MST"))
 }
 
+// Date formats a calendar date: "1 avr. 2025", "Apr 1, 2025".
+func (p *Printer) Date(t time.Time) string {
+	if p.lang == EN {
+		return t.Format("Jan 2, 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), p.T(monthKeys[t.Month()-1]), t.Year())
+}
+
 var monthKeys = [12]string{
 	"month.jan", "month.feb", "month.mar", "month.apr", "month.may", "month.jun",
 	"month.jul", "month.aug", "month.sep", "month.oct", "month.nov", "month.dec",

@@ -475,6 +475,12 @@ FROM read_campaigns c WHERE c.id = ? RETURNING id`),
 		// have been open.
 		return BilledRead{}, fmt.Errorf("record the read: %w", constraint(err))
 	}
+	// The estimates before this read give way to the usage spread up to
+	// it (billing.Regularise, billing_write.go).
+	cur := billing.Reading{At: at, Meters: billing.MeterValues{Black: b.Black, Colour: b.Colour, Total: b.Total}}
+	if err := s.regulariseBefore(ctx, tx, e.DeviceID, e.PeriodEnd, cur, at); err != nil {
+		return BilledRead{}, fmt.Errorf("regularise the estimates before it: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE read_campaigns SET state = 'read', ended_at = ? WHERE id = ?`), at, e.CampaignID); err != nil {
 		return BilledRead{}, fmt.Errorf("mark campaign %d read: %w", e.CampaignID, err)
 	}
