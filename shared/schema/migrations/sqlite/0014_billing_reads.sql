@@ -8,7 +8,7 @@
 -- The read an invoice uses for a device and a billing period
 -- [period_start, period_end] (dates, the contract's period: quarterly or
 -- monthly). source: 'agent' (the agent read nearest the period end within
--- the tolerance window; agent_read_at says which), 'manual' (entered on
+-- the tolerance window; read_at is that read's time), 'manual' (entered on
 -- the portal by a user of the account), 'estimated' (the campaign closed
 -- without a read; method says how, e.g. "history:182d" or
 -- "contract_volume"). Meters are NULL when the contract does not bill
