@@ -6,9 +6,12 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -87,8 +90,20 @@ func TestMakeRun(t *testing.T) {
 		}
 		want = append(want, expectation{identity, englishNumber(total)})
 	}
+	// The devices are behind sign-in: the demo prints the password of its
+	// back-office user, who sees every device.
+	signInLine := regexp.MustCompile(`demo: sign in as .*(backoffice@\S+) \(back office\) with password (\S+)`)
+	var m []string
+	waitFor(t, "the demo's sign-in line and the portal", 90*time.Second, func() (bool, error) {
+		if m = signInLine.FindStringSubmatch(p.output()); m == nil {
+			return false, fmt.Errorf("no demo sign-in line yet")
+		}
+		_, err := get("http://" + portal + "/healthz")
+		return err == nil, err
+	})
+	client := signIn(t, "http://"+portal, m[1], m[2])
 	waitFor(t, "every simulated printer on the portal page", 90*time.Second, func() (bool, error) {
-		page, err := get("http://" + portal + "/devices?lang=en")
+		page, err := getWith(client, "http://"+portal+"/backoffice/devices?lang=en")
 		if err != nil {
 			return false, err
 		}
@@ -121,7 +136,7 @@ func TestMakeRun(t *testing.T) {
 	if !strings.Contains(p.output(), "stopped") {
 		t.Errorf("make run did not report a clean stop")
 	}
-	if _, err := get("http://" + portal + "/devices"); err == nil {
+	if _, err := get("http://" + portal + "/login"); err == nil {
 		t.Errorf("the portal still answers after Ctrl-C")
 	}
 }
@@ -135,8 +150,36 @@ func englishNumber(n int64) string {
 	return s
 }
 
+// signIn signs in to the portal at base as a browser does (the form's
+// CSRF token included) and returns the client, which keeps the session.
+func signIn(t *testing.T, base, email, password string) *http.Client {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	page, err := getWith(c, base+"/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no CSRF token on the sign-in page:\n%s", page)
+	}
+	resp, err := c.PostForm(base+"/login", url.Values{"email": {email}, "password": {password}, "csrf": {m[1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Request.URL.Path != "/dashboard" {
+		t.Fatalf("sign-in as %s ended at %s", email, resp.Request.URL)
+	}
+	return c
+}
+
 func get(url string) (string, error) {
-	c := http.Client{Timeout: 5 * time.Second}
+	return getWith(&http.Client{Timeout: 5 * time.Second}, url)
+}
+
+func getWith(c *http.Client, url string) (string, error) {
 	resp, err := c.Get(url)
 	if err != nil {
 		return "", err

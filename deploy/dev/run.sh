@@ -92,7 +92,8 @@ wait_for "the collector's MQTT broker" port_open "$BROKER_PORT"
 # Demo data (issue 14), once the collector has migrated the database and
 # before the agent starts: accounts, contracts and users, the demo fleet
 # under contract, and the agent below (demo-agent) registered to the demo
-# account. Idempotent: a second `make run` changes nothing.
+# account, and a back-office user. Idempotent but for the demo's
+# password, new on each run and printed ("demo: sign in as …").
 if [[ -z ${RECORDINGS:-} ]]; then
 	"$BIN/meterline-portal" admin -database "sqlite:$DATA_DIR/meterline.db" demo -count "$PRINTERS" -agent demo-agent
 fi
@@ -147,7 +148,7 @@ wait_for "the portal" port_open "$portal_port"
 cat <<EOT
 
   Meterline is running.
-    portal:     http://${PORTAL_LISTEN}/devices
+    portal:     http://${PORTAL_LISTEN}/login (the "demo: sign in as" line above says who, and the password)
     e-mail:     $mail_line
     printers:   $(grep -c '"address"' "$manifest") simulated, listed in $manifest
     broker:     tcp://127.0.0.1:$BROKER_PORT (embedded in the collector)

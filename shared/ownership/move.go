@@ -18,7 +18,13 @@ import (
 // of each store compares it with the schema's foreign keys, so a table
 // added later cannot be forgotten here. (events name a device by owner
 // and key: MoveAgentDevices re-owns them.)
-var DeviceReferences = []string{"meter_reads", "counter_resets", "customer_request_devices"}
+var DeviceReferences = append([]string{"meter_reads", "counter_resets", "customer_request_devices"}, accountOnlyReferences...)
+
+// accountOnlyReferences name only devices under an account's contract
+// (billing reads, read campaigns, automation requests, the back office's
+// extra reads), never a device an agent alone owns: a merge moves them as
+// they are, should one exist.
+var accountOnlyReferences = []string{"billing_reads", "read_campaigns", "read_automation_requests", "poll_requests"}
 
 // Change is one field of a device a move changed, for the caller to
 // record (state_changes) with who made it.
@@ -202,6 +208,11 @@ WHERE device_id = ? AND request_id NOT IN (SELECT request_id FROM customer_reque
 	}
 	if _, err := m.tx.ExecContext(ctx, m.q(`DELETE FROM customer_request_devices WHERE device_id = ?`), src.id); err != nil {
 		return fmt.Errorf("drop the requests both devices have: %w", err)
+	}
+	for _, table := range accountOnlyReferences {
+		if _, err := m.tx.ExecContext(ctx, m.q(`UPDATE `+table+` SET device_id = ? WHERE device_id = ?`), dst.id, src.id); err != nil {
+			return fmt.Errorf("move the %s: %w", table, err)
+		}
 	}
 	if err := m.updateMerged(ctx, src, dst); err != nil {
 		return err

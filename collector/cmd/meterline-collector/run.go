@@ -159,6 +159,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	svc.Store(ingestSvc)
 	m.SetQueueDepth(ingestSvc.QueueDepth)
+	stopPollRequests := sendPollRequests(st, ingestSvc, logger.With("component", "commands"))
+	defer stopPollRequests() // stopped before ingest below; once is enough
 	logger.Info("collector started", "mqtt", redact.URL(brokerURL), "share_group", cfg.ShareGroup, "client_id", cfg.ClientID)
 	if err := ready.Write(cfg.ReadyFile, bound); err != nil {
 		return err
@@ -171,6 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if opsServer != nil {
 		opsServer.SetDraining()
 	}
+	stopPollRequests()
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
 	defer cancel()
 	if err := ingestSvc.Stop(stopCtx); err != nil {
@@ -225,6 +228,32 @@ func refreshAgentsOnline(st *store.Store, m *metrics.Metrics, logger *slog.Logge
 			logger.Warn("agents online not refreshed", "error", err)
 		}
 	})
+}
+
+// pollRequestsEvery is how often the extra reads the back office asked
+// for are looked for: an agent polls within about that long (a variable
+// for the tests).
+var pollRequestsEvery = 15 * time.Second
+
+// sendPollRequests publishes the agents' poll_now commands of the extra
+// reads asked for through the portal (poll_requests) now and every
+// pollRequestsEvery, while connected, until the returned stop is called;
+// stop may be called more than once.
+func sendPollRequests(st *store.Store, svc *ingest.Service, logger *slog.Logger) (stop func()) {
+	return sync.OnceFunc(periodically(pollRequestsEvery, func(ctx context.Context) {
+		if !svc.Connected() {
+			return
+		}
+		round, done := context.WithTimeout(ctx, pollRequestsEvery)
+		defer done()
+		n, err := ingest.SendPollRequests(round, st, svc, time.Now())
+		if err != nil && ctx.Err() == nil {
+			logger.Warn("poll requests not all sent; retrying later", "error", err)
+		}
+		if n > 0 {
+			logger.Info("poll_now commands published", "count", n)
+		}
+	}))
 }
 
 // partitionsEvery is how often the months ahead of meter_reads partitions

@@ -313,41 +313,6 @@ func TestCounterResets(t *testing.T) {
 	}
 }
 
-// TestUsageOf checks the usage rule on its own: rises add up, a recorded
-// reset restarts the count, nothing is ever negative.
-func TestUsageOf(t *testing.T) {
-	h := func(n int) time.Time { return t0.Add(time.Duration(n) * time.Hour) }
-	points := func(values ...int64) []counterPoint {
-		p := make([]counterPoint, len(values))
-		for i, v := range values {
-			p[i] = counterPoint{At: h(i), Value: v}
-		}
-		return p
-	}
-	tests := []struct {
-		name   string
-		points []counterPoint
-		resets []time.Time
-		want   int64
-	}{
-		{"no reads", nil, nil, 0},
-		{"one read", points(500), nil, 0},
-		{"rises add up", points(100, 150, 150, 400), nil, 300},
-		{"a 32-bit wrap restarts the count", points(4294967000, 4294967290, 200, 900), []time.Time{h(2)}, 290 + 700},
-		{"a board swap restarts the count", points(100000, 100500, 12, 112), []time.Time{h(2)}, 500 + 100},
-		{"two resets", points(1000, 1100, 5, 55, 3, 13), []time.Time{h(2), h(4)}, 100 + 50 + 10},
-		{"a fall not recorded as a reset counts as nothing", points(1000, 1100, 5, 55), nil, 100 + 50},
-		{"a reset recorded where the counter rose restarts all the same", points(10, 20, 30), []time.Time{h(2)}, 10},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := usageOf(tt.points, tt.resets); got != tt.want {
-				t.Errorf("usageOf = %d, want %d", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestCounterUsage checks CounterUsage over stored reads: a wrap on one
 // device, a board swap on another, a read stamped ahead left out.
 func TestCounterUsage(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/portal/internal/config"
 	"github.com/meterline/meterline/portal/internal/store"
 )
@@ -28,6 +30,7 @@ func adminUsage() string {
   meterline-portal admin [-database URL] token revoke ID
   meterline-portal admin [-database URL] import KIND FILE.csv
   meterline-portal admin [-database URL] demo [-count N] [-agent ID]
+  meterline-portal admin [-database URL] export billing-reads -period-end YYYY-MM-DD [-o FILE]
   meterline-portal admin hash-password < PASSWORD-FILE
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
@@ -38,11 +41,17 @@ error is printed as FILE:LINE: column: message), and importing the same
 file again changes nothing. An import adds and updates, never removes; an
 optional column the file leaves out keeps what is stored. The kinds, in
 the order they are best imported, and their columns:
-` + formats.String() + `"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
+` + formats.String() + `"export billing-reads" writes the billing reads of the periods ending on
+the date given (the last day of a quarter or month) as CSV, to FILE or
+standard output: one line per device billed, the columns of README.md
+("Billing reads"), as GET /api/v1/billing-reads.csv gives them.
+"demo" loads the demo data of ` + "`make run`" + `: two accounts (FR and EN) with
 locations, contracts and users, the simulated demo fleet of N printers
 (default 12) under contract but one, one serial under both accounts, and
-agent ID (default demo-agent) registered to the first; running it again
-changes nothing.
+agent ID (default demo-agent) registered to the first, and a back-office
+user; running it again changes nothing but the password of the demo's
+sign-ins (each account's primary user and the back office), which it gives
+a new random value and prints.
 "hash-password" reads a password (the first line of its input) and prints
 its hash in the portal's format, for scripts that load users (e.g. the
 -password-hash of e2e/cmd/scalegen); it opens no database.
@@ -149,6 +158,9 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if rest[0] == "import" {
 		return adminImport(ctx, rest[1:], open, stdout, stderr)
 	}
+	if rest[0]+" "+rest[1] == "export billing-reads" {
+		return adminExportBillingReads(ctx, rest[2:], open, stdout, stderr)
+	}
 	fmt.Fprint(stderr, adminUsage())
 	return fmt.Errorf("admin: unknown command %q", rest[0]+" "+rest[1])
 }
@@ -188,5 +200,48 @@ func adminImport(ctx context.Context, args []string, open func() (*store.Store, 
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %d %s created, %d updated, %d unchanged\n", path, res.Created, kind, res.Updated, res.Unchanged)
+	return nil
+}
+
+// adminExportBillingReads is `admin export billing-reads -period-end
+// YYYY-MM-DD [-o FILE]`: the period's billing reads as CSV, the same
+// bytes as the API's export.
+func adminExportBillingReads(ctx context.Context, args []string, open func() (*store.Store, error), stdout, stderr io.Writer) error {
+	ef := flag.NewFlagSet("export billing-reads", flag.ContinueOnError)
+	ef.SetOutput(stderr)
+	periodEnd := ef.String("period-end", "", "the last day of the billing period, YYYY-MM-DD")
+	output := ef.String("o", "", "the file to write (default: standard output)")
+	if err := ef.Parse(args); err != nil {
+		return err
+	}
+	if *periodEnd == "" || ef.NArg() != 0 {
+		return errors.New("admin export billing-reads: -period-end YYYY-MM-DD is required, and nothing else")
+	}
+	end, err := store.ParsePeriodEnd(*periodEnd)
+	if err != nil {
+		return err
+	}
+	st, err := open()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	reads, err := st.BillingReadsOfPeriod(ctx, end)
+	if err != nil {
+		return err
+	}
+	rows := store.ExportRows(reads)
+	var buf bytes.Buffer
+	if err := billing.WriteCSV(&buf, rows); err != nil {
+		return err
+	}
+	if *output == "" {
+		_, err := stdout.Write(buf.Bytes())
+		return err
+	}
+	if err := os.WriteFile(*output, buf.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("admin export billing-reads: %w", err)
+	}
+	fmt.Fprintf(stderr, "%s: %d billing reads of the period ending %s\n", *output, len(rows), end.Format(time.DateOnly))
 	return nil
 }

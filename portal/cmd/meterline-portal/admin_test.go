@@ -10,8 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
+	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
 
@@ -108,5 +112,62 @@ func TestAdminTokenAndImport(t *testing.T) {
 	}
 	if _, stderr, _ := admin("-h"); !strings.Contains(stderr, "agents: ") || !strings.Contains(stderr, "location_code") {
 		t.Errorf("usage lacks the import formats: %q", stderr)
+	}
+}
+
+// TestAdminExportBillingReads: a quarter closed on an agent's read,
+// exported to standard output and to a file.
+func TestAdminExportBillingReads(t *testing.T) {
+	ctx := context.Background()
+	url := schematest.SQLiteURL(t)
+	admin := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		err := run(ctx, append([]string{"admin", "-database", url}, args...), &out, &errb)
+		return out.String(), errb.String(), err
+	}
+	storetest.Seed(t, url)
+	st, err := store.Open(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	acc, err := st.CreateAccount(ctx, store.Account{CustomerNumber: "C1", Name: "ABC", Language: domain.LanguageEnglish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := st.CreateContract(ctx, store.Contract{Number: "K1", AccountID: acc.ID, BillingPeriod: domain.BillingQuarterly,
+		BillsTotal: true, Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := st.PutDeviceUnderContract(ctx, store.ContractedDevice{Serial: "A1", Model: "M404", ContractID: k.ID}, store.BySystem("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(4242)
+	if err := storetest.AddReads(ctx, sqlx.NewDb(st.DB(), schema.DriverSQLite), d.ID, "agent-x",
+		storetest.Meters{At: time.Date(2026, 3, 30, 10, 0, 0, 0, time.UTC), Total: &total}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ClosePeriods(ctx, time.Date(2026, 4, 10, 0, 0, 0, 0, time.UTC), "http://portal.test"); err != nil {
+		t.Fatal(err)
+	}
+	want := "customer_number,contract_number,serial,model,period_start,period_end,read_at,black,colour,total,source,method,flags,review\n" +
+		"C1,K1,A1,M404,2026-01-01,2026-03-31,2026-03-30T10:00:00Z,,,4242,agent,,,none\n"
+	out, _, err := admin("export", "billing-reads", "-period-end", "2026-03-31")
+	if err != nil || out != want {
+		t.Errorf("export to stdout: %v\n%s\nwant\n%s", err, out, want)
+	}
+	file := filepath.Join(t.TempDir(), "q1.csv")
+	if _, stderr, err := admin("export", "billing-reads", "-period-end", "2026-03-31", "-o", file); err != nil || !strings.Contains(stderr, "1 billing reads") {
+		t.Errorf("export to a file: %v, %q", err, stderr)
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != want {
+		t.Errorf("the file: %v\n%s", err, b)
+	}
+	for _, args := range [][]string{{"export", "billing-reads"}, {"export", "billing-reads", "-period-end", "31/03/2026"}} {
+		if _, _, err := admin(args...); err == nil {
+			t.Errorf("admin %v: no error", args)
+		}
 	}
 }

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/printersim/sim"
 	"github.com/meterline/meterline/shared/domain"
@@ -118,6 +120,62 @@ func loadDemo(ctx context.Context, st *store.Store, count int, agentID string, o
 	}
 	fmt.Fprintf(out, "demo: %d account(s), %d device(s) created; agent %s belongs to %s; serial %s left unconfirmed, %s also under %s\n",
 		len(accs), created, agentID, accs[0].account.CustomerNumber, serials[len(serials)-1], serials[0], accs[1].account.CustomerNumber)
+	return demoSignIns(ctx, st, accs, out)
+}
+
+// demoBackOffice is the demo's back-office user. A role needs an account:
+// it holds the back-office role on the first demo account.
+var demoBackOffice = store.User{Email: "backoffice@meterline.example", Name: "Back office", Language: domain.LanguageFrench}
+
+// demoSignIns gives the primary user of each demo account and the demo's
+// back-office user one new random password, and prints it: the demo's
+// users can sign in, and no password is written in the source.
+func demoSignIns(ctx context.Context, st *store.Store, accs []loadedAccount, out io.Writer) error {
+	bo, err := st.UserByEmail(ctx, demoBackOffice.Email)
+	if domain.ErrorCode(err) == domain.ENOTFOUND {
+		bo, err = st.CreateUser(ctx, demoBackOffice)
+	}
+	if err != nil {
+		return err
+	}
+	members, err := st.Memberships(ctx, accs[0].account.ID)
+	if err != nil {
+		return err
+	}
+	if !hasMember(members, bo.ID) {
+		if _, err := st.AddMembership(ctx, store.Membership{UserID: bo.ID, AccountID: accs[0].account.ID, Role: domain.RoleBackOffice}, demoActor); err != nil {
+			return err
+		}
+	}
+	token, _, err := auth.NewToken()
+	if err != nil {
+		return err
+	}
+	password := "demo-" + token[:16] // the dash: a non-letter, as the rules want
+	hasher, err := auth.NewHasher(auth.DefaultParams)
+	if err != nil {
+		return err
+	}
+	hash, err := hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	var who []string
+	for i, da := range demoAccounts {
+		u, err := st.UserByEmail(ctx, da.Users[0].Email)
+		if err != nil {
+			return err
+		}
+		if err := st.SetPasswordHash(ctx, u.ID, hash); err != nil {
+			return err
+		}
+		who = append(who, fmt.Sprintf("%s (primary of %s)", u.Email, accs[i].account.CustomerNumber))
+	}
+	if err := st.SetPasswordHash(ctx, bo.ID, hash); err != nil {
+		return err
+	}
+	who = append(who, bo.Email+" (back office)")
+	fmt.Fprintf(out, "demo: sign in as %s with password %s\n", strings.Join(who, ", "), password)
 	return nil
 }
 

@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strings"
 	"testing"
 
+	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
@@ -103,6 +106,34 @@ func testAdminDemo(t *testing.T, url string) {
 	if !bytes.Contains([]byte(second), []byte(" 0 device(s) created")) {
 		t.Errorf("second run: %q", second)
 	}
+
+	// The demo's users sign in with the password printed last.
+	m := regexp.MustCompile(`demo: sign in as (.*) with password (\S+)`).FindStringSubmatch(second)
+	if m == nil || !strings.Contains(m[1], "camille.gagnon@laurentienne.example") || !strings.Contains(m[1], "backoffice@meterline.example (back office)") {
+		t.Fatalf("no sign-in line in %q", second)
+	}
+	h, _ := auth.NewHasher(auth.DefaultParams)
+	for _, email := range []string{"camille.gagnon@laurentienne.example", "alex.morgan@northwind.example", "backoffice@meterline.example"} {
+		u, err := st.UserByEmail(ctx, email)
+		if err != nil || u.PasswordHash == nil {
+			t.Fatalf("%s: %+v, %v", email, u, err)
+		}
+		if ok, _, err := h.Verify(*u.PasswordHash, m[2]); !ok || err != nil {
+			t.Errorf("%s does not sign in with the printed password: %v", email, err)
+		}
+	}
+	if acc, _ := st.MemberAccounts(ctx, mustUser(t, st, "backoffice@meterline.example").ID); len(acc) != 1 || acc[0].Role != domain.RoleBackOffice {
+		t.Errorf("the back-office user's roles: %+v", acc)
+	}
+}
+
+func mustUser(t *testing.T, st *store.Store, email string) store.User {
+	t.Helper()
+	u, err := st.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 // demoSnapshot is what the demo data holds, to compare two runs.

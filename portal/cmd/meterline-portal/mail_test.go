@@ -5,80 +5,34 @@ import (
 	"database/sql"
 	"fmt"
 	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/meterline/meterline/portal/internal/i18n"
 	"github.com/meterline/meterline/portal/internal/mail"
+	"github.com/meterline/meterline/portal/internal/mail/mailtest"
 	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
-
-// catcher is a mail catcher on 127.0.0.1: plain SMTP, no authentication.
-type catcher struct {
-	mu   sync.Mutex
-	msgs []string
-}
-
-func (c *catcher) got() []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]string(nil), c.msgs...)
-}
-
-type catcherSession struct{ c *catcher }
-
-func (s catcherSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s catcherSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s catcherSession) Reset()                               {}
-func (s catcherSession) Logout() error                        { return nil }
-func (s catcherSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.c.mu.Lock()
-	defer s.c.mu.Unlock()
-	s.c.msgs = append(s.c.msgs, string(b))
-	return nil
-}
-
-func startCatcher(t *testing.T) (*catcher, int) {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &catcher{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return catcherSession{c}, nil }))
-	srv.Domain = "127.0.0.1"
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
-	return c, l.Addr().(*net.TCPAddr).Port
-}
 
 // TestRunSendsTheOutbox: with an SMTP host, the portal sends what waits in
 // the outbox, and stops cleanly.
 func TestRunSendsTheOutbox(t *testing.T) {
 	db := schematest.SQLiteURL(t)
 	enqueueWelcome(t, db, "welcome:user:1", "zoe@example.com")
-	c, port := startCatcher(t)
-	startPortal(t, "-database", db, "-smtp-host", "127.0.0.1", "-smtp-port", fmt.Sprint(port),
+	c := mailtest.Start(t)
+	startPortal(t, "-database", db, "-smtp-host", "127.0.0.1", "-smtp-port", fmt.Sprint(c.Port()),
 		"-smtp-mode", "none", "-mail-from", "Meterline <noreply@meterline.test>")
 	deadline := time.Now().Add(20 * time.Second)
-	for len(c.got()) == 0 {
+	for len(c.Messages()) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the portal sent nothing from the outbox within 20s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if m := c.got()[0]; !strings.Contains(m, "zoe@example.com") || !strings.Contains(m, "noreply@meterline.test") {
-		t.Errorf("the sent message lacks its addresses:\n%s", m)
+	if m := c.Messages()[0]; m.To != "zoe@example.com" || !strings.Contains(m.Raw, "noreply@meterline.test") {
+		t.Errorf("the sent message lacks its addresses:\n%s", m.Raw)
 	}
 }
 

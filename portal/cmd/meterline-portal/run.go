@@ -19,6 +19,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/schedule"
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/upload"
 	"github.com/meterline/meterline/portal/internal/web"
 	"github.com/meterline/meterline/shared/buildinfo"
 	"github.com/meterline/meterline/shared/jobs"
@@ -74,18 +75,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The portal's scheduled jobs (package schedule): each runs once
-	// across the replicas sharing the database.
-	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger}, jobs.Config{Logger: logger})
+	if err := st.SetBillingConfig(cfg.Billing); err != nil {
+		return err
+	}
+
+	// The photos sent with meter reads: a folder of their own, outside
+	// anything the site serves.
+	photos, err := upload.OpenPhotos(cfg.Uploads.Dir, cfg.Uploads.MaxBytes)
 	if err != nil {
 		return err
 	}
+	defer photos.Close()
+	logger.Info("meter-read photos are kept in " + cfg.Uploads.Dir)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	site, err := web.New(siteOptions(cfg, st, logger, info.Version, ln.Addr()))
+	opts := siteOptions(cfg, st, logger, info.Version, ln.Addr())
+	opts.Photos = photos
+	site, err := web.New(opts)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	// The portal's scheduled jobs (package schedule): each runs once
+	// across the replicas sharing the database. The meter-read e-mails
+	// link to the address users reach the portal at.
+	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger,
+		Billing: schedule.Billing{Store: st, BaseURL: opts.BaseURL}}, jobs.Config{Logger: logger})
 	if err != nil {
 		ln.Close()
 		return err
@@ -160,12 +178,16 @@ func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, versio
 	if si.SessionMaxAge > 0 {
 		sessions.MaxAge = si.SessionMaxAge
 	}
+	if cfg.BackOfficeEmail == config.DefaultBackOfficeEmail {
+		logger.Info("contact-us messages are e-mailed to " + cfg.BackOfficeEmail + ": set -backoffice-email (" + config.EnvBackOfficeEmail + ") to the back office's address")
+	}
 	return web.Options{
 		Store: st, API: st, Logger: logger, Version: version,
-		BaseURL:        public,
-		SecureCookies:  si.SecureCookies,
-		TrustedProxies: si.TrustedProxies,
-		Sessions:       sessions,
+		BaseURL:         public,
+		BackOfficeEmail: cfg.BackOfficeEmail,
+		SecureCookies:   si.SecureCookies,
+		TrustedProxies:  si.TrustedProxies,
+		Sessions:        sessions,
 		Limits: web.Limits{
 			Login:    limit(si.LoginLimit, web.DefaultLimits.Login),
 			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),

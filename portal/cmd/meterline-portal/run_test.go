@@ -51,7 +51,7 @@ func startPortal(t *testing.T, args ...string) string {
 	done := make(chan error, 1)
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	go func() {
-		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile}, args...), io.Discard, logs)
+		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile, "-upload-dir", filepath.Join(t.TempDir(), "uploads")}, args...), io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

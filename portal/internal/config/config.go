@@ -12,11 +12,14 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/shared/envflag"
+	"github.com/meterline/meterline/shared/schema"
 )
 
 // Environment variables the portal reads.
@@ -43,6 +46,18 @@ const (
 	EnvLoginLimit     = "METERLINE_LOGIN_LIMIT"
 	EnvResetLimit     = "METERLINE_RESET_LIMIT"
 	EnvRegisterLimit  = "METERLINE_REGISTER_LIMIT"
+
+	EnvBackOfficeEmail = "METERLINE_BACKOFFICE_EMAIL"
+
+	EnvReadWindowBefore = "METERLINE_READ_WINDOW_BEFORE"
+	EnvReadWindowAfter  = "METERLINE_READ_WINDOW_AFTER"
+	EnvReadReminders    = "METERLINE_READ_REMINDERS"
+	EnvReadCloseAfter   = "METERLINE_READ_CLOSE_AFTER"
+	EnvReadMinHistory   = "METERLINE_READ_MIN_HISTORY"
+	EnvReadJump         = "METERLINE_READ_JUMP"
+
+	EnvUploadDir      = "METERLINE_UPLOAD_DIR"
+	EnvUploadMaxBytes = "METERLINE_UPLOAD_MAX_BYTES"
 )
 
 // SMTP modes: how the connection to the SMTP server is secured.
@@ -65,6 +80,15 @@ const (
 	DefaultSMTPTLSPort = 465
 	// DefaultMailRetention is how long sent e-mails stay in the outbox.
 	DefaultMailRetention = 90 * 24 * time.Hour
+	// DefaultBackOfficeEmail is where contact-us messages go when no
+	// address is given: the back office's mailbox on the portal's own box.
+	DefaultBackOfficeEmail = "backoffice@localhost"
+	// DefaultUploadMaxBytes bounds a photo sent with a meter read: a
+	// phone's full-size picture fits.
+	DefaultUploadMaxBytes = 8 << 20
+	// MaxUploadMaxBytes is the most -upload-max-bytes may allow: a form
+	// is read whole before it is checked.
+	MaxUploadMaxBytes = 64 << 20
 )
 
 // Config is the portal's configuration.
@@ -88,6 +112,34 @@ type Config struct {
 	MailRetention time.Duration
 	// SignIn configures sessions and the sign-in forms.
 	SignIn SignIn
+	// BackOfficeEmail is the address the customers' contact-us messages
+	// are e-mailed to.
+	BackOfficeEmail string
+	// Billing is how billing reads are chosen, campaigns run and
+	// estimates made (issue 16); billing.DefaultConfig unless flags
+	// change it.
+	Billing billing.Config
+	// Uploads is where the files customers send are kept.
+	Uploads Uploads
+}
+
+// Uploads configures the files customers send (the photos of meter
+// reads): kept in a folder of their own, which nothing serves.
+type Uploads struct {
+	// Dir is the folder; by default "uploads" beside the SQLite database
+	// file (the data directory), or ./data/uploads on PostgreSQL.
+	Dir string
+	// MaxBytes bounds one file.
+	MaxBytes int64
+}
+
+// UploadDirFor is the default upload folder for a database URL: beside an
+// SQLite file, else data/uploads under the working directory.
+func UploadDirFor(database string) string {
+	if src, err := schema.ParseSource(database); err == nil && src.Dialect == schema.SQLite {
+		return filepath.Join(filepath.Dir(src.Path), "uploads")
+	}
+	return filepath.Join("data", "uploads")
 }
 
 // SignIn configures sessions and the forms a guesser would use. Zero
@@ -139,6 +191,34 @@ func parseLimit(s string) (Limit, error) {
 		return Limit{}, fmt.Errorf("rate limit %q: want PER_EMAIL,PER_ADDRESS/WINDOW, e.g. 5,50/15m", s)
 	}
 	return l, nil
+}
+
+// parseReminders reads three durations separated by commas.
+func parseReminders(s string) ([3]time.Duration, error) {
+	var out [3]time.Duration
+	parts := strings.Split(s, ",")
+	if len(parts) != 3 {
+		return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+	}
+	for i, p := range parts {
+		d, err := time.ParseDuration(strings.TrimSpace(p))
+		if err != nil {
+			return out, fmt.Errorf("reminders %q: want three durations, e.g. 168h,336h,504h", s)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+// parseJump reads FACTOR,FLOOR.
+func parseJump(s string) (float64, int64, error) {
+	f, fl, ok := strings.Cut(s, ",")
+	factor, err1 := strconv.ParseFloat(strings.TrimSpace(f), 64)
+	floor, err2 := strconv.ParseInt(strings.TrimSpace(fl), 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("jump rule %q: want FACTOR,FLOOR, e.g. 3,1000", s)
+	}
+	return factor, floor, nil
 }
 
 // parseCIDRs reads a comma-separated list of addresses and networks.
@@ -243,6 +323,31 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	limitFlag("login-limit", EnvLoginLimit, "5,50/15m", &si.LoginLimit)
 	limitFlag("reset-limit", EnvResetLimit, "3,20/1h", &si.ResetLimit)
 	limitFlag("register-limit", EnvRegisterLimit, "5,20/1h", &si.RegisterLimit)
+	fs.StringVar(&c.BackOfficeEmail, "backoffice-email", DefaultBackOfficeEmail,
+		"address the customers' contact-us messages are e-mailed to ("+EnvBackOfficeEmail+")")
+	c.Billing = billing.DefaultConfig()
+	b := &c.Billing
+	fs.DurationVar(&b.Window.Before, "read-window-before", b.Window.Before,
+		"an agent read this long before a billing period's end can be its billing read ("+EnvReadWindowBefore+")")
+	fs.DurationVar(&b.Window.After, "read-window-after", b.Window.After,
+		"an agent read this long after a billing period's end can be its billing read; the period closes once it is over ("+EnvReadWindowAfter+")")
+	fs.Func("read-reminders", "when the three reminders of a meter-read campaign go, after the invitation (default 168h,336h,504h) ("+EnvReadReminders+")", func(v string) error {
+		var err error
+		b.Reminders, err = parseReminders(v)
+		return err
+	})
+	fs.DurationVar(&b.CloseAfter, "read-close-after", b.CloseAfter,
+		"a meter-read campaign closes this long after its third reminder, and the period is estimated ("+EnvReadCloseAfter+")")
+	fs.DurationVar(&b.MinHistory, "read-min-history", b.MinHistory,
+		"read history an estimate from a device's own usage needs; with less, the contract's expected volume is used ("+EnvReadMinHistory+")")
+	fs.Func("read-jump", "FACTOR,FLOOR: a read whose daily usage exceeds FACTOR times the device's 90-day average, by FLOOR pages or more, is flagged for review (default 3,1000) ("+EnvReadJump+")", func(v string) error {
+		var err error
+		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
+		return err
+	})
+	fs.StringVar(&c.Uploads.Dir, "upload-dir", "",
+		"folder the photos sent with meter reads are kept in, never served (default: uploads beside the SQLite database, or ./data/uploads) ("+EnvUploadDir+")")
+	fs.Int64Var(&c.Uploads.MaxBytes, "upload-max-bytes", DefaultUploadMaxBytes, "largest photo taken with a meter read, in bytes ("+EnvUploadMaxBytes+")")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -256,6 +361,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"public-url": EnvPublicURL, "secure-cookies": EnvSecureCookies, "trusted-proxies": EnvTrustedProxies,
 		"session-idle": EnvSessionIdle, "session-max-age": EnvSessionMaxAge,
 		"login-limit": EnvLoginLimit, "reset-limit": EnvResetLimit, "register-limit": EnvRegisterLimit,
+		"backoffice-email": EnvBackOfficeEmail, "upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
+		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
+		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
 	}, getenv); err != nil {
 		return Config{}, err
 	}
@@ -283,6 +391,9 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 	if c.Database == "" && !envflag.Given(fs)["database"] {
 		c.Database = DefaultDatabase
 	}
+	if c.Uploads.Dir == "" {
+		c.Uploads.Dir = UploadDirFor(c.Database)
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		return Config{}, fmt.Errorf("log level %q: want debug, info, warn or error", level)
 	}
@@ -304,7 +415,13 @@ func (c Config) Validate() error {
 	if c.MailRetention < 0 {
 		errs = append(errs, fmt.Errorf("mail retention %v is negative", c.MailRetention))
 	}
-	errs = append(errs, c.SMTP.validate(), c.SignIn.validate())
+	if a, err := mail.ParseAddress(c.BackOfficeEmail); err != nil || a.Address != strings.TrimSpace(c.BackOfficeEmail) {
+		errs = append(errs, fmt.Errorf("back-office address %q: want one e-mail address (name@example.com)", c.BackOfficeEmail))
+	}
+	if c.Uploads.MaxBytes < 1 || c.Uploads.MaxBytes > MaxUploadMaxBytes {
+		errs = append(errs, fmt.Errorf("upload size limit %d: want 1 to %d bytes", c.Uploads.MaxBytes, MaxUploadMaxBytes))
+	}
+	errs = append(errs, c.SMTP.validate(), c.SignIn.validate(), c.Billing.Check())
 	return errors.Join(errs...)
 }
 

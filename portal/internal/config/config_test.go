@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterline/meterline/portal/internal/billing"
 )
 
 func TestParse(t *testing.T) {
@@ -100,6 +102,17 @@ func TestParse(t *testing.T) {
 				SMTP: SMTP{Host: "smtp.example.com", Port: DefaultSMTPPort, Mode: SMTPStartTLS, User: "u", Password: "pw-from-file", From: from}},
 		},
 		{
+			name: "back-office address from the environment",
+			env:  map[string]string{EnvBackOfficeEmail: "support@supplier.example"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, BackOfficeEmail: "support@supplier.example"},
+		},
+		{
+			name: "back-office address flag over the environment",
+			args: []string{"-backoffice-email", "desk@supplier.example"},
+			env:  map[string]string{EnvBackOfficeEmail: "support@supplier.example"},
+			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, BackOfficeEmail: "desk@supplier.example"},
+		},
+		{
 			name: "mail retention from the environment",
 			env:  map[string]string{EnvMailRetention: "720h"},
 			want: Config{Listen: DefaultListen, Database: DefaultDatabase, LogLevel: slog.LevelInfo, MailRetention: 720 * time.Hour},
@@ -117,10 +130,39 @@ func TestParse(t *testing.T) {
 			if tt.want.MailRetention == 0 {
 				tt.want.MailRetention = DefaultMailRetention
 			}
+			if tt.want.BackOfficeEmail == "" {
+				tt.want.BackOfficeEmail = DefaultBackOfficeEmail
+			}
+			if tt.want.Billing == (billing.Config{}) {
+				tt.want.Billing = billing.DefaultConfig()
+			}
+			if tt.want.Uploads == (Uploads{}) {
+				tt.want.Uploads = Uploads{Dir: UploadDirFor(tt.want.Database), MaxBytes: DefaultUploadMaxBytes}
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Parse = %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseUploads: the upload folder defaults to the data directory
+// (beside the SQLite file), and the flags and variables set it.
+func TestParseUploads(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want Uploads
+	}{
+		{nil, nil, Uploads{Dir: filepath.Join("data", "uploads"), MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-database", "sqlite:/var/lib/meterline/meterline.db"}, nil, Uploads{Dir: "/var/lib/meterline/uploads", MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-database", "postgres://db/meterline"}, nil, Uploads{Dir: filepath.Join("data", "uploads"), MaxBytes: DefaultUploadMaxBytes}},
+		{[]string{"-upload-dir", "/srv/photos"}, map[string]string{EnvUploadDir: "/elsewhere", EnvUploadMaxBytes: "1048576"}, Uploads{Dir: "/srv/photos", MaxBytes: 1 << 20}},
+	} {
+		got, err := Parse(tc.args, func(k string) string { return tc.env[k] }, io.Discard)
+		if err != nil || got.Uploads != tc.want {
+			t.Errorf("Parse(%q, %v).Uploads = %+v, %v; want %+v", tc.args, tc.env, got.Uploads, err, tc.want)
+		}
 	}
 }
 
@@ -158,6 +200,34 @@ func TestParseSignIn(t *testing.T) {
 	}
 }
 
+func TestParseBilling(t *testing.T) {
+	got, err := Parse([]string{"-read-window-before", "120h", "-read-reminders", "24h, 48h,72h", "-read-jump", "4,500"}, func(k string) string {
+		return map[string]string{EnvReadWindowAfter: "48h", EnvReadCloseAfter: "24h", EnvReadMinHistory: "720h"}[k]
+	}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := billing.DefaultConfig()
+	want.Window = billing.Window{Before: 120 * time.Hour, After: 48 * time.Hour}
+	want.Reminders = [3]time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour}
+	want.CloseAfter, want.MinHistory = 24*time.Hour, 720*time.Hour
+	want.Jump.Factor, want.Jump.Floor = 4, 500
+	if got.Billing != want {
+		t.Errorf("Billing = %+v, want %+v", got.Billing, want)
+	}
+	for _, args := range [][]string{
+		{"-read-reminders", "24h,48h"},
+		{"-read-reminders", "48h,24h,72h"},
+		{"-read-window-after", "-1h"},
+		{"-read-jump", "1,100"},
+		{"-read-jump", "3"},
+	} {
+		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("Parse(%q) accepted", args)
+		}
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -176,6 +246,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad sender", []string{"-smtp-host", "h", "-mail-from", "not an address"}, `sender address "not an address"`},
 		{"password without user", []string{"-smtp-host", "h", "-mail-from", "a@b.c", "-smtp-password", "pw"}, "without a user"},
 		{"password and its file", []string{"-smtp-password", "pw", "-smtp-password-file", "f"}, "both -smtp-password and -smtp-password-file"},
+		{"bad back-office address", []string{"-backoffice-email", "Support <a@b.c>, d@e.f"}, `back-office address`},
+		{"empty back-office address", []string{"-backoffice-email", ""}, `back-office address`},
+		{"no upload size", []string{"-upload-max-bytes", "0"}, `upload size limit`},
+		{"upload size too large", []string{"-upload-max-bytes", "1000000000"}, `upload size limit`},
 		{"negative mail retention", []string{"-mail-retention", "-1h"}, "mail retention -1h0m0s is negative"},
 		{"SMTP password file missing", []string{"-smtp-password-file", "/nonexistent/pw"}, "SMTP password"},
 	}
@@ -220,7 +294,8 @@ func TestParseHelp(t *testing.T) {
 	}
 	for _, want := range []string{"-listen", EnvListen, "-database", EnvDatabase, "-database-url-file", EnvDatabaseFile, "-log-level", "-version",
 		"-smtp-host", EnvSMTPHost, "-smtp-port", EnvSMTPPort, "-smtp-mode", EnvSMTPMode, "-smtp-user", EnvSMTPUser,
-		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom} {
+		"-smtp-password", EnvSMTPPassword, "-smtp-password-file", EnvSMTPPasswordFile, "-mail-from", EnvMailFrom,
+		"-backoffice-email", EnvBackOfficeEmail, "-upload-dir", EnvUploadDir, "-upload-max-bytes", EnvUploadMaxBytes} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, out.String())
 		}

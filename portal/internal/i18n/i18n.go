@@ -29,8 +29,8 @@ const (
 var Langs = []Lang{FR, EN}
 
 var catalogues = map[Lang]map[string]string{
-	FR: merge(messagesFR, signinFR, equipmentFR, shippingFR),
-	EN: merge(messagesEN, signinEN, equipmentEN, shippingEN),
+	FR: merge(messagesFR, signinFR, usersFR, backOfficeFR, readsFR, equipmentFR, shippingFR),
+	EN: merge(messagesEN, signinEN, usersEN, backOfficeEN, readsEN, equipmentEN, shippingEN),
 }
 
 // merge joins the parts of a catalogue: each part of the site keeps its
@@ -180,6 +180,14 @@ func (p *Printer) DateTime(t time.Time, loc *time.Location) string {
 		return t.Format("Jan 2, 2006, 15:04 MST")
 	}
 	return fmt.Sprintf("%d %s %d, %s", t.Day(), p.T(monthKeys[t.Month()-1]), t.Year(), t.Format("15:04 MST"))
+}
+
+// Date formats a calendar date: "1 avr. 2025", "Apr 1, 2025".
+func (p *Printer) Date(t time.Time) string {
+	if p.lang == EN {
+		return t.Format("Jan 2, 2006")
+	}
+	return fmt.Sprintf("%d %s %d", t.Day(), p.T(monthKeys[t.Month()-1]), t.Year())
 }
 
 var monthKeys = [12]string{

@@ -187,6 +187,16 @@ func TestDateTime(t *testing.T) {
 	}
 }
 
+func TestDate(t *testing.T) {
+	at := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	if got, want := For(FR).Date(at), "1 avr. 2026"; got != want {
+		t.Errorf("FR Date = %q, want %q", got, want)
+	}
+	if got, want := For(EN).Date(at), "Apr 1, 2026"; got != want {
+		t.Errorf("EN Date = %q, want %q", got, want)
+	}
+}
+
 func TestMissingKeyShowsKey(t *testing.T) {
 	p := For("de")
 	if p.Lang() != Default {

@@ -1,7 +1,7 @@
 // Package schedule is what the portal runs on a schedule, once across its
 // replicas and surviving restarts (shared/jobs): the e-mail outbox's
-// housekeeping now, and, with issue 16, period closes and reminders (see
-// Jobs).
+// housekeeping, and the billing reads' period close and meter-read
+// campaigns (issue 16).
 package schedule
 
 import (
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/meterline/meterline/portal/internal/mail"
+	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/shared/jobs"
 	"github.com/meterline/meterline/shared/schema"
 )
@@ -20,13 +21,31 @@ type Config struct {
 	// MailRetention is how long a sent e-mail stays in the outbox; 0
 	// keeps them all (the housekeeping job is then not scheduled).
 	MailRetention time.Duration
-	Logger        *slog.Logger
+	// Billing runs the period close and the meter-read campaigns when
+	// set (Billing.Store not nil).
+	Billing Billing
+	Logger  *slog.Logger
+}
+
+// Billing says how the billing jobs run: on a store (whose billing
+// configuration they follow), the e-mails linking to BaseURL +
+// store.MeterReadsPath, every Every (BillingEvery when 0).
+type Billing struct {
+	Store   *store.Store
+	BaseURL string
+	Every   time.Duration
 }
 
 // Job names (job_leases.name): renaming one makes a new job, due at once.
 const (
-	JobMailPrune = "mail-prune-sent"
+	JobMailPrune     = "mail-prune-sent"
+	JobPeriodClose   = "billing-period-close"
+	JobReadCampaigns = "billing-read-campaigns"
 )
+
+// BillingEvery is how often the billing jobs run by default: a period
+// closes, a reminder goes and a campaign closes within the hour it is due.
+const BillingEvery = time.Hour
 
 // MailPruneEvery is how often sent e-mails past their retention are
 // deleted.
@@ -48,13 +67,32 @@ func Jobs(db *sql.DB, d schema.Dialect, cfg Config) []jobs.Job {
 			return err
 		}})
 	}
-	// Issue 16 adds its jobs here, a jobs.Job each: the period closes
-	// ({Name: "period-close", Every: time.Hour, Run: …}) and the meter
-	// read reminders. Each run should find for itself what is left to do
-	// as of at (the periods ended and not yet closed, the reminders due
-	// and not yet enqueued) and do it in transactions that record it
-	// done: a run missed while every replica was down is then caught up
-	// by the next, and a run repeated after a crash changes nothing.
+	// Each billing run finds for itself what is left to do as of at (the
+	// periods ended and not yet closed, the reminders due and not yet
+	// sent) and does it in transactions that record it done: a run missed
+	// while every replica was down is caught up by the next, and a run
+	// repeated after a crash changes nothing.
+	if b := cfg.Billing; b.Store != nil {
+		every := b.Every
+		if every <= 0 {
+			every = BillingEvery
+		}
+		js = append(js,
+			jobs.Job{Name: JobPeriodClose, Every: every, Run: func(ctx context.Context, at time.Time) error {
+				rep, err := b.Store.ClosePeriods(ctx, at, b.BaseURL)
+				if rep != (store.CloseReport{}) {
+					logger.Info("billing periods closed", "agent_reads", rep.AgentReads, "campaigns", rep.Campaigns, "invitations", rep.Invitations)
+				}
+				return err
+			}},
+			jobs.Job{Name: JobReadCampaigns, Every: every, Run: func(ctx context.Context, at time.Time) error {
+				rep, err := b.Store.RunCampaigns(ctx, at, b.BaseURL)
+				if rep != (store.CampaignReport{}) {
+					logger.Info("meter-read campaigns run", "left_for_agent", rep.Agent, "read", rep.Read, "closed_estimated", rep.Closed, "reminders", rep.Reminders)
+				}
+				return err
+			}})
+	}
 	return js
 }
 

@@ -62,4 +62,3 @@ FROM accounts a`+where+` ORDER BY a.customer_number LIMIT ? OFFSET ?`), append(a
 	}
 	return page, nil
 }
-

@@ -318,6 +318,43 @@ VALUES (?, '', '', ?, ?) RETURNING id`), out.User.Email, out.User.Language, out.
 	return out, nil
 }
 
+// OpenInvitation is a pending invitation as the page of its link shows
+// it, before it is accepted: the account and who invited.
+type OpenInvitation struct {
+	Invitation
+	Account     Account
+	InviterName string
+}
+
+// OpenInvitation reads the pending invitation of a token without using
+// it: the page of the link shows it on GET (mail scanners open links) and
+// accepts it on POST. A token unknown, expired, cancelled or already used
+// is ENOTFOUND, the same answer for each, as AcceptInvitation's.
+func (s *Store) OpenInvitation(ctx context.Context, token string) (OpenInvitation, error) {
+	var out OpenInvitation
+	refused := domain.Errorf(domain.ENOTFOUND, "this invitation link is not valid: it has expired, was cancelled or was already used")
+	if token == "" {
+		return out, refused
+	}
+	err := s.db.GetContext(ctx, &out.Invitation, s.db.Rebind(`SELECT `+invitationColumns+` FROM invitations i
+WHERE i.token_hash = ? AND `+pendingInvitation), hashSecret(token), dbTime(s.now()))
+	if errors.Is(err, sql.ErrNoRows) {
+		return OpenInvitation{}, refused
+	}
+	if err != nil {
+		return OpenInvitation{}, fmt.Errorf("store: look up an invitation: %w", err)
+	}
+	out.utc()
+	if err := s.db.GetContext(ctx, &out.Account, s.db.Rebind(`SELECT `+accountColumns+` FROM accounts WHERE id = ?`), out.AccountID); err != nil {
+		return OpenInvitation{}, fmt.Errorf("store: account of invitation %d: %w", out.ID, err)
+	}
+	out.Account.CreatedAt = out.Account.CreatedAt.UTC()
+	if err := s.db.GetContext(ctx, &out.InviterName, s.db.Rebind(`SELECT name FROM users WHERE id = ?`), out.InvitedBy); err != nil {
+		return OpenInvitation{}, fmt.Errorf("store: inviter of invitation %d: %w", out.ID, err)
+	}
+	return out, nil
+}
+
 // tellPrimaries queues e-mail template to each primary user of account
 // about delegate, in each one's language; key identifies the event.
 func (s *Store) tellPrimaries(ctx context.Context, tx *sqlx.Tx, template, key string, account Account, delegate User) error {

@@ -317,7 +317,7 @@ func TestRequestSerialLinkWhileRegistering(t *testing.T) {
 
 func TestNormalPostalCode(t *testing.T) {
 	for in, want := range map[string]string{
-		"G2G 2T9": "G2G2T9", " g2g2t9 ": "G2G2T9", "h3b\u00a01a1": "H3B1A1", "": "", "  ": "", "75008": "75008", "sw1a 1aa": "SW1A1AA",
+		"G2G 2T9": "G2G2T9", " g2g2t9 ": "G2G2T9", "h3b\u00a01a1": "H3B1A1", "": "", "  ": "", "75008": "75008", "sw1a 1aa": "SW1A1AA", "A9A-9A9": "A9A-9A9",
 	} {
 		if got := store.NormalPostalCode(in); got != want {
 			t.Errorf("NormalPostalCode(%q) = %q, want %q", in, got, want)

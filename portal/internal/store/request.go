@@ -116,6 +116,13 @@ const (
 	maxNote    = 2000
 )
 
+// MaxContactSubject and MaxContactBody are the longest subject and text of
+// a contact-us message, in characters: the form states them.
+const (
+	MaxContactSubject = maxSubject
+	MaxContactBody    = maxBody
+)
+
 // memberRole returns a user's role on an account. A user with none gets
 // ENOTFOUND, as if the account did not exist.
 func memberRole(ctx context.Context, q sqlx.ExtContext, accountID, userID int64) (domain.Role, error) {
@@ -237,15 +244,26 @@ type SerialLink struct {
 	// without a user.
 	Name, Email, Phone string
 	Note               string
+	// Reason says why the request was made (LinkNoMatch, LinkHasPrimary;
+	// "" for an "add equipment" request); it is kept as the subject.
+	Reason string
 }
+
+// Reasons of a serial-link request made while registering.
+const (
+	// LinkNoMatch: the serial and postal code matched no device on file.
+	LinkNoMatch = "no_match"
+	// LinkHasPrimary: the account already has a primary user.
+	LinkHasPrimary = "has_primary"
+)
 
 // RequestSerialLink records a serial-link request for the back office and
 // returns it. The same serial asked again by the same account (or, while
 // registering, the same e-mail) while a request is open returns the open
 // request instead of a second one.
-func (s *Store) RequestSerialLink(ctx context.Context, l SerialLink) (Request, error) {
+func (s *Store) RequestSerialLink(ctx context.Context, l SerialLink, mails ...mail.Message) (Request, error) {
 	r := Request{
-		Kind: RequestSerialLink, AccountID: l.AccountID, UserID: l.UserID,
+		Kind: RequestSerialLink, AccountID: l.AccountID, UserID: l.UserID, Subject: l.Reason,
 		Serial: wire.NormalizeSerial(l.Serial), PostalCode: NormalPostalCode(l.PostalCode),
 		Name: strings.TrimSpace(l.Name), Email: normalEmail(l.Email), Phone: strings.TrimSpace(l.Phone),
 		Body: strings.TrimSpace(l.Note),
@@ -284,8 +302,10 @@ func (s *Store) RequestSerialLink(ctx context.Context, l SerialLink) (Request, e
 		if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("look for an open request: %w", err)
 		}
-		id, err = s.insertRequest(ctx, tx, r)
-		return err
+		if id, err = s.insertRequest(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, mails...)
 	})
 	if err != nil {
 		return Request{}, fmt.Errorf("store: ask to link serial %s: %w", r.Serial, err)

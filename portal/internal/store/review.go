@@ -41,16 +41,21 @@ type UnconfirmedDevice struct {
 	Conflict bool `db:"conflict"`
 }
 
-// unconfirmedDevices lists the unconfirmed devices (index
-// devices_unconfirmed), of one account when its parameter is not 0.
-const unconfirmedDevices = `SELECT d.id, d.device_key, d.owner, d.serial, d.mac, d.vendor, d.model, d.address, d.agent_id,
+// unconfirmedSelect reads unconfirmed devices with their account and
+// whether another account claims their serial; unconfirmedDevices and
+// UnconfirmedDevice add their conditions.
+const unconfirmedSelect = `SELECT d.id, d.device_key, d.owner, d.serial, d.mac, d.vendor, d.model, d.address, d.agent_id,
        d.account_id, a.customer_number, d.first_seen, d.last_seen, d.last_read_at, d.last_total,
        CASE WHEN d.device_key LIKE 'sn:%' AND EXISTS (
            SELECT 1 FROM devices o
            WHERE o.device_key = d.device_key AND o.account_id <> d.account_id AND (o.state IS NULL OR o.state <> 'rejected'))
        THEN 1 ELSE 0 END AS conflict
 FROM devices d JOIN accounts a ON a.id = d.account_id
-WHERE d.state = 'unconfirmed' AND (? = 0 OR d.account_id = ?)
+WHERE d.state = 'unconfirmed'`
+
+// unconfirmedDevices lists the unconfirmed devices (index
+// devices_unconfirmed), of one account when its parameter is not 0.
+const unconfirmedDevices = unconfirmedSelect + ` AND (? = 0 OR d.account_id = ?)
 ORDER BY a.customer_number, d.first_seen, d.id`
 
 // UnconfirmedDevices lists the devices waiting for the back office to
@@ -66,6 +71,19 @@ func (s *Store) UnconfirmedDevices(ctx context.Context, accountID int64) ([]Unco
 		d.FirstSeen, d.LastSeen, d.LastReadAt.Time = d.FirstSeen.UTC(), d.LastSeen.UTC(), d.LastReadAt.Time.UTC()
 	}
 	return out, nil
+}
+
+// UnconfirmedDevice returns the unconfirmed device id, as
+// UnconfirmedDevices lists it: the back office's page of one device to
+// confirm or reject. A device that does not exist or is not unconfirmed
+// (already confirmed or rejected) is ENOTFOUND.
+func (s *Store) UnconfirmedDevice(ctx context.Context, id int64) (UnconfirmedDevice, error) {
+	var d UnconfirmedDevice
+	if err := s.db.GetContext(ctx, &d, s.db.Rebind(unconfirmedSelect+` AND d.id = ?`), id); err != nil {
+		return UnconfirmedDevice{}, fmt.Errorf("store: unconfirmed device %d: %w", id, notFound(err, "device %d is not waiting for review", id))
+	}
+	d.FirstSeen, d.LastSeen, d.LastReadAt.Time = d.FirstSeen.UTC(), d.LastSeen.UTC(), d.LastReadAt.Time.UTC()
+	return d, nil
 }
 
 // SerialConflicts lists the devices whose serial two or more accounts

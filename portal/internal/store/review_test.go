@@ -212,6 +212,13 @@ func TestReviewDevices(t *testing.T) {
 			if want := "[1 mac:aa:bb conflict=false 1 sn:S2 conflict=true 1 sn:S3 conflict=false 1 sn:S4 conflict=true]"; fmt.Sprint(slices.Sorted(slices.Values(got))) != want {
 				t.Errorf("unconfirmed = %v, want %s", got, want)
 			}
+			for _, u := range list {
+				if one, err := s.UnconfirmedDevice(ctx, u.ID); err != nil || one != u {
+					t.Errorf("UnconfirmedDevice(%d) = %+v, %v; want %+v", u.ID, one, err, u)
+				}
+			}
+			_, err = s.UnconfirmedDevice(ctx, 999999)
+			code(t, "UnconfirmedDevice of no device", err, domain.ENOTFOUND)
 			conflicts := func() []string {
 				t.Helper()
 				cs, err := s.SerialConflicts(ctx)
@@ -258,6 +265,8 @@ func TestReviewDevices(t *testing.T) {
 				"state ->unconfirmed test", "state unconfirmed>active user", "replenishment ->eligible user")
 			_, err = s.ConfirmDevice(ctx, d.ID, store.ContractedDevice{ContractID: f.contract.ID}, by)
 			code(t, "confirm twice", err, domain.ECONFLICT)
+			_, err = s.UnconfirmedDevice(ctx, d.ID)
+			code(t, "UnconfirmedDevice of a confirmed device", err, domain.ENOTFOUND)
 
 			// S3 put under contract the usual way: the audit too says it was
 			// unconfirmed.

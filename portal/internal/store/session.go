@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+
+	"github.com/meterline/meterline/shared/domain"
 )
 
 // Session is a signed-in browser (table sessions, schema 0012). Its id is
@@ -47,26 +49,48 @@ VALUES (?, ?, ?, ?, ?, ?)`), sess.ID, sess.UserID, sess.AccountID, sess.CreatedA
 	return sess, nil
 }
 
-// SessionUser returns the session of an id with its user (ENOTFOUND when
-// there is none). It does not judge expiry: the caller's policy does.
-func (s *Store) SessionUser(ctx context.Context, id []byte) (Session, User, error) {
-	var row struct {
+// SessionUser returns the session of an id with its user and the user's
+// roles (MemberAccounts' order), in one query: every signed-in request
+// runs it (ENOTFOUND when there is no such session). It does not judge
+// expiry: the caller's policy does.
+func (s *Store) SessionUser(ctx context.Context, id []byte) (Session, User, []MemberAccount, error) {
+	var rows []struct {
 		Session
-		User `db:"u"`
+		User           `db:"u"`
+		AccountID      *int64       `db:"m_account_id"`
+		Role           *domain.Role `db:"m_role"`
+		CustomerNumber *string      `db:"m_customer_number"`
+		Name           *string      `db:"m_name"`
 	}
 	st, err := s.prepared(ctx, `SELECT s.id, s.user_id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
        u.id AS "u.id", u.email AS "u.email", u.name AS "u.name", u.phone AS "u.phone", u.address AS "u.address",
-       u.language AS "u.language", u.password_hash AS "u.password_hash", u.created_at AS "u.created_at"
-FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ?`)
+       u.language AS "u.language", u.password_hash AS "u.password_hash", u.created_at AS "u.created_at",
+       m.account_id AS m_account_id, m.role AS m_role, a.customer_number AS m_customer_number, a.name AS m_name
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN memberships m ON m.user_id = u.id
+LEFT JOIN accounts a ON a.id = m.account_id
+WHERE s.id = ?
+ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`)
 	if err == nil {
-		err = st.GetContext(ctx, &row, id)
+		err = st.SelectContext(ctx, &rows, id)
 	}
 	if err != nil {
-		return Session{}, User{}, fmt.Errorf("store: session: %w", notFound(err, "no such session"))
+		return Session{}, User{}, nil, fmt.Errorf("store: session: %w", err)
 	}
-	row.Session.CreatedAt, row.LastSeenAt, row.ExpiresAt = row.Session.CreatedAt.UTC(), row.LastSeenAt.UTC(), row.ExpiresAt.UTC()
-	row.User.CreatedAt = row.User.CreatedAt.UTC()
-	return row.Session, row.User, nil
+	if len(rows) == 0 {
+		return Session{}, User{}, nil, fmt.Errorf("store: session: %w", domain.Errorf(domain.ENOTFOUND, "no such session"))
+	}
+	sess, user := rows[0].Session, rows[0].User
+	sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt = sess.CreatedAt.UTC(), sess.LastSeenAt.UTC(), sess.ExpiresAt.UTC()
+	user.CreatedAt = user.CreatedAt.UTC()
+	var accounts []MemberAccount
+	for _, r := range rows {
+		if r.AccountID != nil {
+			accounts = append(accounts, MemberAccount{AccountID: *r.AccountID, Role: *r.Role, CustomerNumber: *r.CustomerNumber, Name: *r.Name})
+		}
+	}
+	return sess, user, accounts, nil
 }
 
 // TouchSession records that the session was used now, at most once a

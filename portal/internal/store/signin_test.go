@@ -49,19 +49,25 @@ func TestSessions(t *testing.T) {
 			if _, err := f.s.CreateSession(ctx, store.Session{ID: id1, UserID: f.user.ID, ExpiresAt: t0.Add(time.Hour)}, nil); err != nil {
 				t.Fatal(err)
 			}
-			sess, u, err := f.s.SessionUser(ctx, id1)
-			if err != nil || u.Email != f.user.Email || sess.AccountID != nil || !sess.LastSeenAt.Equal(t0) || !sess.ExpiresAt.Equal(t0.Add(time.Hour)) {
-				t.Fatalf("SessionUser = %+v, %+v, %v", sess, u, err)
+			sess, u, accounts, err := f.s.SessionUser(ctx, id1)
+			if err != nil || u.Email != f.user.Email || sess.AccountID != nil || !sess.LastSeenAt.Equal(t0) || !sess.ExpiresAt.Equal(t0.Add(time.Hour)) || accounts != nil {
+				t.Fatalf("SessionUser = %+v, %+v, %+v, %v", sess, u, accounts, err)
+			}
+			if _, err := f.s.AddMembership(ctx, store.Membership{UserID: f.user.ID, AccountID: f.account.ID, Role: domain.RoleDelegate}, store.BySystem("test")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, accounts, _ = f.s.SessionUser(ctx, id1); len(accounts) != 1 || accounts[0] != (store.MemberAccount{AccountID: f.account.ID, Role: domain.RoleDelegate, CustomerNumber: "C-1", Name: "ABC"}) {
+				t.Errorf("roles read with the session = %+v", accounts)
 			}
 
 			// Rotation: the new session replaces the old one.
 			if _, err := f.s.CreateSession(ctx, store.Session{ID: id2, UserID: f.user.ID, AccountID: &f.account.ID, ExpiresAt: t0.Add(time.Hour)}, id1); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := f.s.SessionUser(ctx, id1); domain.ErrorCode(err) != domain.ENOTFOUND {
+			if _, _, _, err := f.s.SessionUser(ctx, id1); domain.ErrorCode(err) != domain.ENOTFOUND {
 				t.Errorf("the replaced session: %v, want ENOTFOUND", err)
 			}
-			sess, _, _ = f.s.SessionUser(ctx, id2)
+			sess, _, _, _ = f.s.SessionUser(ctx, id2)
 			if sess.AccountID == nil || *sess.AccountID != f.account.ID {
 				t.Errorf("account of the session = %v", sess.AccountID)
 			}
@@ -75,7 +81,7 @@ func TestSessions(t *testing.T) {
 			if wrote, err := f.s.TouchSession(ctx, sess); !wrote || err != nil {
 				t.Errorf("TouchSession after 2 min = %v, %v", wrote, err)
 			}
-			sess, _, _ = f.s.SessionUser(ctx, id2)
+			sess, _, _, _ = f.s.SessionUser(ctx, id2)
 			if !sess.LastSeenAt.Equal(f.now) {
 				t.Errorf("last seen %v, want %v", sess.LastSeenAt, f.now)
 			}
@@ -94,7 +100,7 @@ func TestSessions(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, id := range [][]byte{id1, id2} {
-				if _, _, err := f.s.SessionUser(ctx, id); domain.ErrorCode(err) != domain.ENOTFOUND {
+				if _, _, _, err := f.s.SessionUser(ctx, id); domain.ErrorCode(err) != domain.ENOTFOUND {
 					t.Errorf("a session survived the password change: %v", err)
 				}
 			}
@@ -114,7 +120,7 @@ func TestSessions(t *testing.T) {
 			if err := f.s.DeleteSession(ctx, id1); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := f.s.SessionUser(ctx, id1); domain.ErrorCode(err) != domain.ENOTFOUND {
+			if _, _, _, err := f.s.SessionUser(ctx, id1); domain.ErrorCode(err) != domain.ENOTFOUND {
 				t.Errorf("a deleted session: %v", err)
 			}
 			if _, err := f.s.CreateSession(ctx, store.Session{ID: id2, UserID: f.user.ID, ExpiresAt: f.now.Add(time.Hour)}, nil); err != nil {
@@ -124,7 +130,7 @@ func TestSessions(t *testing.T) {
 			if err := f.s.PruneSignIn(ctx, time.Hour, time.Hour); err != nil {
 				t.Fatal(err)
 			}
-			if _, _, err := f.s.SessionUser(ctx, id2); domain.ErrorCode(err) != domain.ENOTFOUND {
+			if _, _, _, err := f.s.SessionUser(ctx, id2); domain.ErrorCode(err) != domain.ENOTFOUND {
 				t.Errorf("an expired session survived pruning: %v", err)
 			}
 		})

@@ -18,6 +18,7 @@ import (
 	_ "github.com/lib/pq"  // registers the "postgres" driver
 	_ "modernc.org/sqlite" // registers the "sqlite" driver (pure Go)
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema"
@@ -44,6 +45,9 @@ type Store struct {
 	// outbox enqueues the e-mails a change causes, in the change's
 	// transaction, on the store's clock.
 	outbox *mail.Outbox
+	// billing is how billing reads are chosen, campaigns run and
+	// estimates made (SetBillingConfig).
+	billing billing.Config
 	// stmts are the statements prepared once (prepared.go), by query.
 	stmts sync.Map
 }
@@ -80,7 +84,7 @@ func Open(ctx context.Context, rawURL string, logger *slog.Logger) (*Store, erro
 	db.SetMaxOpenConns(maxOpenConns)
 	db.SetMaxIdleConns(maxIdleConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &Store{db: db, dialect: src.Dialect, now: time.Now}
+	s := &Store{db: db, dialect: src.Dialect, now: time.Now, billing: billing.DefaultConfig()}
 	// The outbox reads the store's clock, so a test that moves one moves both.
 	if s.outbox, err = mail.NewOutbox(src.Dialect, func() time.Time { return s.now() }); err != nil {
 		db.Close()

@@ -39,6 +39,7 @@ type APIStore interface {
 	RegisterAgent(ctx context.Context, agentID string, accountID int64, by store.Actor) error
 	Import(ctx context.Context, kind string, r io.Reader, by store.Actor) (store.ImportResult, error)
 	ReviewStore
+	BillingStore
 }
 
 // apiRoute is one route of the API and the scope a token needs to use it.
@@ -74,6 +75,11 @@ func (s *Server) apiRoutes() []apiRoute {
 		{http.MethodGet, "/devices/conflicts", store.ScopeRead, s.apiSerialConflicts},
 		{http.MethodPost, "/devices/:id/confirm", store.ScopeWrite, s.apiConfirmDevice},
 		{http.MethodPost, "/devices/:id/reject", store.ScopeWrite, s.apiRejectDevice},
+		{http.MethodGet, "/billing-reads", store.ScopeRead, s.apiBillingReads},
+		{http.MethodGet, "/billing-reads.csv", store.ScopeRead, s.apiBillingReadsCSV},
+		{http.MethodGet, "/billing-reads/review", store.ScopeRead, s.apiBillingReview},
+		{http.MethodPost, "/billing-reads/:id/review", store.ScopeWrite, s.apiReviewBillingRead},
+		{http.MethodPost, "/devices/:id/extra-read", store.ScopeWrite, s.apiRequestExtraRead},
 	}
 }
 

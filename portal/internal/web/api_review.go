@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -118,20 +119,50 @@ func (s *Server) apiSerialConflicts(c echo.Context) error {
 	return c.JSON(http.StatusOK, mapAll(cs, toAPIConflict))
 }
 
+// deviceConfirmation is what confirming an unconfirmed device takes, from
+// the API's JSON body or the back office's form (confirmationForm): the
+// contract of the device's account it goes under, and the product code,
+// location, meter-read contact, auto-replenishment state and model it
+// gets. Its serial is the device's. The store checks that the contract
+// and location are the device's account's.
+type deviceConfirmation struct {
+	ContractID    int64                     `json:"contract_id"`
+	ProductCode   string                    `json:"product_code"`
+	LocationID    *int64                    `json:"location_id"`
+	ReadContactID *int64                    `json:"read_contact_id"`
+	Replenishment domain.ReplenishmentState `json:"replenishment"`
+	Model         string                    `json:"model"`
+}
+
+// check refuses a confirmation that names no contract.
+func (in deviceConfirmation) check() error {
+	if in.ContractID <= 0 {
+		return domain.Errorf(domain.EINVALID, "confirming a device needs the contract it goes under")
+	}
+	return nil
+}
+
+// device is the device the confirmation puts under contract.
+func (in deviceConfirmation) device() store.ContractedDevice {
+	return store.ContractedDevice{Model: strings.TrimSpace(in.Model), ProductCode: strings.TrimSpace(in.ProductCode),
+		ContractID: in.ContractID, LocationID: in.LocationID, ReadContactID: in.ReadContactID, Replenishment: in.Replenishment}
+}
+
 // apiConfirmDevice puts an unconfirmed device under a contract of its
-// account: the body is a device (contract_id, product_code, location_id,
-// read_contact_id, replenishment, model); its serial is the device's.
+// account: the body is a deviceConfirmation.
 func (s *Server) apiConfirmDevice(c echo.Context) error {
 	id, err := deviceID(c)
 	if err != nil {
 		return err
 	}
-	var in apiDevice
+	var in deviceConfirmation
 	if err := bind(c, &in); err != nil {
 		return err
 	}
-	d, err := s.api.ConfirmDevice(c.Request().Context(), id, store.ContractedDevice{Model: in.Model, ProductCode: in.ProductCode,
-		ContractID: in.ContractID, LocationID: in.LocationID, ReadContactID: in.ReadContactID, Replenishment: in.Replenishment}, actor(c))
+	if err := in.check(); err != nil {
+		return err
+	}
+	d, err := s.api.ConfirmDevice(c.Request().Context(), id, in.device(), actor(c))
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,7 @@ func TestAPIReview(t *testing.T) {
 
 			var d apiDevice
 			env.json(t, w, "POST", "/api/v1/devices/"+itoa(ids["S1"])+"/confirm", `{"contract_id":`+itoa(k2.ID)+`}`, 400, nil)
+			env.json(t, w, "POST", "/api/v1/devices/"+itoa(ids["S1"])+"/confirm", `{"product_code":"MX1"}`, 400, nil)
 			env.json(t, w, "POST", "/api/v1/devices/"+itoa(ids["S1"])+"/confirm", `{"contract_id":`+itoa(k1.ID)+`,"product_code":"MX1"}`, 200, &d)
 			if d.ID != ids["S1"] || d.State != "active" || d.ProductCode != "MX1" || d.ContractID != k1.ID || d.Serial != "S1" {
 				t.Errorf("confirmed = %+v", d)

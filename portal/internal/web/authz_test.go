@@ -187,6 +187,8 @@ func victimParams(v testAccount) map[string]string {
 		"device":   id(v.device.ID),
 		"contract": id(v.contract.ID),
 		"user":     id(v.primary.ID),
+		// The walker invites someone to the victim's account first.
+		"invitation": id(v.invitation.ID),
 	}
 }
 
@@ -195,7 +197,7 @@ func victimParams(v testAccount) map[string]string {
 func victimMarkers(v testAccount) []string {
 	var out []string
 	for _, m := range []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
-		v.primary.Email, v.primary.Name, v.primary.Phone, v.location.Attention, v.location.Phone} {
+		v.primary.Email, v.primary.Name, v.primary.Phone, v.invitation.Email, v.location.Attention, v.location.Phone} {
 		if m != "" { // "" is in every page
 			out = append(out, m)
 		}
@@ -221,7 +223,9 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 	add(e.st.Contracts(ctx, v.ID))
 	add(e.st.User(ctx, v.primary.ID))
 	add(e.st.Account(ctx, v.ID))
+	add(e.st.PendingInvitations(ctx, v.ID))
 	add(e.st.AccountRequests(ctx, v.ID, 0))
+	add(e.st.MeterReadsToEnter(ctx, v.ID, testNow)) // campaigns, reads typed in, automation requests
 	b, err := json.Marshal(parts)
 	if err != nil {
 		t.Fatal(err)
@@ -239,8 +243,16 @@ func victimSnapshot(t *testing.T, e *env, v testAccount) string {
 func TestCrossAccountWalker(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
-			e := newEnvAt(t, be.url(t))
+			// The attacker signs in afresh for every route: more sign-ins
+			// than the default limits allow one address in their window.
+			e := newEnvAt(t, be.url(t), func(o *Options) {
+				o.Limits = DefaultLimits
+				o.Limits.Login = RateLimit{Window: DefaultLimits.Login.Window, PerEmail: 10000, PerAddress: 10000}
+			})
 			victim := e.newAccount("victim", "H2X 1Y4")
+			e.invite(&victim, "invited.victim@example.com")
+			// The victim's device waits for its meter read (reads.go).
+			victimReads := e.openCampaign(victim)
 			// The victim's shipping contact and a request of its own, which
 			// the shipping and equipment pages show.
 			victim.location.LocationContact = store.LocationContact{Attention: "Attention Victim", Suite: "Suite Victim", Phone: "555-0100-victim"}
@@ -270,7 +282,14 @@ func TestCrossAccountWalker(t *testing.T) {
 			removedSession := rb.cookies[sessionCookie]
 
 			params := victimParams(victim)
-			markers := append(victimMarkers(victim), victimLink)
+			markers := victimMarkers(victim)
+			// :request, a request of the victim (backoffice_test.go).
+			var requestSubject string
+			params["request"], requestSubject = victimRequest(t, e, victim)
+			markers = append(markers, requestSubject)
+			// :read, the victim's invoiced read (backoffice_reads.go).
+			params["read"] = id64(victimReads.lastReadID)
+			markers = append(markers, victimLink)
 			before := victimSnapshot(t, e, victim)
 			visitors := []struct {
 				name  string
@@ -334,7 +353,7 @@ func TestCrossAccountWalker(t *testing.T) {
 				t.Errorf("the walk changed the victim's data:\nbefore %s\nafter  %s", before, after)
 			}
 			// And the removed delegate's session no longer acts for the victim.
-			sess, _, err := e.st.SessionUser(context.Background(), auth.HashToken(removedSession.Value))
+			sess, _, _, err := e.st.SessionUser(context.Background(), auth.HashToken(removedSession.Value))
 			if err == nil && sess.AccountID != nil && *sess.AccountID == victim.ID {
 				t.Error("the removed delegate's session still acts for the victim")
 			}

@@ -17,7 +17,8 @@ type tile struct {
 	coming    bool
 }
 
-// tiles are seed 000's, in its order.
+// tiles are seed 000's, in its order, with the meter reads of seed 003
+// before contact us.
 var tiles = []tile{
 	{"order", "/order", true},
 	{"orders", "/orders", true},
@@ -25,28 +26,35 @@ var tiles = []tile{
 	{"shipping", "/shipping", false},
 	{"replenishment", "/replenishment", true},
 	{"equipment", "/equipment", false},
-	{"users", "/users", true},
+	{"users", "/users", false},
 	{"returns", "/returns", true},
-	{"contact", "/contact", true},
+	{"reads", "/reads", false},
+	{"contact", "/contact", false},
 }
 
 // dashboardView is the data of the dashboard: the account's tiles, or,
-// for a user who acts for no account yet, why.
+// for a user who acts for no account yet, nothing (the page says why).
 type dashboardView struct {
 	AccountName string
-	Tiles       []tile
+	Tiles       []tileView
 }
 
-// Key, Path are what the template reads of a tile.
-func (t tile) Key() string  { return t.key }
-func (t tile) Path() string { return t.path }
+// tileView is a tile in the page's language.
+type tileView struct {
+	Path, Title, Desc, Link string
+}
 
 // dashboard shows the tiles of the current account.
 func (s *Server) dashboard(c echo.Context) error {
 	v := mustVisitor(c)
 	view := dashboardView{}
 	if v.current != nil {
-		view.AccountName, view.Tiles = v.current.Name, tiles
+		p := printer(c)
+		view.AccountName = v.current.Name
+		for _, t := range tiles {
+			k := "tile." + t.key
+			view.Tiles = append(view.Tiles, tileView{Path: t.path, Title: p.T(k + ".title"), Desc: p.T(k + ".desc"), Link: p.T(k + ".link")})
+		}
 	}
 	return c.Render(http.StatusOK, "dashboard", view)
 }

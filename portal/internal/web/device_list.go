@@ -15,15 +15,6 @@ type deviceListView struct {
 	Devices []deviceView
 }
 
-// allDevices shows the back office every device, of every account or none.
-func (s *Server) allDevices(c echo.Context) error {
-	devices, err := s.store.Devices(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	return s.renderDevices(c, devices)
-}
-
 func (s *Server) renderDevices(c echo.Context, devices []store.DeviceSummary) error {
 	p := printer(c)
 	now := s.now()

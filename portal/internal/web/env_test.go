@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/mail/mailtest"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
+	"github.com/meterline/meterline/portal/internal/upload"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
@@ -39,6 +41,9 @@ var backends = []struct {
 // testBaseURL is the public address the test server's e-mails link to.
 const testBaseURL = "http://portal.test"
 
+// testBackOffice is where the test server e-mails contact-us messages.
+const testBackOffice = "backoffice@supplier.example"
+
 // testClock is a clock the test moves; the store and the server share it.
 type testClock struct {
 	mu  sync.Mutex
@@ -59,22 +64,28 @@ func (c *testClock) Advance(d time.Duration) {
 
 // env is a server over a real store, its clock and its mail catcher.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     *store.Store
 	srv    *Server
 	clock  *testClock
 	hasher *auth.Hasher
 	smtp   *mailtest.Server
+	// photos is where the meter-read photos go: a folder of the test's.
+	photos *upload.Photos
 }
 
+// testPhotoMax is the test server's photo size limit: small, so that a
+// test sends a file over it cheaply.
+const testPhotoMax = 64 << 10
+
 // newEnv starts a server on a fresh SQLite database.
-func newEnv(t *testing.T, opts ...func(*Options)) *env {
+func newEnv(t testing.TB, opts ...func(*Options)) *env {
 	t.Helper()
 	return newEnvAt(t, schematest.SQLiteURL(t), opts...)
 }
 
 // newEnvAt starts a server on the database of url.
-func newEnvAt(t *testing.T, url string, opts ...func(*Options)) *env {
+func newEnvAt(t testing.TB, url string, opts ...func(*Options)) *env {
 	t.Helper()
 	storetest.Seed(t, url)
 	st, err := store.Open(context.Background(), url, nil)
@@ -84,7 +95,13 @@ func newEnvAt(t *testing.T, url string, opts ...func(*Options)) *env {
 	t.Cleanup(func() { st.Close() })
 	clock := &testClock{now: testNow}
 	st.SetClock(clock.Now)
-	o := Options{Store: st, API: st, Version: "test", Now: clock.Now, Location: time.UTC, BaseURL: testBaseURL, Passwords: auth.TestParams}
+	photos, err := upload.OpenPhotos(filepath.Join(t.TempDir(), "uploads"), testPhotoMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { photos.Close() })
+	o := Options{Store: st, API: st, Version: "test", Now: clock.Now, Location: time.UTC, BaseURL: testBaseURL, Passwords: auth.TestParams,
+		BackOfficeEmail: testBackOffice, Photos: photos}
 	for _, f := range opts {
 		f(&o)
 	}
@@ -93,7 +110,7 @@ func newEnvAt(t *testing.T, url string, opts ...func(*Options)) *env {
 		t.Fatalf("New: %v", err)
 	}
 	h, _ := auth.NewHasher(auth.TestParams)
-	return &env{t: t, st: st, srv: srv, clock: clock, hasher: h, smtp: mailtest.Start(t)}
+	return &env{t: t, st: st, srv: srv, clock: clock, hasher: h, smtp: mailtest.Start(t), photos: o.Photos}
 }
 
 // deliver sends the outbox to the mail catcher and returns what arrived.
@@ -110,6 +127,9 @@ type testAccount struct {
 	contract store.Contract
 	device   store.ContractedDevice
 	primary  store.User
+	// invitation is a pending delegate invitation, when the test made one
+	// (env.invite).
+	invitation store.Invitation
 }
 
 // testPassword is every test user's password.

@@ -137,27 +137,14 @@ type pageLink struct {
 	Gap     bool
 }
 
-// equipment shows a page of the current account's equipment (?page=N).
+// equipment shows a page of the current account's equipment (?page=N; a
+// page past the last is 404).
 func (s *Server) equipment(c echo.Context) error {
-	page, ok := pageNumber(c.QueryParam("page"))
-	if !ok {
-		return echo.ErrNotFound
-	}
-	view, err := s.equipmentView(c, page, addDeviceForm{}, groupForm{})
+	view, err := s.equipmentView(c, pageNumber(c.QueryParam("page")), addDeviceForm{}, groupForm{})
 	if err != nil {
 		return err
 	}
 	return c.Render(http.StatusOK, "equipment", view)
-}
-
-// pageNumber reads a page number: "" is the first page; anything but a
-// number from 1 up is not a page.
-func pageNumber(s string) (int, bool) {
-	if s == "" {
-		return 1, true
-	}
-	n, err := strconv.Atoi(s)
-	return n, err == nil && n >= 1
 }
 
 // equipmentView reads and formats a page of the list, with the forms as
@@ -309,19 +296,11 @@ func newPager(u *url.URL, page, pages int) *pager {
 	return pg
 }
 
-// formPage is the page of the list a form was sent from (its hidden
-// field), where its errors are shown; the first page when it is not one.
-func formPage(c echo.Context) int {
-	if n, ok := pageNumber(c.FormValue("page")); ok {
-		return n
-	}
-	return 1
-}
-
 // renderEquipmentForm shows the list again with a form's problem, on the
-// page the form was sent from (the first if that page is gone).
+// page the form was sent from (its hidden field; the first if that page
+// is gone).
 func (s *Server) renderEquipmentForm(c echo.Context, add addDeviceForm, group groupForm) error {
-	view, err := s.equipmentView(c, formPage(c), add, group)
+	view, err := s.equipmentView(c, pageNumber(c.FormValue("page")), add, group)
 	if errors.Is(err, echo.ErrNotFound) {
 		view, err = s.equipmentView(c, 1, add, group)
 	}
@@ -455,9 +434,9 @@ type removalView struct {
 // equipmentDevice reads the device of the path, one of the current
 // account's equipment: any other id is 404.
 func (s *Server) equipmentDevice(c echo.Context) (store.ContractedDevice, error) {
-	id, err := strconv.ParseInt(c.Param("device"), 10, 64)
+	id, err := pageParamID(c, "device")
 	if err != nil {
-		return store.ContractedDevice{}, echo.ErrNotFound
+		return store.ContractedDevice{}, err
 	}
 	return s.store.AccountEquipmentDevice(c.Request().Context(), currentAccount(c).AccountID, id)
 }
@@ -496,9 +475,9 @@ func (s *Server) removalForm(c echo.Context) error {
 // the device is pending removal at once. Asking twice is 409; a device
 // that is not the account's equipment (another account's, removed) 404.
 func (s *Server) requestRemoval(c echo.Context) error {
-	id, err := strconv.ParseInt(c.Param("device"), 10, 64)
+	id, err := pageParamID(c, "device")
 	if err != nil {
-		return echo.ErrNotFound
+		return err
 	}
 	reason := strings.TrimSpace(c.FormValue("reason"))
 	_, err = s.store.RequestRemoval(c.Request().Context(), currentAccount(c).AccountID, mustVisitor(c).user.ID, id, reason)

@@ -143,8 +143,9 @@ func TestEquipmentList(t *testing.T) {
 			if r := rowOf(t, b.get("/equipment?page=1&lang=en").Body.String(), colour); !strings.Contains(r, "Mar 2, 2026, 09:00 UTC") || !strings.Contains(r, "Automatic") {
 				t.Errorf("English last read and reads:\n%s", r)
 			}
-			for _, bad := range []string{"4", "0", "-1", "x", "1.5"} {
-				wantPage(t, b.get("/equipment?page="+bad), http.StatusNotFound)
+			wantPage(t, b.get("/equipment?page=4"), http.StatusNotFound)
+			for _, bad := range []string{"0", "-1", "x", "1.5"} { // not a page number: the first page
+				wantPage(t, b.get("/equipment?page="+bad), http.StatusOK, "121 appareils · page 1 sur 3")
 			}
 			_ = second
 		})

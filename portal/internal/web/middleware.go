@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -114,6 +115,33 @@ func (s *Server) csrf() echo.MiddlewareFunc {
 			}
 			return overPlain(c)
 		}
+	}
+}
+
+// maxFormBytes bounds the body of a page's form; a multipart form (the
+// meter-read form and its photo) may carry the photo's limit more.
+const maxFormBytes = 1 << 20
+
+// limitBody bounds what a page's form may send, before anything reads it
+// (the CSRF check parses the form): a body announced larger is refused at
+// once, a longer one is cut. A photo just over its own limit still
+// arrives whole, so that its form says so in words. The API bounds its
+// own bodies.
+func (s *Server) limitBody(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if isAPIPath(r.URL.Path) || r.Method == http.MethodGet || r.Method == http.MethodHead {
+			return next(c)
+		}
+		limit := int64(maxFormBytes)
+		if s.photos != nil && strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+			limit += s.photos.MaxBytes()
+		}
+		if r.ContentLength > limit {
+			return pageError(http.StatusRequestEntityTooLarge, "error.form_too_large")
+		}
+		r.Body = http.MaxBytesReader(c.Response(), r.Body, limit)
+		return next(c)
 	}
 }
 

@@ -22,12 +22,15 @@ type LinkTTL struct {
 	Register    time.Duration
 	Reset       time.Duration
 	EmailChange time.Duration
+	// Invitation is how long a delegate invitation waits for its answer.
+	Invitation time.Duration
 }
 
 // DefaultLinkTTL: 3 days to confirm a registration (seed 000: "les liens
 // ci-dessus expireront dans un délai de 3 jours"), an hour to reset a
-// password, a day to confirm a new e-mail address.
-var DefaultLinkTTL = LinkTTL{Register: 72 * time.Hour, Reset: time.Hour, EmailChange: 24 * time.Hour}
+// password, a day to confirm a new e-mail address, a week to accept an
+// invitation (the invitee may be away).
+var DefaultLinkTTL = LinkTTL{Register: 72 * time.Hour, Reset: time.Hour, EmailChange: 24 * time.Hour, Invitation: 7 * 24 * time.Hour}
 
 // link is the absolute address of a one-time link: the portal's public
 // address, a path and the token.
@@ -152,6 +155,8 @@ func (s *Server) forgot(c echo.Context) error {
 
 // resetView is the data of the page that sets a password from a link.
 type resetView struct {
+	// Action is where the form posts (template "password_fields").
+	Action   string
 	Token    string
 	Rules    []string
 	Problems []string
@@ -165,7 +170,7 @@ func (s *Server) resetForm(c echo.Context) error {
 	if _, err := s.store.OneTimeToken(c.Request().Context(), store.TokenReset, auth.HashToken(token)); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")
 	}
-	return c.Render(http.StatusOK, "password_reset", resetView{Token: token, Rules: passwordRules(printer(c))})
+	return c.Render(http.StatusOK, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c))})
 }
 
 // reset sets the password of a reset link, ends every session of the user
@@ -187,7 +192,7 @@ func (s *Server) reset(c echo.Context) error {
 		return err
 	}
 	if problems != nil {
-		return c.Render(http.StatusBadRequest, "password_reset", resetView{Token: token, Rules: passwordRules(printer(c)), Problems: problems})
+		return c.Render(http.StatusBadRequest, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c)), Problems: problems})
 	}
 	if user, err = s.store.ResetPassword(ctx, hash, pwHash); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")

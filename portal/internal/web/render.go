@@ -47,7 +47,9 @@ type page struct {
 	Notice string
 	// User is the signed-in user, nil for an anonymous visitor.
 	User *userView
-	Data any
+	// BackOfficeNav is the back office's menu, on its pages only.
+	BackOfficeNav []menuItem
+	Data          any
 }
 
 // userView is the signed-in user as the layout shows it: name, the
@@ -70,8 +72,8 @@ type accountView struct {
 }
 
 type menuItem struct {
-	Key, Path string
-	Current   bool
+	Label, Path string
+	Current     bool
 }
 
 // newRenderer parses the layout and every view of fsys: templates/layout/*.html
@@ -135,8 +137,11 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 		Version:    r.version,
 		CSRF:       csrfToken(c),
 		Path:       c.Request().URL.Path,
-		User:       newUserView(currentVisitor(c), c.Request().URL.Path),
+		User:       newUserView(currentVisitor(c), c.Request().URL.Path, p),
 		Data:       data,
+	}
+	if pg.User != nil && pg.User.BackOffice {
+		pg.BackOfficeNav = backOfficeNav(c.Path(), p)
 	}
 	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
 		pg.Notice = p.T(k)
@@ -148,7 +153,7 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 }
 
 // newUserView is the layout's view of a visitor, nil for none.
-func newUserView(v *visitor, path string) *userView {
+func newUserView(v *visitor, path string, p *i18n.Printer) *userView {
 	if v == nil {
 		return nil
 	}
@@ -166,7 +171,7 @@ func newUserView(v *visitor, path string) *userView {
 	}
 	if u.Account != nil {
 		for _, t := range tiles {
-			u.Menu = append(u.Menu, menuItem{Key: t.key, Path: t.path, Current: t.path == path})
+			u.Menu = append(u.Menu, menuItem{Label: p.T("tile." + t.key + ".title"), Path: t.path, Current: t.path == path})
 		}
 	}
 	return u

@@ -137,6 +137,31 @@ func TestCatalogueCoversPages(t *testing.T) {
 	if len(keys) < 20 {
 		t.Fatalf("found only %d keys: is the pattern wrong?", len(keys))
 	}
+	// Keys handed to views and error pages as data (view.Error =
+	// "login.error.wrong", pageError(403, "error.csrf")), the notices of
+	// redirects (?done=KEY) and the tiles' words.
+	dataKey := regexp.MustCompile(`"((?:login|form|profile|email|error|password|link|register|reset|forgot)\.[a-z0-9_.]+)"`)
+	notice := regexp.MustCompile(`[?&]done=([a-z_]+)`)
+	for _, f := range sources {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range dataKey.FindAllStringSubmatch(string(b), -1) {
+			if !strings.HasSuffix(m[1], ".") {
+				keys = append(keys, m[1])
+			}
+		}
+		for _, m := range notice.FindAllStringSubmatch(string(b), -1) {
+			keys = append(keys, "notice."+m[1])
+		}
+	}
+	for _, tl := range tiles {
+		keys = append(keys, "tile."+tl.key+".title", "tile."+tl.key+".desc", "tile."+tl.key+".link")
+	}
 	for _, c := range domain.ErrorStateBits {
 		keys = append(keys, "cond."+string(c))
 	}
@@ -150,7 +175,7 @@ func TestCatalogueCoversPages(t *testing.T) {
 	for _, s := range []domain.LevelState{domain.LevelOther, domain.LevelEmpty, domain.LevelOverCapacity} {
 		keys = append(keys, "level."+string(s))
 	}
-	for _, code := range []int{400, 404, 405, 500, 503} {
+	for _, code := range []int{400, 403, 404, 405, 409, 429, 500, 503} {
 		keys = append(keys, "error."+strconv.Itoa(code))
 	}
 	for _, lang := range i18n.Langs {

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/meterline/meterline/portal/internal/store"
 )
 
 // access is who may use a page. It is decided in one place, authorize,
@@ -79,6 +81,13 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/password/reset", anyone, s.resetForm},
 		{post, "/password/reset", anyone, s.reset},
 
+		// Registration (register.go).
+		{get, "/register", anyone, s.registerPage},
+		{post, "/register", anyone, s.register},
+		{get, "/register/confirm", anyone, s.registerConfirmForm},
+		{post, "/register/confirm", anyone, s.registerConfirm},
+		{get, "/terms", anyone, s.terms},
+
 		// The user's own profile, language and e-mail (profile.go).
 		{get, "/profile", signedIn, s.profileForm},
 		{post, "/profile", signedIn, s.profile},
@@ -105,8 +114,52 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/shipping", member, s.shipping},
 		{post, "/shipping/:location", member, s.saveShipping},
 
-		// The back office (device_list.go).
+		// Manage users: the account's delegates and invitations (users.go),
+		// the invitation link (invitation.go).
+		{get, "/users", member, s.users},
+		{post, "/users/invite", primaryOnly, s.invite},
+		{post, "/users/invitations/:invitation/cancel", primaryOnly, s.cancelInvitation},
+		{get, "/users/:user/remove", primaryOnly, s.removeDelegateForm},
+		{post, "/users/:user/remove", primaryOnly, s.removeDelegate},
+		{get, store.InvitationAcceptPath, anyone, s.invitationForm},
+		{post, store.InvitationAcceptPath, anyone, s.acceptInvitation},
+
+		// The accounts the user may order for, withdrawing from one
+		// (accounts.go).
+		{get, "/accounts", signedIn, s.accounts},
+		{get, "/accounts/:account/withdraw", signedIn, s.withdrawForm},
+		{post, "/accounts/:account/withdraw", signedIn, s.withdraw},
+
+		// Meter reads: the devices whose read is awaited, a device's entry
+		// form (multipart, with the photo of its counters), the request to
+		// automate the reads (reads.go).
+		{get, "/reads", member, s.reads},
+		{get, "/reads/automate", member, s.automateForm},
+		{post, "/reads/automate", member, s.automate},
+		{get, "/reads/:device", member, s.readForm},
+		{post, "/reads/:device", member, s.submitRead},
+
+		// Contact us (contact.go).
+		{get, "/contact", member, s.contactForm},
+		{post, "/contact", member, s.contact},
+		{get, "/contact/sent", member, s.contactSent},
+
+		// The back office: accounts, devices to review, requests
+		// (backoffice*.go).
+		{get, "/backoffice", backOffice, s.backOfficeHome},
+		{get, "/backoffice/accounts", backOffice, s.backOfficeAccounts},
+		{get, "/backoffice/accounts/:account", backOffice, s.backOfficeAccount},
 		{get, "/backoffice/devices", backOffice, s.allDevices},
+		{get, "/backoffice/devices/unconfirmed", backOffice, s.unconfirmedDevices},
+		{get, "/backoffice/devices/conflicts", backOffice, s.serialConflicts},
+		{get, "/backoffice/devices/:device", backOffice, s.unconfirmedDevice},
+		{post, "/backoffice/devices/:device/confirm", backOffice, s.confirmDevice},
+		{post, "/backoffice/devices/:device/reject", backOffice, s.rejectDevice},
+		{get, "/backoffice/requests", backOffice, s.backOfficeRequests},
+		{get, "/backoffice/requests/:request", backOffice, s.backOfficeRequest},
+		{post, "/backoffice/requests/:request/resolve", backOffice, s.resolveRequest},
+		{get, "/backoffice/reads", backOffice, s.backOfficeReads},
+		{get, "/backoffice/reads/:read/photo", backOffice, s.backOfficeReadPhoto},
 	}
 	// The dashboard's tiles whose pages come later: each says so.
 	for _, t := range tiles {

@@ -22,6 +22,7 @@ import (
 	"github.com/meterline/meterline/portal/internal/auth"
 	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/portal/internal/upload"
 )
 
 // assets holds the templates and the static files, parsed and served from
@@ -39,7 +40,7 @@ type Store interface {
 
 	// Sign-in: sessions, users, their accounts, attempts, one-time links.
 	CreateSession(ctx context.Context, sess store.Session, replaces []byte) (store.Session, error)
-	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, error)
+	SessionUser(ctx context.Context, id []byte) (store.Session, store.User, []store.MemberAccount, error)
 	TouchSession(ctx context.Context, sess store.Session) (bool, error)
 	SetSessionAccount(ctx context.Context, id []byte, accountID *int64) error
 	DeleteSession(ctx context.Context, id []byte) error
@@ -57,11 +58,15 @@ type Store interface {
 	ConfirmEmailChange(ctx context.Context, hash []byte) (store.User, error)
 	Enqueue(ctx context.Context, mails ...mail.Message) error
 
+	// Registration.
+	RegistrationDevice(ctx context.Context, serial, postalCode string) (store.ContractedDevice, error)
+	CompleteRegistration(ctx context.Context, hash []byte, passwordHash string, mailsFor func(store.RegistrationOutcome) []mail.Message) (store.RegistrationOutcome, error)
+	RequestSerialLink(ctx context.Context, l store.SerialLink, mails ...mail.Message) (store.Request, error)
+
 	// My equipment and shipping details (equipment.go, shipping.go).
 	AccountEquipmentPage(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (store.EquipmentPage, error)
 	AccountEquipmentDevice(ctx context.Context, accountID, deviceID int64) (store.ContractedDevice, error)
 	AddDevice(ctx context.Context, accountID, userID int64, serial, postalCode string) (store.AddDeviceResult, error)
-	RequestSerialLink(ctx context.Context, l store.SerialLink) (store.Request, error)
 	RequestRemoval(ctx context.Context, accountID, userID, deviceID int64, reason string) (store.Request, error)
 	RequestGrouping(ctx context.Context, accountID, userID int64, deviceIDs []int64, note string) (store.Request, error)
 	AccountRequests(ctx context.Context, accountID int64, limit int) ([]store.Request, error)
@@ -69,8 +74,31 @@ type Store interface {
 	AccountLocation(ctx context.Context, accountID, locationID int64) (store.Location, error)
 	UpdateLocationContact(ctx context.Context, accountID, locationID int64, c store.LocationContact, by store.Actor) error
 
-	// The back office's views of all accounts.
-	Devices(ctx context.Context) ([]store.DeviceSummary, error)
+	// The users of the current account, delegates and their invitations,
+	// the accounts a user may order for (users.go, invitation.go,
+	// accounts.go).
+	AccountUsers(ctx context.Context, accountID int64) ([]store.AccountUser, error)
+	PendingInvitations(ctx context.Context, accountID int64) ([]store.Invitation, error)
+	InviteDelegate(ctx context.Context, in store.DelegateInvite) (store.Invitation, string, error)
+	CancelInvitation(ctx context.Context, accountID, primaryID, invitationID int64) error
+	RemoveDelegate(ctx context.Context, accountID, primaryID, delegateID int64) error
+	OpenInvitation(ctx context.Context, token string) (store.OpenInvitation, error)
+	AcceptInvitation(ctx context.Context, token string) (store.AcceptedInvitation, error)
+	WithdrawDelegation(ctx context.Context, accountID, delegateID int64) error
+	AccountsUserMayOrderFor(ctx context.Context, userID int64) ([]store.OrderAccount, error)
+
+	// Contact us (contact.go).
+	SendContactMessage(ctx context.Context, m store.ContactMessage, backOfficeAddress string) (store.Request, error)
+
+	// Meter reads typed in by the customer, automation requests (reads.go).
+	MeterReadsToEnter(ctx context.Context, accountID int64, now time.Time) ([]store.MeterReadEntry, error)
+	MeterReadToEnter(ctx context.Context, accountID, deviceID int64, now time.Time) (store.MeterReadEntry, error)
+	SubmitManualRead(ctx context.Context, r store.ManualRead, now time.Time) (store.BilledRead, error)
+	RequestReadAutomation(ctx context.Context, a store.ReadAutomation) (store.ReadAutomation, error)
+
+	// The back office's views of all accounts, its review of devices and
+	// the requests (backoffice.go).
+	BackOfficeStore
 }
 
 // Options configure a Server.
@@ -89,6 +117,9 @@ type Options struct {
 	// the links of the e-mails it sends start with it (never with the
 	// request's Host header, which the sender of a request chooses).
 	BaseURL string
+	// BackOfficeEmail is the address the contact-us messages are e-mailed
+	// to; without one, the contact-us form says it is out of service.
+	BackOfficeEmail string
 	// SecureCookies marks the session cookie Secure even on a request that
 	// arrived over plain HTTP (TLS ended at a proxy that does not say so).
 	// Requests over HTTPS always get Secure cookies.
@@ -106,6 +137,10 @@ type Options struct {
 	Limits Limits
 	// Links say how long one-time links last; zero means DefaultLinkTTL.
 	Links LinkTTL
+	// Photos is where the photos sent with meter reads are kept (outside
+	// anything served); nil refuses photos, saying the upload is out of
+	// service.
+	Photos *upload.Photos
 	// PageConcurrency is how many page requests are served at once, the
 	// others waiting in turn (admission.go); zero means twice GOMAXPROCS.
 	PageConcurrency int
@@ -125,8 +160,12 @@ type Server struct {
 	sessions auth.SessionPolicy
 	limits   Limits
 	links    LinkTTL
+	// backOfficeEmail receives the contact-us messages.
+	backOfficeEmail string
 	// files are the static files, served under /static/.
 	files fs.FS
+	// photos keeps the meter-read photos; nil when none are taken.
+	photos *upload.Photos
 	// pageSlots are the page requests being served (admission.go).
 	pageSlots chan struct{}
 }
@@ -137,12 +176,16 @@ func New(opts Options) (*Server, error) {
 	if opts.Store == nil {
 		return nil, errors.New("web: no store")
 	}
+	if opts.BackOfficeEmail != "" && validEmail(opts.BackOfficeEmail) == "" {
+		return nil, fmt.Errorf("web: back-office address %q: want one e-mail address for the contact-us messages", opts.BackOfficeEmail)
+	}
 	base, err := url.Parse(strings.TrimSuffix(opts.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("web: base URL %q: want http(s)://host[:port]", opts.BaseURL)
 	}
 	s := &Server{store: opts.Store, api: opts.API, logger: opts.Logger, now: opts.Now, loc: opts.Location,
-		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links}
+		baseURL: base.String(), secure: opts.SecureCookies, sessions: opts.Sessions, limits: opts.Limits, links: opts.Links,
+		backOfficeEmail: opts.BackOfficeEmail, photos: opts.Photos}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -182,7 +225,7 @@ func New(opts Options) (*Server, error) {
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientAddress(opts.TrustedProxies)
 	e.SchemeExtractor = clientScheme(opts.TrustedProxies)
-	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language, s.csrf())
+	e.Use(s.logRequest, s.recoverPanic, securityHeaders, language, s.limitBody, s.csrf())
 	s.echo = e
 	s.mountPages(e)
 	s.mountAPI(e)

@@ -153,7 +153,7 @@ func (s *Server) readVisitor(c echo.Context) (*visitor, error) {
 	}
 	ctx := c.Request().Context()
 	id := auth.HashToken(ck.Value)
-	sess, user, err := s.store.SessionUser(ctx, id)
+	sess, user, accounts, err := s.store.SessionUser(ctx, id)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		s.clearSessionCookie(c)
 		return nil, nil
@@ -171,10 +171,7 @@ func (s *Server) readVisitor(c echo.Context) (*visitor, error) {
 	if _, err := s.store.TouchSession(ctx, sess); err != nil {
 		return nil, err
 	}
-	v := &visitor{session: sess, user: user}
-	if v.accounts, err = s.store.MemberAccounts(ctx, user.ID); err != nil {
-		return nil, err
-	}
+	v := &visitor{session: sess, user: user, accounts: accounts}
 	if sess.AccountID != nil {
 		v.current = v.actingFor(*sess.AccountID)
 	}

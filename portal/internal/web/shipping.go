@@ -65,9 +65,9 @@ func (s *Server) shipping(c echo.Context) error {
 func (s *Server) saveShipping(c echo.Context) error {
 	ctx := c.Request().Context()
 	account := currentAccount(c).AccountID
-	id, err := strconv.ParseInt(c.Param("location"), 10, 64)
+	id, err := pageParamID(c, "location")
 	if err != nil {
-		return echo.ErrNotFound
+		return err
 	}
 	if _, err := s.store.AccountLocation(ctx, account, id); err != nil {
 		return err

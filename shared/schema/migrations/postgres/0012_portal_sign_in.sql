@@ -1,6 +1,7 @@
 -- Portal sign-in (issue 15): server-side sessions, one-time links, the
--- attempts that rate-limit sign-in and password reset across replicas, and
--- the registrations the back office must link by hand.
+-- attempts that rate-limit sign-in and password reset across replicas.
+-- (Registrations the back office must link by hand are customer_requests
+-- of kind serial_link, migration 0013.)
 
 -- A signed-in browser. id is the SHA-256 of the cookie's 32 random bytes:
 -- the database never holds a usable cookie. account_id is the account the
@@ -49,29 +50,6 @@ CREATE TABLE auth_attempts (
 );
 CREATE INDEX auth_attempts_subject ON auth_attempts (kind, subject, at);
 CREATE INDEX auth_attempts_at ON auth_attempts (at);
-
--- A registration the portal could not complete alone, for the back office:
--- no_match when the serial and postal code matched no device on file
--- (seed 000: "send the serial to support to have it linked"),
--- has_primary when the account already has a primary user (who is told
--- and may invite the newcomer as a delegate).
-CREATE TABLE link_requests (
-    id           bigserial PRIMARY KEY,
-    reason       text NOT NULL CHECK (reason IN ('no_match', 'has_primary')),
-    email        text NOT NULL,
-    name         text NOT NULL,
-    phone        text NOT NULL DEFAULT '',
-    address      text NOT NULL DEFAULT '',
-    serial       text NOT NULL,
-    postal_code  text NOT NULL DEFAULT '',
-    language     text NOT NULL DEFAULT 'fr' CHECK (language IN ('fr', 'en')),
-    account_id   bigint REFERENCES accounts (id),
-    user_id      bigint REFERENCES users (id),
-    status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'done', 'rejected')),
-    created_at   timestamptz NOT NULL,
-    resolved_at  timestamptz
-);
-CREATE INDEX link_requests_open ON link_requests (created_at) WHERE status = 'open';
 
 -- The postal address a person gives at registration (seed 002).
 ALTER TABLE users ADD COLUMN address text NOT NULL DEFAULT '';

@@ -1,0 +1,260 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/billing"
+	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/shared/domain"
+)
+
+// Targets (issue 16).
+const (
+	// targetEstimateMedian is the highest median error of estimates
+	// allowed, relative to the period's true usage.
+	targetEstimateMedian = 0.05
+)
+
+// errorStats collects errors of meters: in pages, relative to the
+// period's true usage, and relative to the true meter.
+type errorStats struct {
+	abs, rel, ofMeter []float64
+}
+
+func (e *errorStats) add(abs float64, usage, meter int64) {
+	e.abs = append(e.abs, math.Abs(abs))
+	if usage > 0 {
+		e.rel = append(e.rel, math.Abs(abs)/float64(usage))
+	}
+	if meter > 0 {
+		e.ofMeter = append(e.ofMeter, math.Abs(abs)/float64(meter))
+	}
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := 0.0
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func worst(xs []float64) float64 {
+	w := 0.0
+	for _, x := range xs {
+		w = max(w, x)
+	}
+	return w
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// billedTruth is the device's true meters at t, those a read has.
+func billedTruth(d *device, t time.Time) map[domain.CounterKind]int64 {
+	b, c := d.at(t)
+	return map[domain.CounterKind]int64{domain.CounterBlack: b, domain.CounterColour: c, domain.CounterTotal: b + c}
+}
+
+// billedUsage is the device's true pages from a to b, meter by meter.
+func billedUsage(d *device, a, b time.Time) map[domain.CounterKind]int64 {
+	ub, uc := d.usage(a, b)
+	return map[domain.CounterKind]int64{domain.CounterBlack: ub, domain.CounterColour: uc, domain.CounterTotal: ub + uc}
+}
+
+// report compares the billing reads of the periods ending in the measured
+// year with the truth and prints the figures; it returns whether the
+// targets are met.
+func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer) (bool, error) {
+	w := st.BillingConfig().Window
+	var periods, real, agent, manual, estimated, missing, noBase int
+	var agentOutOfWindow, agentWrongMeter, agentMissed int
+	invoiced := map[string]*errorStats{}
+	estimates := map[string]*errorStats{}
+	spread := &errorStats{}
+	byKind := map[kind][2]int{}
+	for _, d := range fleet {
+		rows, err := st.DeviceBillingReads(ctx, d.id)
+		if err != nil {
+			return false, err
+		}
+		c, err := st.ContractedDevice(ctx, d.id)
+		if err != nil {
+			return false, err
+		}
+		k, err := st.Contract(ctx, c.ContractID)
+		if err != nil {
+			return false, err
+		}
+		terms := billing.Terms{Period: k.BillingPeriod, Start: k.Start}
+		yearStart := time.Date(measuredYear, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, p := range terms.Periods(yearStart, yearStart.AddDate(1, 0, 0)) {
+			periods++
+			end := p.EndsAt()
+			var first, current *store.BillingRead
+			for i := range rows {
+				if !rows[i].PeriodEnd.Equal(p.End) {
+					continue
+				}
+				if first == nil {
+					first = &rows[i]
+				}
+				if rows[i].SupersededAt == nil {
+					current = &rows[i]
+				}
+			}
+			counts := byKind[d.kind]
+			counts[0]++
+			if first == nil {
+				missing++
+				byKind[d.kind] = counts
+				continue
+			}
+			// Was there an agent read in the window the billing should
+			// have taken?
+			hadAgentRead := false
+			if d.kind.agent() {
+				from, to := w.Bounds(end)
+				for t := from.Truncate(billing.Day).Add(d.readAt); !t.After(to); t = t.Add(billing.Day) {
+					if !t.Before(from) && !d.offline(t) {
+						hadAgentRead = true
+					}
+				}
+			}
+			if hadAgentRead && first.Source != billing.SourceAgent {
+				agentMissed++
+			}
+			switch first.Source {
+			case billing.SourceAgent:
+				agent++
+				if !w.Contains(end, first.ReadAt) {
+					agentOutOfWindow++
+				}
+				truth := billedTruth(d, first.ReadAt)
+				for _, kk := range billing.Kinds {
+					if v, ok := first.Meters().Get(kk); ok && v != truth[kk] {
+						agentWrongMeter++
+					}
+				}
+			case billing.SourceManual:
+				manual++
+			case billing.SourceEstimated:
+				estimated++
+				if first.Method == billing.MethodNoBase {
+					noBase++
+				}
+			}
+			if first.Source != billing.SourceEstimated {
+				real++
+				counts[1]++
+			}
+			byKind[d.kind] = counts
+			prevEnd := p.Start
+			truth, usage := billedTruth(d, end), billedUsage(d, prevEnd, end)
+			for _, kk := range billing.Kinds {
+				v, ok := first.Meters().Get(kk)
+				if !ok {
+					continue
+				}
+				key := first.Source
+				if invoiced[key] == nil {
+					invoiced[key] = &errorStats{}
+				}
+				invoiced[key].add(float64(v-truth[kk]), usage[kk], truth[kk])
+				if invoiced["all"] == nil {
+					invoiced["all"] = &errorStats{}
+				}
+				invoiced["all"].add(float64(v-truth[kk]), usage[kk], truth[kk])
+				if first.Source == billing.SourceEstimated {
+					method, _, _ := strings.Cut(first.Method, ":")
+					for _, m := range []string{method, "all"} {
+						if estimates[m] == nil {
+							estimates[m] = &errorStats{}
+						}
+						estimates[m].add(float64(v-truth[kk]), usage[kk], truth[kk])
+					}
+				}
+			}
+			if current != nil && current.Method == billing.MethodSpread {
+				for _, kk := range billing.Kinds {
+					if v, ok := current.Meters().Get(kk); ok {
+						spread.add(float64(v-truth[kk]), usage[kk], truth[kk])
+					}
+				}
+			}
+		}
+	}
+
+	pct := func(n, of int) string { return fmt.Sprintf("%5.1f %%", 100*float64(n)/float64(max(of, 1))) }
+	fmt.Fprintf(out, "billing reads of the periods ending in %d: %d device-periods, %d devices\n", measuredYear, periods, len(fleet))
+	fmt.Fprintf(out, "  billed on a real read   %s  (agent %d, manual %d)\n", pct(real, periods), agent, manual)
+	fmt.Fprintf(out, "  estimated               %s  (%d; %d with nothing to start from)\n", pct(estimated, periods), estimated, noBase)
+	fmt.Fprintf(out, "  not billed              %d\n", missing)
+	for _, k := range []kind{agentSteady, agentFlaky, manualReader, neverReader} {
+		c := byKind[k]
+		fmt.Fprintf(out, "    %-36s %4d periods, %s on a real read\n", k.String()+":", c[0], pct(c[1], c[0]))
+	}
+	fmt.Fprintf(out, "agent reads: %d; outside the window %d; a meter differing from the truth at the read's time %d; periods with an agent read in the window not billed on one %d\n",
+		agent, agentOutOfWindow, agentWrongMeter, agentMissed)
+	fmt.Fprintf(out, "error of the read each invoice used against the true meters at the period end (pages, per meter billed):\n")
+	for _, key := range []string{"all", billing.SourceAgent, billing.SourceManual, billing.SourceEstimated} {
+		e := invoiced[key]
+		if e == nil {
+			continue
+		}
+		fmt.Fprintf(out, "  %-10s n=%-5d mean %8.1f  worst %8.0f  (median %5.2f %% of the period's usage)\n", key, len(e.abs), mean(e.abs), worst(e.abs), 100*median(e.rel))
+	}
+	fmt.Fprintf(out, "estimates against the truth at the period end, relative to the period's true usage:\n")
+	methods := make([]string, 0, len(estimates))
+	for m := range estimates {
+		methods = append(methods, m)
+	}
+	sort.Strings(methods)
+	for _, m := range methods {
+		e := estimates[m]
+		fmt.Fprintf(out, "  %-16s n=%-4d median %6.2f %%  mean %6.2f %%  worst %7.2f %%  | pages: mean %5.0f, worst %5.0f | of the meter: median %.2f %%\n",
+			m, len(e.rel), 100*median(e.rel), 100*mean(e.rel), 100*worst(e.rel), mean(e.abs), worst(e.abs), 100*median(e.ofMeter))
+	}
+	if len(spread.abs) > 0 {
+		fmt.Fprintf(out, "estimates regularised by the next real read (current read, method spread): n=%d, median %.2f %% of the usage, mean %.0f pages, worst %.0f\n",
+			len(spread.rel), 100*median(spread.rel), mean(spread.abs), worst(spread.abs))
+	}
+
+	met := true
+	check := func(ok bool, what string) {
+		verdict := "met"
+		if !ok {
+			verdict, met = "MISSED", false
+		}
+		fmt.Fprintf(out, "target %-70s %s\n", what+":", verdict)
+	}
+	check(agentOutOfWindow == 0 && agentMissed == 0 && agentWrongMeter == 0 && missing == 0,
+		"every agent-read device billed on a read in its window, meters exact")
+	all := estimates["all"]
+	check(all != nil && median(all.rel) <= targetEstimateMedian,
+		fmt.Sprintf("estimate median error <= %.0f %% of the period's usage", 100*targetEstimateMedian))
+	if all != nil {
+		// The same error against the true meter itself (a lifetime
+		// count): far smaller, said for comparison, not judged.
+		fmt.Fprintf(out, "(estimate median error against the true meter itself: %.2f %%)\n", 100*median(all.ofMeter))
+	}
+	return met, nil
+}

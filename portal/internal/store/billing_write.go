@@ -1,0 +1,462 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/meterline/meterline/portal/internal/billing"
+	"github.com/meterline/meterline/shared/domain"
+)
+
+// billingDevice is a device under contract with the terms billing reads
+// of its contract.
+type billingDevice struct {
+	ID            int64                `db:"id"`
+	AccountID     int64                `db:"account_id"`
+	Serial        string               `db:"serial"`
+	Model         string               `db:"model"`
+	ReadContactID *int64               `db:"read_contact_id"`
+	ContractID    int64                `db:"contract_id"`
+	BillingPeriod domain.BillingPeriod `db:"billing_period"`
+	BillsBlack    bool                 `db:"bills_black"`
+	BillsColour   bool                 `db:"bills_colour"`
+	BillsTotal    bool                 `db:"bills_total"`
+	Start         time.Time            `db:"start_date"`
+	End           *time.Time           `db:"end_date"`
+	Volume        int64                `db:"expected_monthly_volume"`
+	// Devices is how many devices the contract bills: its expected volume
+	// is theirs together.
+	Devices int64 `db:"contract_devices"`
+}
+
+// billingDeviceColumns read a billingDevice from devices d and contracts c.
+const billingDeviceColumns = `d.id, d.account_id, d.serial, d.model, d.read_contact_id, c.id AS contract_id, c.billing_period,
+    c.bills_black, c.bills_colour, c.bills_total, c.start_date, c.end_date, c.expected_monthly_volume,
+    (SELECT COUNT(*) FROM devices o WHERE o.contract_id = c.id AND o.state IN ('active', 'pending_removal')) AS contract_devices`
+
+// terms are the contract's terms for this device: the contract's expected
+// volume shared equally by the devices it bills.
+func (d billingDevice) terms() billing.Terms {
+	t := billing.Terms{Period: d.BillingPeriod, Start: dbDate(d.Start), BillsBlack: d.BillsBlack, BillsColour: d.BillsColour,
+		BillsTotal: d.BillsTotal, ExpectedMonthlyVolume: d.Volume / max(d.Devices, 1)}
+	if d.End != nil {
+		e := dbDate(*d.End)
+		t.End = &e
+	}
+	return t
+}
+
+// meterColumn is the column of meter_reads and billing_reads holding a
+// billing meter: the kinds are billing.Kinds, each a column name.
+func meterColumn(k domain.CounterKind) string { return string(k) }
+
+// meterRow is a read's time and billing meters.
+type meterRow struct {
+	At     time.Time `db:"read_at"`
+	Black  *int64    `db:"black"`
+	Colour *int64    `db:"colour"`
+	Total  *int64    `db:"total"`
+}
+
+func (r meterRow) reading() billing.Reading {
+	return billing.Reading{At: r.At.UTC(), Meters: billing.MeterValues{Black: r.Black, Colour: r.Colour, Total: r.Total}}
+}
+
+// hasBilled is the SQL condition of a meter_reads row m having one of the
+// meters billed.
+func hasBilled(kinds []domain.CounterKind) string {
+	conds := make([]string, len(kinds))
+	for i, k := range kinds {
+		conds[i] = "m." + meterColumn(k) + " IS NOT NULL"
+	}
+	return "(" + strings.Join(conds, " OR ") + ")"
+}
+
+// agentCandidates returns the agent reads a period ending at end may be
+// billed on: the latest read on time at or before end and the earliest
+// after it, each in the window and with a billed meter (index: the
+// primary key of meter_reads). billing.Window.Select picks between them.
+func agentCandidates(ctx context.Context, q sqlx.ExtContext, deviceID int64, w billing.Window, end time.Time, kinds []domain.CounterKind) ([]billing.AgentRead, error) {
+	from, to := w.Bounds(end)
+	sides := []struct {
+		cond     string
+		from, to time.Time
+	}{
+		{`m.read_at >= ? AND m.read_at <= ? ORDER BY m.read_at DESC`, from, end},
+		{`m.read_at > ? AND m.read_at <= ? ORDER BY m.read_at`, end, to},
+	}
+	var out []billing.AgentRead
+	for _, side := range sides {
+		var rows []meterRow
+		err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT m.read_at, m.black, m.colour, m.total FROM meter_reads m
+WHERE m.device_id = ? AND NOT m.clock_ahead AND `+hasBilled(kinds)+` AND `+side.cond+` LIMIT 1`), deviceID, dbTime(side.from), dbTime(side.to))
+		if err != nil {
+			return nil, fmt.Errorf("agent reads of device %d near %s: %w", deviceID, end.Format(time.DateOnly), err)
+		}
+		for _, r := range rows {
+			out = append(out, billing.AgentRead{Reading: r.reading()})
+		}
+	}
+	return out, nil
+}
+
+// loadHistory reads what billing needs of a device's history over
+// [from, to], sparsely: usage between two reads with no reset recorded
+// between them is the later value minus the earlier (the collector
+// records every fall as a reset), so the points that matter are the first
+// and last agent reads of the range, the reads on either side of each
+// mark, the two reads of every recorded reset, and the device's manual
+// billing reads (few, and no reset is recorded between them). Agent reads
+// stamped ahead are left out, as the collector leaves them out of usage.
+func loadHistory(ctx context.Context, q sqlx.ExtContext, deviceID int64, from, to time.Time, marks ...time.Time) (billing.History, error) {
+	from, to = dbTime(from), dbTime(to)
+	var reads []billing.Reading
+	one := func(cond string, args ...any) error {
+		var rows []meterRow
+		err := sqlx.SelectContext(ctx, q, &rows, q.Rebind(`SELECT m.read_at, m.black, m.colour, m.total FROM meter_reads m
+WHERE m.device_id = ? AND NOT m.clock_ahead AND m.read_at >= ? AND m.read_at <= ? AND `+cond+` LIMIT 1`),
+			append([]any{deviceID, from, to}, args...)...)
+		for _, r := range rows {
+			reads = append(reads, r.reading())
+		}
+		return err
+	}
+	if err := one(`1 = 1 ORDER BY m.read_at`); err != nil {
+		return billing.History{}, fmt.Errorf("first read of device %d: %w", deviceID, err)
+	}
+	if err := one(`1 = 1 ORDER BY m.read_at DESC`); err != nil {
+		return billing.History{}, fmt.Errorf("last read of device %d: %w", deviceID, err)
+	}
+	for _, m := range marks {
+		m = dbTime(m)
+		if err := one(`m.read_at <= ? ORDER BY m.read_at DESC`, m); err != nil {
+			return billing.History{}, fmt.Errorf("read of device %d before %s: %w", deviceID, m, err)
+		}
+		if err := one(`m.read_at >= ? ORDER BY m.read_at`, m); err != nil {
+			return billing.History{}, fmt.Errorf("read of device %d after %s: %w", deviceID, m, err)
+		}
+	}
+	var resets []struct {
+		Kind          string    `db:"kind"`
+		PreviousValue int64     `db:"previous_value"`
+		PreviousAt    time.Time `db:"previous_read_at"`
+		Value         int64     `db:"value"`
+		At            time.Time `db:"read_at"`
+	}
+	err := sqlx.SelectContext(ctx, q, &resets, q.Rebind(`SELECT kind, previous_value, previous_read_at, value, read_at FROM counter_resets
+WHERE device_id = ? AND read_at >= ? AND read_at <= ? AND kind IN ('black', 'colour', 'total') ORDER BY read_at`), deviceID, from, to)
+	if err != nil {
+		return billing.History{}, fmt.Errorf("counter resets of device %d: %w", deviceID, err)
+	}
+	resetAt := map[domain.CounterKind][]time.Time{}
+	for _, r := range resets {
+		k := domain.CounterKind(r.Kind)
+		resetAt[k] = append(resetAt[k], r.At.UTC())
+		var before, after billing.MeterValues
+		before.Set(k, r.PreviousValue)
+		after.Set(k, r.Value)
+		reads = append(reads, billing.Reading{At: r.PreviousAt.UTC(), Meters: before}, billing.Reading{At: r.At.UTC(), Meters: after})
+	}
+	var manual []meterRow
+	err = sqlx.SelectContext(ctx, q, &manual, q.Rebind(`SELECT read_at, black, colour, total FROM billing_reads
+WHERE device_id = ? AND source = 'manual' AND superseded_at IS NULL AND review <> 'rejected' AND read_at >= ? AND read_at <= ?`),
+		deviceID, from, to)
+	if err != nil {
+		return billing.History{}, fmt.Errorf("manual reads of device %d: %w", deviceID, err)
+	}
+	for _, r := range manual {
+		reads = append(reads, r.reading())
+	}
+	return billing.NewHistory(mergeSameTime(reads), resetAt), nil
+}
+
+// mergeSameTime merges reads of one time into one (a reset's point and an
+// agent read are the same read): NewHistory keeps one point per time and
+// meter, the first.
+func mergeSameTime(reads []billing.Reading) []billing.Reading {
+	byTime := map[int64]int{}
+	var out []billing.Reading
+	for _, r := range reads {
+		key := r.At.UnixMicro()
+		i, ok := byTime[key]
+		if !ok {
+			byTime[key] = len(out)
+			out = append(out, r)
+			continue
+		}
+		for _, k := range billing.Kinds {
+			if _, has := out[i].Meters.Get(k); !has {
+				if v, ok := r.Meters.Get(k); ok {
+					out[i].Meters.Set(k, v)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// currentReadsBefore lists the device's current billing reads of periods
+// ending before periodEnd, latest first, down to the latest real one: the
+// estimates a real read would regularise, then their anchor.
+func currentReadsBefore(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time) ([]BillingRead, error) {
+	var out []BillingRead
+	// Estimates in a row are few: a device unread for years is a handful
+	// of periods; the limit keeps a pathological one cheap.
+	err := sqlx.SelectContext(ctx, q, &out, q.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
+WHERE device_id = ? AND period_end < ? AND superseded_at IS NULL ORDER BY period_end DESC LIMIT 24`), deviceID, dbDate(periodEnd))
+	if err != nil {
+		return nil, fmt.Errorf("billing reads of device %d before %s: %w", deviceID, periodEnd.Format(time.DateOnly), err)
+	}
+	for i := range out {
+		out[i].utc()
+		if out[i].Source != billing.SourceEstimated {
+			return out[:i+1], nil
+		}
+	}
+	return out, nil
+}
+
+// RealRead is a read to bill a period on: an agent's, or one a user
+// entered (Source billing.SourceManual, UserID set).
+type RealRead struct {
+	Source  string
+	Reading billing.Reading
+	UserID  *int64
+	// PhotoPath is where the photo of the counters is kept, if one came.
+	PhotoPath *string
+	// Flags are the caller's (billing.FlagPhoto…); putRealRead adds those
+	// it finds (counter reset, jump, lower, regularises).
+	Flags billing.Flags
+}
+
+// putRealRead writes r as the device's billing read of period p, in tx,
+// unless the period has one already (then it returns that read and
+// false). The meters kept are those the contract bills. Its flags:
+//
+//   - counter_reset when a reset of a billed meter was recorded since the
+//     previous billing read;
+//   - jump when the usage since the last real billing read is one
+//     (billing.JumpRule);
+//   - regularises when the previous billing read is an estimate: the
+//     estimates since the last real billing read are superseded by their
+//     re-spread values (billing.Regularise; source estimated, method
+//     spread, their own flags and review);
+//   - lower_than_previous when a meter is below the previous billing read
+//     (after regularisation) with no reset between.
+//
+// A jump or a lower read waits for review (review pending).
+func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, r RealRead, now time.Time) (BillingRead, bool, error) {
+	terms := d.terms()
+	kinds := terms.Billed()
+	cur := billing.Reading{At: dbTime(r.Reading.At), Meters: r.Reading.Meters.Only(terms)}
+	prev, anchor, estimates, err := readsBefore(ctx, tx, d.ID, p.End)
+	if err != nil {
+		return BillingRead{}, false, err
+	}
+	from := cur.At
+	if prev != nil {
+		from = prev.ReadAt
+	}
+	var marks []time.Time
+	if anchor != nil {
+		from = anchor.ReadAt.Add(-s.billing.Jump.History)
+		marks = append(marks, anchor.ReadAt.Add(-s.billing.Jump.History), anchor.ReadAt)
+	}
+	if prev != nil {
+		marks = append(marks, prev.ReadAt)
+	}
+	h, err := loadHistory(ctx, tx, d.ID, from, cur.At, marks...)
+	if err != nil {
+		return BillingRead{}, false, err
+	}
+	flags := r.Flags
+	if prev != nil && h.AnyResetIn(kinds, prev.ReadAt, cur.At) {
+		flags = flags.With(billing.FlagCounterReset)
+	}
+	if anchor != nil && s.billing.Jump.IsJump(anchor.Reading(), cur, kinds, h) {
+		flags = flags.With(billing.FlagJump)
+	}
+	var spread []billing.Reading
+	if len(estimates) > 0 {
+		flags = flags.With(billing.FlagRegularises)
+		if anchor != nil {
+			spread = billing.Regularise(anchor.Reading(), readings(estimates), cur, h)
+		}
+	}
+	if prev != nil {
+		previous := prev.Reading()
+		if len(spread) > 0 {
+			previous = spread[len(spread)-1]
+		}
+		if len(billing.Lower(previous, cur, kinds, h)) > 0 {
+			flags = flags.With(billing.FlagLowerThanPrevious)
+		}
+	}
+	b := BillingRead{DeviceID: d.ID, ContractID: d.ContractID, PeriodStart: p.Start, PeriodEnd: p.End, Source: r.Source,
+		ReadAt: cur.At, Black: cur.Meters.Black, Colour: cur.Meters.Colour, Total: cur.Meters.Total,
+		Flags: flags.String(), PhotoPath: r.PhotoPath, Review: billing.ReviewNone, SubmittedByUserID: r.UserID, CreatedAt: dbTime(now)}
+	if flags.NeedsReview() {
+		b.Review = billing.ReviewPending
+	}
+	inserted, err := insertBillingRead(ctx, tx, &b)
+	if err != nil || !inserted {
+		return b, false, err
+	}
+	return b, true, applySpread(ctx, tx, estimates, spread, now)
+}
+
+// readsBefore are the device's current billing reads before the period
+// ending periodEnd, as a real read there sees them: the previous one, the
+// latest real one (the anchor), and the estimates in between, oldest
+// first.
+func readsBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time) (prev, anchor *BillingRead, estimates []BillingRead, err error) {
+	before, err := currentReadsBefore(ctx, tx, deviceID, periodEnd)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	for i := range before {
+		if i == 0 {
+			prev = &before[0]
+		}
+		if before[i].Source == billing.SourceEstimated {
+			estimates = append([]BillingRead{before[i]}, estimates...)
+		} else {
+			anchor = &before[i]
+		}
+	}
+	return prev, anchor, estimates, nil
+}
+
+func readings(bs []BillingRead) []billing.Reading {
+	out := make([]billing.Reading, len(bs))
+	for i, b := range bs {
+		out[i] = b.Reading()
+	}
+	return out
+}
+
+// applySpread supersedes each estimate by its re-spread meters.
+func applySpread(ctx context.Context, tx *sqlx.Tx, estimates []BillingRead, spread []billing.Reading, now time.Time) error {
+	for i, e := range estimates {
+		if i >= len(spread) {
+			break
+		}
+		if err := supersede(ctx, tx, e, spread[i].Meters, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// regulariseBefore re-spreads the estimates before the period ending
+// periodEnd now that the device's real read cur is that period's billing
+// read (billing.Regularise): for a read written by another path than
+// putRealRead (a read typed in on the portal, SubmitManualRead).
+func (s *Store) regulariseBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time, cur billing.Reading, now time.Time) error {
+	_, anchor, estimates, err := readsBefore(ctx, tx, deviceID, periodEnd)
+	if err != nil || len(estimates) == 0 || anchor == nil {
+		return err
+	}
+	h, err := loadHistory(ctx, tx, deviceID, anchor.ReadAt, cur.At, anchor.ReadAt)
+	if err != nil {
+		return err
+	}
+	return applySpread(ctx, tx, estimates, billing.Regularise(anchor.Reading(), readings(estimates), cur, h), now)
+}
+
+// supersede replaces the estimate e by its re-spread meters: e keeps its
+// row, superseded; the new row is the period's current read.
+func supersede(ctx context.Context, tx *sqlx.Tx, e BillingRead, m billing.MeterValues, now time.Time) error {
+	res, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE billing_reads SET superseded_at = ? WHERE id = ? AND superseded_at IS NULL`), dbTime(now), e.ID)
+	if err != nil {
+		return fmt.Errorf("supersede billing read %d: %w", e.ID, err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("supersede billing read %d: %d rows, %w", e.ID, n, errors.Join(err, domain.Errorf(domain.ECONFLICT, "billing read %d was replaced meanwhile", e.ID)))
+	}
+	n := e
+	n.ID, n.Black, n.Colour, n.Total, n.Method, n.CreatedAt, n.SupersededAt = 0, m.Black, m.Colour, m.Total, billing.MethodSpread, dbTime(now), nil
+	inserted, err := insertBillingRead(ctx, tx, &n)
+	if err == nil && !inserted {
+		err = domain.Errorf(domain.ECONFLICT, "the period of billing read %d has another current read", e.ID)
+	}
+	return err
+}
+
+// insertBillingRead inserts b as the current read of its device and
+// period, and sets its id; false when the period has a current read
+// already (b is then that read).
+func insertBillingRead(ctx context.Context, tx *sqlx.Tx, b *BillingRead) (bool, error) {
+	var ids []int64
+	err := tx.SelectContext(ctx, &ids, tx.Rebind(`INSERT INTO billing_reads
+(device_id, contract_id, period_start, period_end, source, read_at, black, colour, total, method, flags, photo_path, review, submitted_by_user_id, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (device_id, period_end) WHERE superseded_at IS NULL DO NOTHING
+RETURNING id`),
+		b.DeviceID, b.ContractID, dbDate(b.PeriodStart), dbDate(b.PeriodEnd), b.Source, dbTime(b.ReadAt), b.Black, b.Colour, b.Total,
+		b.Method, b.Flags, b.PhotoPath, b.Review, b.SubmittedByUserID, dbTime(b.CreatedAt))
+	if err != nil {
+		return false, fmt.Errorf("insert the billing read of device %d for %s: %w", b.DeviceID, b.PeriodEnd.Format(time.DateOnly), constraint(err))
+	}
+	if len(ids) == 0 {
+		err := tx.GetContext(ctx, b, tx.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
+WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL`), b.DeviceID, dbDate(b.PeriodEnd))
+		if err != nil {
+			return false, fmt.Errorf("read the billing read of device %d for %s: %w", b.DeviceID, b.PeriodEnd.Format(time.DateOnly), err)
+		}
+		b.utc()
+		return false, nil
+	}
+	b.ID = ids[0]
+	return true, nil
+}
+
+// putEstimate writes the estimated billing read of the device for period
+// p, in tx, unless the period has a read already (then it returns that
+// read and false). The estimate is billing.Config.Estimate's at the
+// period's end, from the last billing read and the device's whole history
+// (reads after the end included: an agent back online interpolates). With
+// nothing to start from, the read has no meters, method no_base, and
+// waits for review. counter_reset flags a reset since the last billing
+// read.
+func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, now time.Time) (BillingRead, bool, error) {
+	terms := d.terms()
+	end := p.EndsAt()
+	var last *billing.Reading
+	var marks []time.Time
+	lb, err := lastBillingRead(ctx, tx, d.ID, p.End)
+	switch {
+	case err == nil:
+		r := lb.Reading()
+		last = &r
+		marks = append(marks, lb.ReadAt)
+	case !errors.Is(err, sql.ErrNoRows):
+		return BillingRead{}, false, fmt.Errorf("last billing read of device %d: %w", d.ID, err)
+	}
+	h, err := loadHistory(ctx, tx, d.ID, time.Time{}, now, append(marks, end)...)
+	if err != nil {
+		return BillingRead{}, false, err
+	}
+	b := BillingRead{DeviceID: d.ID, ContractID: d.ContractID, PeriodStart: p.Start, PeriodEnd: p.End, Source: billing.SourceEstimated,
+		ReadAt: end, Review: billing.ReviewNone, CreatedAt: dbTime(now)}
+	est, err := s.billing.Estimate(terms, end, last, h)
+	switch {
+	case errors.Is(err, billing.ErrNoBase):
+		b.Method, b.Review = billing.MethodNoBase, billing.ReviewPending
+	case err != nil:
+		return BillingRead{}, false, err
+	default:
+		b.Black, b.Colour, b.Total, b.Method = est.Meters.Black, est.Meters.Colour, est.Meters.Total, est.Method
+	}
+	if last != nil && h.AnyResetIn(terms.Billed(), last.At, end) {
+		b.Flags = billing.Flags{billing.FlagCounterReset}.String()
+	}
+	inserted, err := insertBillingRead(ctx, tx, &b)
+	return b, inserted, err
+}
