@@ -138,10 +138,7 @@ func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, autom
 
 func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
 	var rows []equipmentRow
-	st, err := s.prepared(ctx, equipmentQuery)
-	if err == nil {
-		err = st.SelectContext(ctx, &rows, accountID, limit, offset)
-	}
+	err := s.selectPrepared(ctx, &rows, equipmentQuery, accountID, limit, offset)
 	if err != nil {
 		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
 	}

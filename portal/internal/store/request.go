@@ -538,10 +538,7 @@ func (s *Store) request(ctx context.Context, where string, args ...any) (Request
 // the devices of the requests found with one more query.
 func (s *Store) requests(ctx context.Context, where string, args ...any) ([]Request, error) {
 	var out []Request
-	st, err := s.prepared(ctx, requestSelect+` WHERE `+where) // where is one of the texts of this file
-	if err == nil {
-		err = st.SelectContext(ctx, &out, args...)
-	}
+	err := s.selectPrepared(ctx, &out, requestSelect+` WHERE `+where, args...) // where is one of the texts of this file
 	if err != nil {
 		return nil, fmt.Errorf("store: requests: %w", err)
 	}
