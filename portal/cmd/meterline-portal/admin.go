@@ -31,6 +31,7 @@ func adminUsage() string {
   meterline-portal admin [-database URL] import KIND FILE.csv
   meterline-portal admin [-database URL] demo [-count N] [-agent ID]
   meterline-portal admin [-database URL] export billing-reads -period-end YYYY-MM-DD [-o FILE]
+  meterline-portal admin hash-password < PASSWORD-FILE
 
 The database defaults to the portal's (` + config.EnvDatabase + `, else ` + config.DefaultDatabase + `).
 "token create" prints the token's secret once: it is stored hashed only.
@@ -51,6 +52,9 @@ agent ID (default demo-agent) registered to the first, and a back-office
 user; running it again changes nothing but the password of the demo's
 sign-ins (each account's primary user and the back office), which it gives
 a new random value and prints.
+"hash-password" reads a password (the first line of its input) and prints
+its hash in the portal's format, for scripts that load users (e.g. the
+-password-hash of e2e/cmd/scalegen); it opens no database.
 `
 }
 
@@ -66,6 +70,12 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return nil
 		}
 		return err
+	}
+	if fs.Arg(0) == "hash-password" {
+		if fs.NArg() != 1 {
+			return errors.New("admin hash-password: the password is read from the input, not the arguments")
+		}
+		return hashPassword(os.Stdin, stdout)
 	}
 	if *database == "" {
 		cfg, err := config.Parse(nil, os.Getenv, stderr)

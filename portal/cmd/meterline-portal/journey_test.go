@@ -106,7 +106,7 @@ func TestBrowserJourney(t *testing.T) {
 
 	// The main pages, in the user's language, then in the other one
 	// (the language switch of the page's header).
-	pages := []string{"/dashboard", "/equipment", "/users", "/accounts", "/profile", "/contact"}
+	pages := []string{"/dashboard", "/equipment", "/shipping", "/users", "/accounts", "/profile", "/contact"}
 	for _, lang := range []string{"fr", "en"} {
 		for _, p := range pages {
 			b.run(t, "page "+p, chromedp.Navigate(base+p), chromedp.WaitVisible(chromedp.CSS(`main`)))

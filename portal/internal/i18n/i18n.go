@@ -29,8 +29,8 @@ const (
 var Langs = []Lang{FR, EN}
 
 var catalogues = map[Lang]map[string]string{
-	FR: merge(messagesFR, signinFR, usersFR, backOfficeFR, readsFR),
-	EN: merge(messagesEN, signinEN, usersEN, backOfficeEN, readsEN),
+	FR: merge(messagesFR, signinFR, usersFR, backOfficeFR, readsFR, equipmentFR, shippingFR),
+	EN: merge(messagesEN, signinEN, usersEN, backOfficeEN, readsEN, equipmentEN, shippingEN),
 }
 
 // merge joins the parts of a catalogue: each part of the site keeps its

@@ -138,7 +138,8 @@ func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, autom
 
 func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
 	var rows []equipmentRow
-	if err := s.db.SelectContext(ctx, &rows, s.db.Rebind(equipmentQuery), accountID, limit, offset); err != nil {
+	err := s.selectPrepared(ctx, &rows, equipmentQuery, accountID, limit, offset)
+	if err != nil {
 		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
 	}
 	page := EquipmentPage{Devices: make([]Equipment, len(rows))}
@@ -205,4 +206,19 @@ func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin
 		}
 	}
 	return e, nil
+}
+
+// AccountEquipmentDevice returns a device of an account's equipment: under
+// contract of the account and not removed. A device of another account,
+// a removed one or one not under contract is ENOTFOUND, as is an id that
+// does not exist: the page that asks to remove a device reads it so.
+func (s *Store) AccountEquipmentDevice(ctx context.Context, accountID, deviceID int64) (ContractedDevice, error) {
+	var d ContractedDevice
+	err := s.db.GetContext(ctx, &d, s.db.Rebind(`SELECT `+contractedColumns+` FROM devices
+WHERE id = ? AND account_id = ? AND contract_id IS NOT NULL AND state IN ('active', 'pending_removal')`), deviceID, accountID)
+	if err != nil {
+		return ContractedDevice{}, fmt.Errorf("store: device %d of account %d: %w", deviceID, accountID,
+			notFound(err, "account %d has no device %d", accountID, deviceID))
+	}
+	return d, nil
 }

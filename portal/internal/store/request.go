@@ -538,7 +538,8 @@ func (s *Store) request(ctx context.Context, where string, args ...any) (Request
 // the devices of the requests found with one more query.
 func (s *Store) requests(ctx context.Context, where string, args ...any) ([]Request, error) {
 	var out []Request
-	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(requestSelect+` WHERE `+where), args...); err != nil {
+	err := s.selectPrepared(ctx, &out, requestSelect+` WHERE `+where, args...) // where is one of the texts of this file
+	if err != nil {
 		return nil, fmt.Errorf("store: requests: %w", err)
 	}
 	if len(out) == 0 {

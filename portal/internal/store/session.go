@@ -62,7 +62,7 @@ func (s *Store) SessionUser(ctx context.Context, id []byte) (Session, User, []Me
 		CustomerNumber *string      `db:"m_customer_number"`
 		Name           *string      `db:"m_name"`
 	}
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT s.id, s.user_id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
+	err := s.selectPrepared(ctx, &rows, `SELECT s.id, s.user_id, s.account_id, s.created_at, s.last_seen_at, s.expires_at,
        u.id AS "u.id", u.email AS "u.email", u.name AS "u.name", u.phone AS "u.phone", u.address AS "u.address",
        u.language AS "u.language", u.password_hash AS "u.password_hash", u.created_at AS "u.created_at",
        m.account_id AS m_account_id, m.role AS m_role, a.customer_number AS m_customer_number, a.name AS m_name
@@ -71,7 +71,7 @@ JOIN users u ON u.id = s.user_id
 LEFT JOIN memberships m ON m.user_id = u.id
 LEFT JOIN accounts a ON a.id = m.account_id
 WHERE s.id = ?
-ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`), id)
+ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`, id)
 	if err != nil {
 		return Session{}, User{}, nil, fmt.Errorf("store: session: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -32,7 +33,7 @@ func init() {
 // Connection pool bounds.
 const (
 	maxOpenConns = 10
-	maxIdleConns = 4
+	maxIdleConns = maxOpenConns
 )
 
 // Store reads and writes the portal's data.
@@ -47,6 +48,8 @@ type Store struct {
 	// billing is how billing reads are chosen, campaigns run and
 	// estimates made (SetBillingConfig).
 	billing billing.Config
+	// stmts are the statements prepared once (prepared.go), by query.
+	stmts sync.Map
 }
 
 // Open connects to the database rawURL names (see schema.ParseSource) and
@@ -126,6 +129,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the database connections.
 func (s *Store) Close() error {
+	s.closeStatements()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}

@@ -370,10 +370,10 @@ type MemberAccount struct {
 // role removed a moment ago no longer counts (index memberships_pkey).
 func (s *Store) MemberAccounts(ctx context.Context, userID int64) ([]MemberAccount, error) {
 	var out []MemberAccount
-	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT m.account_id, m.role, a.customer_number, a.name
+	err := s.selectPrepared(ctx, &out, `SELECT m.account_id, m.role, a.customer_number, a.name
 FROM memberships m JOIN accounts a ON a.id = m.account_id
 WHERE m.user_id = ?
-ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`), userID)
+ORDER BY CASE m.role WHEN 'primary' THEN 0 WHEN 'delegate' THEN 1 ELSE 2 END, a.name, a.id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts of user %d: %w", userID, err)
 	}

@@ -195,12 +195,14 @@ func victimParams(v testAccount) map[string]string {
 // victimMarkers are strings of the victim's data no page may show anyone
 // else.
 func victimMarkers(v testAccount) []string {
-	markers := []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
-		v.primary.Email, v.primary.Name, v.primary.Phone}
-	if v.invitation.Email != "" {
-		markers = append(markers, v.invitation.Email)
+	var out []string
+	for _, m := range []string{v.Name, v.CustomerNumber, v.device.Serial, v.location.Street, v.contract.Number,
+		v.primary.Email, v.primary.Name, v.primary.Phone, v.invitation.Email, v.location.Attention, v.location.Phone} {
+		if m != "" { // "" is in every page
+			out = append(out, m)
+		}
 	}
-	return markers
+	return out
 }
 
 // victimSnapshot is what the walker checks no request changed: the
@@ -251,6 +253,16 @@ func TestCrossAccountWalker(t *testing.T) {
 			e.invite(&victim, "invited.victim@example.com")
 			// The victim's device waits for its meter read (reads.go).
 			victimReads := e.openCampaign(victim)
+			// The victim's shipping contact and a request of its own, which
+			// the shipping and equipment pages show.
+			victim.location.LocationContact = store.LocationContact{Attention: "Attention Victim", Suite: "Suite Victim", Phone: "555-0100-victim"}
+			if err := e.st.UpdateLocationContact(context.Background(), victim.ID, victim.location.ID, victim.location.LocationContact, store.BySystem("test")); err != nil {
+				t.Fatal(err)
+			}
+			const victimLink = "VICTIMLINK1"
+			if _, err := e.st.RequestSerialLink(context.Background(), store.SerialLink{AccountID: &victim.ID, UserID: &victim.primary.ID, Serial: victimLink}); err != nil {
+				t.Fatal(err)
+			}
 			attacker := e.newAccount("attacker", "J3X 0E1")
 			third := e.newAccount("third", "G1K 3J4")
 			removed := e.newUser("removed.delegate@example.com", "Removed Delegate")
@@ -277,6 +289,7 @@ func TestCrossAccountWalker(t *testing.T) {
 			markers = append(markers, requestSubject)
 			// :read, the victim's invoiced read (backoffice_reads.go).
 			params["read"] = id64(victimReads.lastReadID)
+			markers = append(markers, victimLink)
 			before := victimSnapshot(t, e, victim)
 			visitors := []struct {
 				name  string

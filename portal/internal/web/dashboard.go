@@ -23,7 +23,7 @@ var tiles = []tile{
 	{"order", "/order", true},
 	{"orders", "/orders", true},
 	{"stock", "/stock", true},
-	{"shipping", "/shipping", true},
+	{"shipping", "/shipping", false},
 	{"replenishment", "/replenishment", true},
 	{"equipment", "/equipment", false},
 	{"users", "/users", false},

@@ -15,17 +15,6 @@ type deviceListView struct {
 	Devices []deviceView
 }
 
-// deviceList shows the current account's devices under contract with
-// their counters, supply levels, status and last read time. The page
-// refreshes itself every 30 seconds.
-func (s *Server) deviceList(c echo.Context) error {
-	devices, err := s.store.AccountDeviceSummaries(c.Request().Context(), currentAccount(c).AccountID)
-	if err != nil {
-		return err
-	}
-	return s.renderDevices(c, devices)
-}
-
 func (s *Server) renderDevices(c echo.Context, devices []store.DeviceSummary) error {
 	p := printer(c)
 	now := s.now()

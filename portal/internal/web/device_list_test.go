@@ -44,7 +44,7 @@ func TestDeviceListGolden(t *testing.T) {
 	s := newTestServer(t, &fakeStore{devices: sampleDevices(t)})
 	for _, lang := range []string{"fr", "en"} {
 		t.Run(lang, func(t *testing.T) {
-			rec := request(t, s, http.MethodGet, "/equipment?lang="+lang)
+			rec := request(t, s, http.MethodGet, "/backoffice/devices?lang="+lang)
 			if rec.Code != http.StatusOK {
 				t.Fatalf("status %d", rec.Code)
 			}
@@ -60,7 +60,7 @@ func TestEmptyStateGolden(t *testing.T) {
 	s := newTestServer(t, &fakeStore{})
 	for _, lang := range []string{"fr", "en"} {
 		t.Run(lang, func(t *testing.T) {
-			rec := request(t, s, http.MethodGet, "/equipment?lang="+lang)
+			rec := request(t, s, http.MethodGet, "/backoffice/devices?lang="+lang)
 			golden.Bytes(t, filepath.Join("testdata", "device_list_empty."+lang+".html"), rec.Body.Bytes())
 		})
 	}
@@ -120,8 +120,8 @@ func TestDeviceListCells(t *testing.T) {
 		{ID: 4, Key: "mac:aa:bb", Vendor: "<script>alert(1)</script>", Address: "127.0.0.4"},
 	}
 	s := newTestServer(t, &fakeStore{devices: devices})
-	fr := request(t, s, http.MethodGet, "/equipment?lang=fr").Body.String()
-	en := request(t, s, http.MethodGet, "/equipment?lang=en").Body.String()
+	fr := request(t, s, http.MethodGet, "/backoffice/devices?lang=fr").Body.String()
+	en := request(t, s, http.MethodGet, "/backoffice/devices?lang=en").Body.String()
 
 	t.Run("counters", func(t *testing.T) {
 		if r := row(t, fr, 1); !strings.Contains(r, `<td class="num">1`+"\u202f"+`234`+"\u202f"+`567</td>`) ||
@@ -268,7 +268,7 @@ func TestEmptyState(t *testing.T) {
 		"fr": "Aucun appareil pour l&#39;instant",
 		"en": "No devices yet",
 	} {
-		body := request(t, s, http.MethodGet, "/equipment?lang="+lang).Body.String()
+		body := request(t, s, http.MethodGet, "/backoffice/devices?lang="+lang).Body.String()
 		if !strings.Contains(body, want) || strings.Contains(body, "<table") {
 			t.Errorf("%s: want the empty state %q and no table", lang, want)
 		}
@@ -288,7 +288,7 @@ func TestDeviceListNotReported(t *testing.T) {
 	}
 	s := newTestServer(t, &fakeStore{devices: devices})
 	for _, tc := range []struct{ lang, words string }{{"en", "not reported by this model"}, {"fr", "non fourni par ce modèle"}} {
-		page := request(t, s, http.MethodGet, "/equipment?lang="+tc.lang).Body.String()
+		page := request(t, s, http.MethodGet, "/backoffice/devices?lang="+tc.lang).Body.String()
 		cell := `<td class="num none unreported">` + tc.words + `</td>`
 		if r := row(t, page, 1); strings.Count(r, cell) != 2 {
 			t.Errorf("%s: want black and colour %q:\n%s", tc.lang, cell, r)

@@ -101,8 +101,18 @@ func (s *Server) pageRoutes() []pageRoute {
 		{get, "/dashboard", signedIn, s.dashboard},
 		{post, "/accounts/:account/current", signedIn, s.switchAccount},
 
-		// The current account's equipment (device_list.go).
-		{get, "/equipment", member, s.deviceList},
+		// My equipment: the list, adding a device, asking to remove or
+		// group devices (equipment.go).
+		{get, "/equipment", member, s.equipment},
+		{post, "/equipment/add", member, s.addDevice},
+		{post, "/equipment/link", member, s.linkSerial},
+		{post, "/equipment/group", member, s.groupDevices},
+		{get, "/equipment/:device/remove", member, s.removalForm},
+		{post, "/equipment/:device/remove", member, s.requestRemoval},
+
+		// Shipping details: the account's locations (shipping.go).
+		{get, "/shipping", member, s.shipping},
+		{post, "/shipping/:location", member, s.saveShipping},
 
 		// Manage users: the account's delegates and invitations (users.go),
 		// the invitation link (invitation.go).
@@ -160,9 +170,15 @@ func (s *Server) pageRoutes() []pageRoute {
 	return routes
 }
 
-// mountPages registers the page routes, each behind authorize.
+// mountPages registers the page routes, each behind authorize, and all
+// but static files and probes behind the admission queue (admission.go).
 func (s *Server) mountPages(e *echo.Echo) {
+	queue := admit(s.pageSlots)
 	for _, r := range s.pageRoutes() {
-		e.Add(r.method, r.path, r.handle, s.authorize(r.access))
+		if r.access == asset {
+			e.Add(r.method, r.path, r.handle, s.authorize(r.access))
+			continue
+		}
+		e.Add(r.method, r.path, r.handle, queue, s.authorize(r.access))
 	}
 }

@@ -63,8 +63,16 @@ type Store interface {
 	CompleteRegistration(ctx context.Context, hash []byte, passwordHash string, mailsFor func(store.RegistrationOutcome) []mail.Message) (store.RegistrationOutcome, error)
 	RequestSerialLink(ctx context.Context, l store.SerialLink, mails ...mail.Message) (store.Request, error)
 
-	// The current account's objects.
-	AccountDeviceSummaries(ctx context.Context, accountID int64) ([]store.DeviceSummary, error)
+	// My equipment and shipping details (equipment.go, shipping.go).
+	AccountEquipmentPage(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (store.EquipmentPage, error)
+	AccountEquipmentDevice(ctx context.Context, accountID, deviceID int64) (store.ContractedDevice, error)
+	AddDevice(ctx context.Context, accountID, userID int64, serial, postalCode string) (store.AddDeviceResult, error)
+	RequestRemoval(ctx context.Context, accountID, userID, deviceID int64, reason string) (store.Request, error)
+	RequestGrouping(ctx context.Context, accountID, userID int64, deviceIDs []int64, note string) (store.Request, error)
+	AccountRequests(ctx context.Context, accountID int64, limit int) ([]store.Request, error)
+	Locations(ctx context.Context, accountID int64) ([]store.Location, error)
+	AccountLocation(ctx context.Context, accountID, locationID int64) (store.Location, error)
+	UpdateLocationContact(ctx context.Context, accountID, locationID int64, c store.LocationContact, by store.Actor) error
 
 	// The users of the current account, delegates and their invitations,
 	// the accounts a user may order for (users.go, invitation.go,
@@ -133,6 +141,9 @@ type Options struct {
 	// anything served); nil refuses photos, saying the upload is out of
 	// service.
 	Photos *upload.Photos
+	// PageConcurrency is how many page requests are served at once, the
+	// others waiting in turn (admission.go); zero means twice GOMAXPROCS.
+	PageConcurrency int
 }
 
 // Server is the portal's HTTP handler.
@@ -155,6 +166,8 @@ type Server struct {
 	files fs.FS
 	// photos keeps the meter-read photos; nil when none are taken.
 	photos *upload.Photos
+	// pageSlots are the page requests being served (admission.go).
+	pageSlots chan struct{}
 }
 
 // New builds the web site. It parses every template, so a broken template
@@ -191,6 +204,11 @@ func New(opts Options) (*Server, error) {
 	if s.links == (LinkTTL{}) {
 		s.links = DefaultLinkTTL
 	}
+	slots := opts.PageConcurrency
+	if slots <= 0 {
+		slots = defaultPageConcurrency()
+	}
+	s.pageSlots = make(chan struct{}, slots)
 	if s.hasher, err = auth.NewHasher(opts.Passwords); err != nil {
 		return nil, fmt.Errorf("web: %w", err)
 	}

@@ -18,8 +18,8 @@ import (
 // testNow is the time every handler test runs at.
 var testNow = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
-// fakeStore is a real store whose device lists and ping answer what the
-// test says.
+// fakeStore is a real store whose back-office device list, equipment
+// list (when err is set) and ping answer what the test says.
 type fakeStore struct {
 	*store.Store
 	devices []store.DeviceSummary
@@ -27,15 +27,19 @@ type fakeStore struct {
 	pingErr error
 }
 
-func (f *fakeStore) AccountDeviceSummaries(context.Context, int64) ([]store.DeviceSummary, error) {
-	return f.devices, f.err
-}
 func (f *fakeStore) Devices(context.Context) ([]store.DeviceSummary, error) { return f.devices, f.err }
 func (f *fakeStore) Ping(context.Context) error                             { return f.pingErr }
+func (f *fakeStore) AccountEquipmentPage(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (store.EquipmentPage, error) {
+	if f.err != nil {
+		return store.EquipmentPage{}, f.err
+	}
+	return f.Store.AccountEquipmentPage(ctx, accountID, automaticWithin, limit, offset)
+}
 
 // testSite is a server over a fakeStore whose every request carries the
-// session of the primary user of an account, so that the account's pages
-// (the equipment list) answer; its Server answers anonymous requests.
+// session of the primary user of an account who also has the back-office
+// role, so that the account's pages (the equipment list) and the back
+// office's (all devices) answer; its Server answers anonymous requests.
 type testSite struct {
 	*Server
 	cookie *http.Cookie
@@ -55,6 +59,7 @@ func newTestServer(t *testing.T, f *fakeStore) testSite {
 		o.Store = f
 	})
 	a := e.newAccount("site", "H2X 1Y4")
+	e.addRole(a.primary, e.newAccount("supplier", "H3B 2Y5").ID, domain.RoleBackOffice)
 	b := e.browser()
 	b.login(a.primary.Email)
 	return testSite{Server: e.srv, cookie: b.cookies[sessionCookie]}
