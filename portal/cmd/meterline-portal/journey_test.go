@@ -36,17 +36,7 @@ func TestBrowserJourney(t *testing.T) {
 	if bin == "" {
 		t.Skipf("%s is not set: skipping the browser journey (set it to a Chromium binary, e.g. /usr/bin/chromium)", EnvChromium)
 	}
-	shots := *screenshotDir
-	if shots == "" {
-		var err error
-		if shots, err = os.MkdirTemp("", "meterline-screenshots-"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots of the journey: %s", shots)
+	shots := screenshotFolder(t, "screenshots of the journey")
 
 	db := schematest.SQLiteURL(t)
 	seedJourney(t, db)
@@ -121,6 +111,25 @@ func TestBrowserJourney(t *testing.T) {
 	}
 
 	journeyDelegate(t, b, base, smtp, shot)
+}
+
+// screenshotFolder is the folder a browser test saves its screenshots
+// in: -screenshots, else a new one under the system's temporary folder;
+// what names it in the test's log.
+func screenshotFolder(t *testing.T, what string) string {
+	t.Helper()
+	shots := *screenshotDir
+	if shots == "" {
+		var err error
+		if shots, err = os.MkdirTemp("", "meterline-screenshots-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %s", what, shots)
+	return shots
 }
 
 // seedJourney stores what the back office knows before the customer

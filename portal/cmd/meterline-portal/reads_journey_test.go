@@ -49,17 +49,7 @@ func TestBrowserMeterReads(t *testing.T) {
 	if bin == "" {
 		t.Skipf("%s is not set: skipping the meter-read browser test (set it to a Chromium binary, e.g. /usr/bin/chromium)", EnvChromium)
 	}
-	shots := *screenshotDir
-	if shots == "" {
-		var err error
-		if shots, err = os.MkdirTemp("", "meterline-screenshots-"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(shots, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots of the meter-read journey: %s", shots)
+	shots := screenshotFolder(t, "screenshots of the meter-read journey")
 
 	db := schematest.SQLiteURL(t)
 	seed := seedReadsJourney(t, db)
