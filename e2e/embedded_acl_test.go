@@ -72,7 +72,7 @@ func TestEmbeddedBrokerACL(t *testing.T) {
 		// message agent-a gets is the collector's ack of its own batch.
 		now := time.Now().UTC().Truncate(time.Second)
 		batch, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: agentA, Sequence: 7, SentAt: now,
-			Reads: []wire.DeviceRead{{Serial: "SN-ACL", Vendor: "Xerox", Address: "192.0.2.10", ReadAt: now.Add(-time.Minute),
+			Reads: []wire.DeviceRead{{Serial: "SN-ACL", Vendor: "Xerox", Address: "127.0.2.10", ReadAt: now.Add(-time.Minute),
 				Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 1000}}}}})
 		if err != nil {
 			t.Fatal(err)

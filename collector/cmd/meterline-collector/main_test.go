@@ -284,7 +284,7 @@ func TestCollectorOps(t *testing.T) {
 	agent := mqtttest.Connect(t, "tcp://"+c.brokerAddr, agentID+"-test")
 	acks := mqtttest.Subscribe(t, agent, topic.For(agentID, topic.Acks))
 	batch, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: agentID, Sequence: 1, SentAt: day,
-		Reads: []wire.DeviceRead{{Serial: "SN-OPS", Vendor: "Xerox", Address: "192.0.2.10", ReadAt: day.Add(8 * time.Hour),
+		Reads: []wire.DeviceRead{{Serial: "SN-OPS", Vendor: "Xerox", Address: "127.0.2.10", ReadAt: day.Add(8 * time.Hour),
 			Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 1000}}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -356,11 +356,11 @@ func exercise(t *testing.T, c *collector, brokerURL, dbURL, agentID string) {
 	serial := "SN-" + strings.ToUpper(agentID)
 	mac := fmt.Sprintf("02:00:00:%s", agentID[len(agentID)-2:])
 	colour := func(at time.Time, total, black, colour int64) wire.DeviceRead {
-		return wire.DeviceRead{Serial: serial, Vendor: "Xerox", Model: "VersaLink C405", Address: "192.0.2.10", ReadAt: at,
+		return wire.DeviceRead{Serial: serial, Vendor: "Xerox", Model: "VersaLink C405", Address: "127.0.2.10", ReadAt: at,
 			Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: total}, {Kind: domain.CounterBlack, Value: black}, {Kind: domain.CounterColour, Value: colour}}}
 	}
 	// No serial: keyed by MAC. Only a total counter: black and colour stay NULL.
-	mono := wire.DeviceRead{MAC: mac, Vendor: "Brother", Address: "192.0.2.11", ReadAt: day.Add(8 * time.Hour),
+	mono := wire.DeviceRead{MAC: mac, Vendor: "Brother", Address: "127.0.2.11", ReadAt: day.Add(8 * time.Hour),
 		Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 5000}}}
 	batch := func(seq uint64, reads ...wire.DeviceRead) []byte {
 		b, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: agentID, Sequence: seq, SentAt: day, Reads: reads})

@@ -31,7 +31,7 @@ func TestCollectorPublishesPollRequests(t *testing.T) {
 	acks := mqtttest.Subscribe(t, agent, topic.For(agentID, topic.Acks))
 	commands := mqtttest.Subscribe(t, agent, topic.For(agentID, topic.Commands))
 	batch, err := wire.Encode(wire.ReadBatch{Schema: wire.SchemaVersion, AgentID: agentID, Sequence: 1, SentAt: day,
-		Reads: []wire.DeviceRead{{Serial: "SN-POLL", Vendor: "Xerox", Address: "192.0.2.11", ReadAt: day.Add(8 * time.Hour),
+		Reads: []wire.DeviceRead{{Serial: "SN-POLL", Vendor: "Xerox", Address: "127.0.2.11", ReadAt: day.Add(8 * time.Hour),
 			Counters: []wire.Counter{{Kind: domain.CounterTotal, Value: 1000}}}}})
 	if err != nil {
 		t.Fatal(err)

@@ -238,7 +238,7 @@ func parseCIDRs(s string) ([]*net.IPNet, error) {
 		}
 		_, n, err := net.ParseCIDR(part)
 		if err != nil {
-			return nil, fmt.Errorf("trusted proxy %q: want an address or a network (10.0.0.0/8)", part)
+			return nil, fmt.Errorf("trusted proxy %q: want an address or a network, e.g. 10.0.0.0/8", part)
 		}
 		out = append(out, n)
 	}

@@ -169,7 +169,7 @@ func TestParseUploads(t *testing.T) {
 func TestParseSignIn(t *testing.T) {
 	got, err := Parse([]string{"-public-url", "https://portal.example.com", "-secure-cookies", "-login-limit", "3, 30/10m",
 		"-session-idle", "30m"}, func(k string) string {
-		return map[string]string{EnvTrustedProxies: "10.0.0.0/8, 192.0.2.7", EnvResetLimit: "2,10/2h", EnvSessionIdle: "2h"}[k]
+		return map[string]string{EnvTrustedProxies: "127.0.1.0/24, 127.0.2.7", EnvResetLimit: "2,10/2h", EnvSessionIdle: "2h"}[k]
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +179,7 @@ func TestParseSignIn(t *testing.T) {
 		si.LoginLimit != (Limit{3, 30, 10 * time.Minute}) || si.ResetLimit != (Limit{2, 10, 2 * time.Hour}) || si.RegisterLimit != (Limit{}) {
 		t.Errorf("SignIn = %+v", si)
 	}
-	if len(si.TrustedProxies) != 2 || si.TrustedProxies[0].String() != "10.0.0.0/8" || si.TrustedProxies[1].String() != "192.0.2.7/32" {
+	if len(si.TrustedProxies) != 2 || si.TrustedProxies[0].String() != "127.0.1.0/24" || si.TrustedProxies[1].String() != "127.0.2.7/32" {
 		t.Errorf("trusted proxies = %v", si.TrustedProxies)
 	}
 	if si.LoginLimit.String() != "3,30/10m0s" {
@@ -191,7 +191,7 @@ func TestParseSignIn(t *testing.T) {
 		{"-login-limit", "5/15m"},
 		{"-login-limit", "0,5/15m"},
 		{"-reset-limit", "5,5/soon"},
-		{"-trusted-proxies", "10.0.0.0/33"},
+		{"-trusted-proxies", "127.0.1.0/33"},
 		{"-session-idle", "13h", "-session-max-age", "12h"},
 	} {
 		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {

@@ -142,7 +142,7 @@ func TestAttempts(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			f := newSigninFixture(t, be.url(t))
 			ctx := context.Background()
-			mail, ip := store.EmailSubject(" JP@abcco.example"), store.AddressSubject("192.0.2.1")
+			mail, ip := store.EmailSubject(" JP@abcco.example"), store.AddressSubject("127.0.2.1")
 			if mail != "email:jp@abcco.example" {
 				t.Errorf("EmailSubject = %q", mail)
 			}

@@ -195,9 +195,9 @@ type browser struct {
 	header  http.Header
 }
 
-// browser returns a browser at client address 192.0.2.1.
+// browser returns a browser at client address 127.0.2.1.
 func (e *env) browser() *browser {
-	return &browser{e: e, addr: "192.0.2.1", cookies: map[string]*http.Cookie{}, header: http.Header{}}
+	return &browser{e: e, addr: "127.0.2.1", cookies: map[string]*http.Cookie{}, header: http.Header{}}
 }
 
 func (b *browser) do(req *http.Request) *httptest.ResponseRecorder {

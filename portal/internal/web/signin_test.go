@@ -104,7 +104,7 @@ func TestSessionCookie(t *testing.T) {
 	}{
 		{"plain HTTP", false, nil, false},
 		{"behind a TLS proxy", false, []string{"X-Forwarded-Proto", "https"}, true},
-		{"a client claiming TLS", false, []string{"X-Forwarded-Proto", "https", "client", "198.51.100.7"}, false},
+		{"a client claiming TLS", false, []string{"X-Forwarded-Proto", "https", "client", "127.0.4.7"}, false},
 		{"forced", true, nil, true},
 	}
 	for _, tt := range tests {
@@ -197,7 +197,7 @@ func TestLoginRateLimit(t *testing.T) {
 			// Another client may still try another e-mail; the limited one
 			// stays limited.
 			c := e.browser()
-			c.addr = "198.51.100.7"
+			c.addr = "127.0.4.7"
 			wantPage(t, c.post("/login", url.Values{"email": {a.primary.Email}, "password": {testPassword}}), http.StatusTooManyRequests)
 
 			e.clock.Advance(15*time.Minute + time.Second)
@@ -289,16 +289,16 @@ func TestCSRF(t *testing.T) {
 
 // TestClientAddress: X-Forwarded-For counts only from a trusted proxy.
 func TestClientAddress(t *testing.T) {
-	_, proxies, _ := net.ParseCIDR("203.0.113.0/24")
+	_, proxies, _ := net.ParseCIDR("127.0.3.0/24")
 	tests := []struct {
 		proxies   bool
 		remote    string
 		forwarded string
 		wantKey   string
 	}{
-		{false, "198.51.100.1", "192.0.2.99", "198.51.100.1"},
-		{true, "198.51.100.1", "192.0.2.99", "198.51.100.1"},
-		{true, "203.0.113.5", "192.0.2.99", "192.0.2.99"},
+		{false, "127.0.4.1", "127.0.2.99", "127.0.4.1"},
+		{true, "127.0.4.1", "127.0.2.99", "127.0.4.1"},
+		{true, "127.0.3.5", "127.0.2.99", "127.0.2.99"},
 		{false, "2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"},
 	}
 	for _, tt := range tests {
