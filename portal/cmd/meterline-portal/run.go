@@ -102,8 +102,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	// The portal's scheduled jobs (package schedule): each runs once
 	// across the replicas sharing the database. The meter-read e-mails
 	// link to the address users reach the portal at.
+	// Expired sessions, links and old attempts are deleted by a job too.
+	idle := cmp.Or(cfg.SignIn.SessionIdle, auth.DefaultSessionPolicy.Idle)
 	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger,
-		Billing: schedule.Billing{Store: st, BaseURL: opts.BaseURL}}, jobs.Config{Logger: logger})
+		Billing:     schedule.Billing{Store: st, BaseURL: opts.BaseURL},
+		PruneSignIn: func(ctx context.Context) error { return st.PruneSignIn(ctx, idle, 24*time.Hour) },
+	}, jobs.Config{Logger: logger})
 	if err != nil {
 		ln.Close()
 		return err
@@ -137,9 +141,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		background.Go(func() { _ = scheduler.Run(bgCtx) }) // likewise
 	}
 	defer func() { stopBackground(); background.Wait() }()
-	// Expired sessions, links and old attempts go, on every replica (the
-	// deletes are idempotent).
-	background.Go(func() { prune(bgCtx, st, cfg.SignIn, logger) })
 
 	select {
 	case err := <-served:
@@ -193,27 +194,6 @@ func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, versio
 			Reset:    limit(si.ResetLimit, web.DefaultLimits.Reset),
 			Register: limit(si.RegisterLimit, web.DefaultLimits.Register),
 		},
-	}
-}
-
-// pruneEvery is how often expired sign-in data is deleted.
-const pruneEvery = 10 * time.Minute
-
-// prune deletes expired sessions, one-time links and old attempts until
-// ctx ends.
-func prune(ctx context.Context, st *store.Store, si config.SignIn, logger *slog.Logger) {
-	idle := cmp.Or(si.SessionIdle, auth.DefaultSessionPolicy.Idle)
-	t := time.NewTicker(pruneEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := st.PruneSignIn(ctx, idle, 24*time.Hour); err != nil && ctx.Err() == nil {
-				logger.Warn("prune sign-in data", "error", err)
-			}
-		}
 	}
 }
 

@@ -24,7 +24,10 @@ type Config struct {
 	// Billing runs the period close and the meter-read campaigns when
 	// set (Billing.Store not nil).
 	Billing Billing
-	Logger  *slog.Logger
+	// PruneSignIn, when set, deletes expired sessions, one-time links
+	// and old sign-in attempts, every SignInPruneEvery.
+	PruneSignIn func(ctx context.Context) error
+	Logger      *slog.Logger
 }
 
 // Billing says how the billing jobs run: on a store (whose billing
@@ -39,6 +42,7 @@ type Billing struct {
 // Job names (job_leases.name): renaming one makes a new job, due at once.
 const (
 	JobMailPrune     = "mail-prune-sent"
+	JobSignInPrune   = "sign-in-prune"
 	JobPeriodClose   = "billing-period-close"
 	JobReadCampaigns = "billing-read-campaigns"
 )
@@ -50,6 +54,9 @@ const BillingEvery = time.Hour
 // MailPruneEvery is how often sent e-mails past their retention are
 // deleted.
 const MailPruneEvery = 24 * time.Hour
+
+// SignInPruneEvery is how often expired sign-in data is deleted.
+const SignInPruneEvery = 10 * time.Minute
 
 // Jobs returns the portal's jobs on db, a database of dialect d.
 func Jobs(db *sql.DB, d schema.Dialect, cfg Config) []jobs.Job {
@@ -65,6 +72,11 @@ func Jobs(db *sql.DB, d schema.Dialect, cfg Config) []jobs.Job {
 				logger.Info("sent e-mails pruned", "deleted", n, "retention", cfg.MailRetention.String())
 			}
 			return err
+		}})
+	}
+	if cfg.PruneSignIn != nil {
+		js = append(js, jobs.Job{Name: JobSignInPrune, Every: SignInPruneEvery, Run: func(ctx context.Context, _ time.Time) error {
+			return cfg.PruneSignIn(ctx)
 		}})
 	}
 	// Each billing run finds for itself what is left to do as of at (the
