@@ -17,9 +17,13 @@ type BillingReadDetail struct {
 	BillingRead
 	AccountID      int64  `db:"account_id"`
 	CustomerNumber string `db:"customer_number"`
+	AccountName    string `db:"account_name"`
 	ContractNumber string `db:"contract_number"`
 	Serial         string `db:"serial"`
 	Model          string `db:"model"`
+	// SubmittedBy is the e-mail of the user who typed the read in, ""
+	// for an agent's read or an estimate.
+	SubmittedBy string `db:"submitted_by"`
 }
 
 // ExportRow is the read as the export gives it.
@@ -42,11 +46,13 @@ func ExportRows(ds []BillingReadDetail) []billing.ExportRow {
 // account, contract and device; the callers add conditions and order.
 const billingDetailSelect = `SELECT b.id, b.device_id, b.contract_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total,
        b.method, b.flags, b.photo_path, b.review, b.submitted_by_user_id, b.created_at, b.superseded_at,
-       a.id AS account_id, a.customer_number, c.number AS contract_number, d.serial, d.model
+       a.id AS account_id, a.customer_number, a.name AS account_name, c.number AS contract_number, d.serial, d.model,
+       COALESCE(u.email, '') AS submitted_by
 FROM billing_reads b
 JOIN devices d ON d.id = b.device_id
 JOIN contracts c ON c.id = b.contract_id
 JOIN accounts a ON a.id = c.account_id
+LEFT JOIN users u ON u.id = b.submitted_by_user_id
 WHERE b.superseded_at IS NULL`
 
 func (s *Store) billingDetails(ctx context.Context, q sqlx.QueryerContext, query string, args ...any) ([]BillingReadDetail, error) {

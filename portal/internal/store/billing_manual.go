@@ -577,38 +577,25 @@ type ReadReview struct {
 }
 
 // BackOfficeReadReviews lists the billing reads waiting for review, oldest
-// first, at most limit (1 to 500; 0 is 50).
+// first, at most limit (1 to 500; 0 is 50): BillingReviewQueue, as the
+// back office's page shows it.
 func (s *Store) BackOfficeReadReviews(ctx context.Context, limit int) ([]ReadReview, error) {
-	limit, err := pageLimit(limit)
+	queue, err := s.BillingReviewQueue(ctx, limit)
 	if err != nil {
 		return nil, err
 	}
-	var rows []struct {
-		billedRow
-		AccountID      int64          `db:"account_id"`
-		CustomerNumber string         `db:"customer_number"`
-		AccountName    string         `db:"account_name"`
-		Serial         string         `db:"serial"`
-		Model          string         `db:"model"`
-		SubmittedBy    sql.NullString `db:"submitted_by"`
-	}
-	err = s.db.SelectContext(ctx, &rows, s.db.Rebind(`
-SELECT b.id, b.device_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total, b.flags, b.review, b.photo_path,
-       a.id AS account_id, a.customer_number, a.name AS account_name, d.serial, d.model, u.email AS submitted_by
-FROM billing_reads b
-JOIN contracts k ON k.id = b.contract_id
-JOIN accounts a ON a.id = k.account_id
-JOIN devices d ON d.id = b.device_id
-LEFT JOIN users u ON u.id = b.submitted_by_user_id
-WHERE b.review = 'pending' AND b.superseded_at IS NULL
-ORDER BY b.created_at, b.id LIMIT ?`), limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: reads to review: %w", err)
-	}
-	out := make([]ReadReview, len(rows))
-	for i, r := range rows {
-		out[i] = ReadReview{BilledRead: r.billedRead(), AccountID: r.AccountID, CustomerNumber: r.CustomerNumber, AccountName: r.AccountName,
-			Serial: r.Serial, Model: r.Model, SubmittedBy: r.SubmittedBy.String}
+	out := make([]ReadReview, len(queue))
+	for i, d := range queue {
+		photo := ""
+		if d.PhotoPath != nil {
+			photo = *d.PhotoPath
+		}
+		out[i] = ReadReview{
+			BilledRead: BilledRead{ID: d.ID, DeviceID: d.DeviceID, PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, Source: d.Source,
+				ReadAt: d.ReadAt, Black: d.Black, Colour: d.Colour, Total: d.Total, Flags: strings.Fields(d.Flags), Review: d.Review, Photo: photo},
+			AccountID: d.AccountID, CustomerNumber: d.CustomerNumber, AccountName: d.AccountName,
+			Serial: d.Serial, Model: d.Model, SubmittedBy: d.SubmittedBy,
+		}
 	}
 	return out, nil
 }
