@@ -37,7 +37,8 @@ type Equipment struct {
 	Unreported []domain.CounterKind
 	// Supplies are the levels of the latest read. A special value is a
 	// State (some_remaining for -3, unknown, empty…) with no Percent: it
-	// is never shown as a percentage.
+	// is never shown as a percentage. Shared with other callers (the
+	// store's memo of decoded supplies): read it, never modify it.
 	Supplies []wire.Supply
 	// Automatic: an agent read it within the window AccountEquipment was
 	// given, so nobody needs to type its meters in.
@@ -47,7 +48,6 @@ type Equipment struct {
 // equipmentRow is one row of equipmentQuery. The location's and the
 // read's columns are NULL when the device has none.
 type equipmentRow struct {
-	Total         int            `db:"total_devices"`
 	ID            int64          `db:"id"`
 	Serial        string         `db:"serial"`
 	Model         string         `db:"model"`
@@ -74,36 +74,41 @@ type equipmentRow struct {
 }
 
 // equipmentOrder is the order of the list: by location (first created
-// first, none last), then serial.
-const equipmentOrder = `ORDER BY CASE WHEN l.id IS NULL THEN 1 ELSE 0 END, l.id, d.serial, d.id`
+// first, none last), then serial. It is the order of the index
+// devices_equipment_order (migration 0016), which holds the devices
+// equipmentWhere selects: a page is read from the index, never sorted.
+const equipmentOrder = `ORDER BY (d.location_id IS NULL), d.location_id, d.serial, d.id`
 
-// equipmentQuery is a page of the list in one statement. The inner query
-// picks the page's devices among the account's devices under contract
-// (index devices_account_id) and counts them all (the window runs before
-// LIMIT); only then are the page's latest reads fetched, by meter_reads'
-// primary key (device_id, read_at) at devices.last_read_at, which the
-// collector keeps at the newest read. The meters fall back to the copy
-// the collector keeps on the device (last_black…) when the read row is
-// gone. Removed devices are no longer equipment; unconfirmed ones are
-// not under contract.
+// equipmentWhere selects an account's equipment: its devices under
+// contract not removed (unconfirmed ones are not under contract). It is
+// the index's WHERE, word for word, so that both databases use it.
+const equipmentWhere = `WHERE d.account_id = ? AND d.contract_id IS NOT NULL AND d.state IN ('active', 'pending_removal')`
+
+// equipmentQuery is a page of the list. The inner query walks the
+// index devices_equipment_order to the page's devices (no sort, whatever
+// the account's size); only then are their locations and latest reads
+// fetched, the reads by meter_reads' primary key (device_id, read_at) at
+// devices.last_read_at, which the collector keeps at the newest read. The
+// meters fall back to the copy the collector keeps on the device
+// (last_black…) when the read row is gone. A location of another account
+// is never shown (the join checks the account).
 const equipmentQuery = `
-SELECT p.total_devices, d.id, d.serial, d.model, d.product_code, d.state, COALESCE(d.replenishment, '') AS replenishment, d.last_read_at,
+SELECT d.id, d.serial, d.model, d.product_code, d.state, COALESCE(d.replenishment, '') AS replenishment, d.last_read_at,
        COALESCE(r.black, d.last_black) AS black, COALESCE(r.colour, d.last_colour) AS colour,
        COALESCE(r.total, d.last_total) AS total, r.supplies, r.unreported,
        l.id AS loc_id, l.attention, l.suite, l.phone, l.company, l.street, l.city, l.province,
        l.postal_code, l.country, l.created_at AS loc_created_at
-FROM (
-    SELECT d.id AS device_id, count(*) OVER () AS total_devices
-    FROM devices d
-    LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
-    WHERE d.account_id = ? AND d.contract_id IS NOT NULL AND d.state IN ('active', 'pending_removal')
-    ` + equipmentOrder + `
-    LIMIT ? OFFSET ?
-) p
+FROM (` + equipmentPageIDs + `) p
 JOIN devices d ON d.id = p.device_id
 LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
 ` + equipmentOrder
+
+// equipmentPageIDs is the page's devices, from the index alone.
+const equipmentPageIDs = `SELECT d.id AS device_id FROM devices d ` + equipmentWhere + ` ` + equipmentOrder + ` LIMIT ? OFFSET ?`
+
+// equipmentCount counts an account's equipment from the same index.
+const equipmentCount = `SELECT count(*) FROM devices d ` + equipmentWhere
 
 // allRows is the LIMIT of a query that wants every row.
 const allRows = math.MaxInt32
@@ -137,33 +142,31 @@ func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, autom
 }
 
 func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
-	var rows []equipmentRow
+	rows := make([]equipmentRow, 0, min(limit, maxPage))
 	err := s.selectPrepared(ctx, &rows, equipmentQuery, accountID, limit, offset)
 	if err != nil {
 		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
 	}
-	page := EquipmentPage{Devices: make([]Equipment, len(rows))}
+	page := EquipmentPage{Devices: make([]Equipment, len(rows)), Total: offset + len(rows)}
 	now := s.now()
 	for i := range rows {
 		r := &rows[i]
-		e, err := r.equipment(accountID, now, automaticWithin)
+		e, err := r.equipment(accountID, now, automaticWithin, &s.supplies)
 		if err != nil {
 			return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: device %d: %w", accountID, r.ID, err)
 		}
-		page.Devices[i], page.Total = e, r.Total
+		page.Devices[i] = e
 	}
-	if len(rows) == 0 && offset > 0 {
-		// Past the end the window counted nothing: count apart.
-		err := s.db.GetContext(ctx, &page.Total, s.db.Rebind(`SELECT count(*) FROM devices
-WHERE account_id = ? AND contract_id IS NOT NULL AND state IN ('active', 'pending_removal')`), accountID)
-		if err != nil {
+	if len(rows) == limit || (len(rows) == 0 && offset > 0) {
+		// More may follow, or the page is past the end: count them all.
+		if err := s.getPrepared(ctx, &page.Total, equipmentCount, accountID); err != nil {
 			return EquipmentPage{}, fmt.Errorf("store: count the equipment of account %d: %w", accountID, err)
 		}
 	}
 	return page, nil
 }
 
-func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin time.Duration) (Equipment, error) {
+func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin time.Duration, memo *suppliesMemo) (Equipment, error) {
 	e := Equipment{
 		DeviceID:       r.ID,
 		Serial:         r.Serial,
@@ -196,9 +199,11 @@ func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin
 		}
 	}
 	if len(r.Supplies) > 0 {
-		if err := json.Unmarshal(r.Supplies, &e.Supplies); err != nil {
-			return e, fmt.Errorf("decode supplies: %w", err)
+		supplies, err := memo.decode(r.ID, r.Supplies)
+		if err != nil {
+			return e, err
 		}
+		e.Supplies = supplies
 	}
 	if len(r.Unreported) > 0 {
 		if err := json.Unmarshal(r.Unreported, &e.Unreported); err != nil {

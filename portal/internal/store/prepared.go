@@ -24,6 +24,15 @@ func (s *Store) selectPrepared(ctx context.Context, dest any, query string, args
 	return st.SelectContext(ctx, dest, args...)
 }
 
+// getPrepared is GetContext with the statement of query.
+func (s *Store) getPrepared(ctx context.Context, dest any, query string, args ...any) error {
+	st, err := s.prepared(ctx, query) //nolint:sqlclosecheck // the store keeps it until Close
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dest, args...)
+}
+
 // prepared returns the statement of query, preparing it the first time.
 func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if st, ok := s.stmts.Load(query); ok {

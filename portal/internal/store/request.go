@@ -575,14 +575,17 @@ JOIN devices d ON d.id = rd.device_id WHERE rd.request_id IN (?) ORDER BY rd.req
 	return out, nil
 }
 
-// pageLimit checks a page size: 0 is 50, more than 500 or less than 0 is
-// EINVALID.
+// maxPage is the most rows a page may hold.
+const maxPage = 500
+
+// pageLimit checks a page size: 0 is 50, more than maxPage or less than 0
+// is EINVALID.
 func pageLimit(limit int) (int, error) {
 	switch {
 	case limit == 0:
 		return 50, nil
-	case limit < 0 || limit > 500:
-		return 0, domain.Errorf(domain.EINVALID, "a page holds 1 to 500 rows, not %d", limit)
+	case limit < 0 || limit > maxPage:
+		return 0, domain.Errorf(domain.EINVALID, "a page holds 1 to %d rows, not %d", maxPage, limit)
 	}
 	return limit, nil
 }

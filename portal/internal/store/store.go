@@ -50,6 +50,8 @@ type Store struct {
 	billing billing.Config
 	// stmts are the statements prepared once (prepared.go), by query.
 	stmts sync.Map
+	// supplies are the latest reads' supply levels as last decoded.
+	supplies suppliesMemo
 }
 
 // Open connects to the database rawURL names (see schema.ParseSource) and

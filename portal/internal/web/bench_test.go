@@ -62,6 +62,7 @@ func BenchmarkEquipmentPage(b *testing.B) {
 				if rec.Code != http.StatusOK {
 					b.Fatal(rec.Code)
 				}
+				b.SetBytes(int64(rec.Body.Len()))
 			}
 		})
 	}

@@ -54,8 +54,9 @@ type equipmentView struct {
 	PageOf string
 	Page   int
 	Groups []equipmentGroup
-	// Rows are the Groups as the table's row groups (equipment_html.go).
-	Rows  template.HTML
+	// Rows are the Groups as the table's row groups (equipment_html.go),
+	// in pieces to print one after the other.
+	Rows  []template.HTML
 	Pager *pager
 	// ReadsLegend explains the Reads column's two values.
 	ReadsLegend string

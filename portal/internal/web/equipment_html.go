@@ -48,10 +48,19 @@ func (b *htmlBuilder) write(parts ...string) {
 }
 
 // equipmentGroupsHTML is the table's row groups: one tbody per shipping
-// address, a header row naming it, then its devices.
-func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) template.HTML {
+// address, a header row naming it, then its devices. The markup is built
+// in one buffer sized for the page and handed out in pieces of a row or
+// so, slices of that one string: the template prints each piece through
+// fmt, whose buffers are reused only up to 64 KB, and a page's rows are
+// more than that.
+func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) []template.HTML {
+	devices := 0
+	for _, g := range groups {
+		devices += len(g.Devices)
+	}
 	var b htmlBuilder
-	b.Grow(len(groups) * 512)
+	b.Grow(len(groups)*256 + devices*rowBytes)
+	cuts := make([]int, 0, devices+len(groups)+1)
 	for _, g := range groups {
 		b.write("\n<tbody>\n<tr class=\"location-row\"><th scope=\"colgroup\" colspan=\"9\"")
 		if g.None {
@@ -61,12 +70,24 @@ func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) template.HTML {
 		b.write(esc(g.Address))
 		b.write("</th></tr>")
 		for i := range g.Devices {
+			cuts = append(cuts, b.Len())
 			writeEquipmentRow(&b, &g.Devices[i], l)
 		}
 		b.write("\n</tbody>")
 	}
-	return template.HTML(b.String()) //nolint:gosec // G203: every value above is escaped by esc
+	cuts = append(cuts, b.Len())
+	all := b.String()
+	pieces := make([]template.HTML, 0, len(cuts))
+	from := 0
+	for _, to := range cuts {
+		pieces = append(pieces, template.HTML(all[from:to])) //nolint:gosec // G203: every value above is escaped by esc
+		from = to
+	}
+	return pieces
 }
+
+// rowBytes is about the size of a device's row, supplies included.
+const rowBytes = 2048
 
 func writeEquipmentRow(b *htmlBuilder, r *equipmentRow, l rowLabels) {
 	id := strconv.FormatInt(r.ID, 10)

@@ -444,7 +444,11 @@ func TestEquipmentRowsEscape(t *testing.T) {
 			{Index: 2, Kind: domain.SupplyOther, Description: `<img src=x>`, State: domain.LevelUnknown},
 		}}
 	g := []equipmentGroup{{Address: `<Company> & "Sons"`, Devices: []equipmentRow{newEquipmentRow(e, p, testNow, time.UTC)}}}
-	out := string(equipmentGroupsHTML(g, newRowLabels(p)))
+	var b strings.Builder
+	for _, piece := range equipmentGroupsHTML(g, newRowLabels(p)) {
+		b.WriteString(string(piece))
+	}
+	out := b.String()
 	for _, bad := range []string{"<script>", "<b>", "<img", `"s"`, `"<x>"`, "<Company>", `& "Sons"`} {
 		if strings.Contains(out, bad) {
 			t.Errorf("the rows hold %q unescaped:\n%s", bad, out)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -146,10 +148,31 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
 		pg.Notice = p.T(k)
 	}
-	if err := t.ExecuteTemplate(w, "layout", pg); err != nil {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := t.ExecuteTemplate(buf, "layout", pg); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
-	return nil
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// renderBuffers hold pages while they are rendered. echo hands Render a
+// new buffer each time, which a page of 80 KB would grow by doubling
+// (twice the page in garbage); rendered here first, it is written there
+// in one piece, one allocation of its size.
+var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRender: a buffer grown past it (a rare huge page) is left to
+// the collector rather than kept.
+const maxPooledRender = 1 << 20
+
+func putRenderBuffer(b *bytes.Buffer) {
+	if b.Cap() > maxPooledRender {
+		return
+	}
+	b.Reset()
+	renderBuffers.Put(b)
 }
 
 // newUserView is the layout's view of a visitor, nil for none.
