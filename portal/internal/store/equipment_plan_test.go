@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -16,7 +15,7 @@ import (
 // alone are sorted after their joins. SQLite's plan is checked: it is
 // the same whatever the table's statistics.
 func TestEquipmentPageReadsTheIndex(t *testing.T) {
-	s, err := Open(context.Background(), schematest.SQLiteURL(t), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s, err := Open(context.Background(), schematest.SQLiteURL(t), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
