@@ -259,6 +259,27 @@ func TestSubmitManualRead(t *testing.T) {
 	}
 }
 
+// TestManualReadAfterARejectedRead: a read the back office rejected is no
+// base for the next (loadPriorReads): a read below it but above the one
+// before needs no photo.
+func TestManualReadAfterARejectedRead(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := newReadsBench(t, be.url(t))
+			db := sqlxOf(b.s)
+			if _, err := db.Exec(db.Rebind(`UPDATE billing_reads SET review = 'rejected' WHERE id = ?`), b.lastBilledID); err != nil {
+				t.Fatal(err)
+			}
+			// 39,000 is below the rejected 39,684, above September's 36,684.
+			r, err := b.s.SubmitManualRead(context.Background(), store.ManualRead{AccountID: b.f.account.ID, UserID: b.f.user.ID, DeviceID: b.device.ID,
+				Black: p64(39000), Colour: p64(89000)}, b.now)
+			if err != nil || r.Flags.String() != "" || r.Review != billing.ReviewNone {
+				t.Errorf("read after a rejected one = %+v, %v; want no flag, no review", r, err)
+			}
+		})
+	}
+}
+
 // TestSubmitManualReadTotal: a contract billing the total gets the sum of
 // the meters read.
 func TestSubmitManualReadTotal(t *testing.T) {
