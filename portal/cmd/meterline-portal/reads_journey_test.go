@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"fmt"
 	"image"
 	"image/color"
@@ -17,33 +16,42 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/meterline/meterline/portal/internal/auth"
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/portal/internal/i18n"
-	"github.com/meterline/meterline/portal/internal/mail"
 	"github.com/meterline/meterline/portal/internal/mail/mailtest"
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/portal/internal/store/storetest"
 	"github.com/meterline/meterline/shared/domain"
-	"github.com/meterline/meterline/shared/schema"
 	"github.com/meterline/meterline/shared/schema/schematest"
 )
 
 // readsContact is the meter-read contact of the journey's device.
 const readsContact = "alexandra.martin@interparking.example"
 
+// The journey's quarter, and the day its campaign opens: the first
+// quarter of 2026, whose tolerance window closed on 7 April.
+var (
+	readsQuarter = billing.Period{Start: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 31, 0, 0, 0, 0, time.UTC)}
+	readsDay     = time.Date(2026, 4, 8, 9, 0, 0, 0, time.UTC)
+)
+
 // readsJourney is what the meter-read journey seeds: a colour device
-// under contract, its last invoiced read, and its open campaign.
+// under contract and its last invoiced read, of the quarter before.
 type readsJourney struct {
-	accountID, deviceID, campaignID int64
-	contact                         store.User
+	accountID, deviceID int64
+	contact             store.User
 }
 
 // TestBrowserMeterReads is seed 003 in a real browser (Debian chromium
-// driven by chromedp) against a portal started by run, with a real SMTP
-// server: the invitation e-mail's link to /reads, sign-in on the way,
-// the table, a read lower than the last one refused without a photo and
-// accepted with one (a PNG picked in the file field), then the pages in
-// French and in English. It saves screenshots of them in the folder it
-// names in its log (-screenshots).
+// driven by chromedp) against a portal started by run on a clock moved
+// to the day after the first quarter's window closed, with a real SMTP
+// server: the portal's own period-close job opens the device's campaign
+// and e-mails the invitation; the test reads it from the SMTP server and
+// follows its link to /reads, with sign-in on the way, the table, a read
+// lower than the last one refused without a photo and accepted with one
+// (a PNG picked in the file field), then the pages in French and in
+// English. It saves screenshots of them in the folder it names in its
+// log (-screenshots).
 func TestBrowserMeterReads(t *testing.T) {
 	bin := os.Getenv(EnvChromium)
 	if bin == "" {
@@ -55,13 +63,21 @@ func TestBrowserMeterReads(t *testing.T) {
 	seed := seedReadsJourney(t, db)
 	smtp := mailtest.Start(t)
 	uploads := filepath.Join(t.TempDir(), "uploads")
-	base := startPortal(t, "-database", db, "-upload-dir", uploads, "-smtp-host", "127.0.0.1", "-smtp-port", fmt.Sprint(smtp.Port()),
+	base := startPortalAt(t, movedClock(readsDay), "-database", db, "-upload-dir", uploads, "-smtp-host", "127.0.0.1", "-smtp-port", fmt.Sprint(smtp.Port()),
 		"-smtp-mode", "none", "-mail-from", "Meterline <noreply@meterline.test>")
 
-	inviteToReads(t, db, base, seed)
-	link := waitMail(t, smtp, readsContact, "/reads")
+	// The close job (schedule.JobPeriodClose) runs as the portal starts:
+	// no agent read the device, so its campaign opens and the invitation
+	// goes to its meter-read contact, in French.
+	fr := i18n.For(i18n.FR)
+	invitation := waitMessage(t, smtp, readsContact, "the meter-read invitation", func(m mailtest.Message) bool { return m.Link("/reads") != "" })
+	link := invitation.Link("/reads")
 	if link != base+"/reads" {
 		t.Fatalf("the invitation links to %s, want %s/reads", link, base)
+	}
+	if !strings.Contains(invitation.Subject, "Relevé des compteurs de votre équipement") || invitation.Lang != "fr" ||
+		!strings.Contains(invitation.Text, "RDG3923656030") || !strings.Contains(invitation.Text, fr.Date(readsQuarter.End)) {
+		t.Errorf("the invitation is not the French one about the device and the quarter: %q (%s)\n%s", invitation.Subject, invitation.Lang, invitation.Text)
 	}
 
 	b := newBrowser(t, bin)
@@ -82,7 +98,6 @@ func TestBrowserMeterReads(t *testing.T) {
 	if url, _ := chromedp.Run(b.ctx, chromedp.Location()); url != base+"/reads" {
 		t.Errorf("after sign-in the browser is at %s, want %s/reads", url, base)
 	}
-	fr := i18n.For(i18n.FR)
 	if text := b.text(t); !strings.Contains(text, "RDG3923656030") || !strings.Contains(text, fr.Number(39684)) || !strings.Contains(text, "À renseigner") {
 		t.Errorf("the meter-read page lacks the device, its last read or its status:\n%s", text)
 	}
@@ -149,9 +164,10 @@ func sep(path string) string {
 }
 
 // seedReadsJourney stores seed 003's customer: an account, its location,
-// a colour contract, a device whose meter-read contact has a password,
-// the device's last invoiced read and its campaign, open, as the billing
-// jobs leave it after the invitation.
+// a colour contract since the fourth quarter of 2025, a device whose
+// meter-read contact has a password, and the device's read of that
+// quarter, typed in on 5 January. Its campaign is the close job's to
+// open.
 func seedReadsJourney(t *testing.T, db string) readsJourney {
 	t.Helper()
 	ctx := context.Background()
@@ -183,36 +199,34 @@ func seedReadsJourney(t *testing.T, db string) readsJourney {
 	loc, err := st.CreateLocation(ctx, store.Location{AccountID: acc.ID, LocationAddress: store.LocationAddress{
 		Company: "Interparking Services", Street: "30 rue de Gramont", City: "Paris", PostalCode: "75002", Country: "FR"}})
 	must(err)
+	q4Start := readsQuarter.Start.AddDate(0, -3, 0)
 	k, err := st.CreateContract(ctx, store.Contract{Number: "CL001007-K1", AccountID: acc.ID, BillingPeriod: domain.BillingQuarterly,
-		BillsBlack: true, BillsColour: true, Start: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)})
+		BillsBlack: true, BillsColour: true, Start: q4Start})
 	must(err)
 	d, err := st.PutDeviceUnderContract(ctx, store.ContractedDevice{Serial: "RDG3923656030", Model: "7855V_F", ContractID: k.ID,
 		LocationID: &loc.ID, ReadContactID: &j.contact.ID}, store.BySystem("test"))
 	must(err)
 	j.deviceID = d.ID
-	// The last invoice's read and the campaign of the quarter just ended
-	// (whatever today is: the browser test runs on the real clock).
-	now := time.Now().UTC()
-	qStart := time.Date(now.Year(), ((now.Month()-1)/3)*3+1, 1, 0, 0, 0, 0, time.UTC)
-	prevEnd, prevStart := qStart.AddDate(0, 0, -1), qStart.AddDate(0, -3, 0)
 	_, err = storetest.InsertBillingRead(ctx, st.DB(), st.Dialect(), storetest.BillingRead{DeviceID: d.ID, ContractID: k.ID,
-		PeriodStart: prevStart.AddDate(0, -3, 0), PeriodEnd: prevStart.AddDate(0, 0, -1), Source: "manual", UserID: &j.contact.ID,
-		ReadAt: prevStart.AddDate(0, 0, 4), Black: ptr(int64(39684)), Colour: ptr(int64(89675))})
-	must(err)
-	j.campaignID, err = storetest.InsertCampaign(ctx, st.DB(), st.Dialect(), storetest.Campaign{DeviceID: d.ID, ContractID: k.ID,
-		PeriodStart: prevStart, PeriodEnd: prevEnd, ContactUserID: &j.contact.ID, CreatedAt: now})
+		PeriodStart: q4Start, PeriodEnd: readsQuarter.Start.AddDate(0, 0, -1), Source: "manual", UserID: &j.contact.ID,
+		ReadAt: readsQuarter.Start.AddDate(0, 0, 4), Black: ptr(int64(39684)), Colour: ptr(int64(89675))})
 	must(err)
 	return j
 }
 
 func ptr[T any](v T) *T { return &v }
 
-// inviteToReads enqueues, through the portal's outbox, the campaign's
-// invitation to the device's meter-read contact: a link to the portal's
-// /reads. It stands in for the campaign job's own e-mail (issue 16's
-// billing jobs) and is the one place to switch to it: the message reuses
-// an existing template, the link is what matters here.
-func inviteToReads(t *testing.T, db, base string, j readsJourney) {
+// movedClock is the real clock moved to start: it runs on from there.
+func movedClock(start time.Time) func() time.Time {
+	origin := time.Now()
+	return func() time.Time { return start.Add(time.Since(origin)) }
+}
+
+// checkJourneyRead checks the read the browser entered: the quarter's
+// billing read, manual, typed in on the moved clock's day, flagged lower
+// with its photo, waiting for review, its photo in the upload folder and
+// nowhere else.
+func checkJourneyRead(t *testing.T, db string, j readsJourney, uploads string) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, db, nil)
@@ -220,41 +234,15 @@ func inviteToReads(t *testing.T, db, base string, j readsJourney) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	err = st.Enqueue(ctx, mail.Message{Key: fmt.Sprintf("test-read-invitation:%d", j.campaignID), To: readsContact, Lang: i18n.FR,
-		Template: "contact_message", Data: map[string]any{"RequestID": j.campaignID, "CustomerNumber": "CL001007", "AccountName": "Interparking Services",
-			"UserName": "Meterline", "UserEmail": "noreply@meterline.test", "Subject": "Relevé compteurs de votre équipement",
-			"Body": "La date limite de vos relevés de compteurs est arrivée. Renseignez vos relevés compteurs : " + base + "/reads"}})
+	r, err := st.CurrentBillingRead(ctx, j.deviceID, readsQuarter.End)
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-// checkJourneyRead checks the read the browser entered: manual, flagged
-// lower with its photo, waiting for review, its photo in the upload
-// folder and nowhere else.
-func checkJourneyRead(t *testing.T, db string, j readsJourney, uploads string) {
-	t.Helper()
-	src, err := schema.ParseSource(db)
-	if err != nil {
-		t.Fatal(err)
+	if r.Source != billing.SourceManual || !billing.Date(r.ReadAt).Equal(billing.Date(readsDay)) || r.Black == nil || *r.Black != 39600 ||
+		r.Colour == nil || *r.Colour != 90120 || r.Flags.String() != "lower_than_previous photo" || r.Review != billing.ReviewPending || r.PhotoPath == nil {
+		t.Fatalf("the read entered: %+v", r)
 	}
-	conn, err := sql.Open(src.Driver, src.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var black, colour int64
-	var flags, review, source string
-	var photo sql.NullString
-	err = conn.QueryRow(`SELECT source, black, colour, flags, review, photo_path FROM billing_reads
-WHERE device_id = ? AND superseded_at IS NULL ORDER BY period_end DESC LIMIT 1`, j.deviceID).Scan(&source, &black, &colour, &flags, &review, &photo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if source != "manual" || black != 39600 || colour != 90120 || flags != "lower_than_previous photo" || review != "pending" || !photo.Valid {
-		t.Errorf("the read entered: %s %d %d %q %s %v", source, black, colour, flags, review, photo)
-	}
-	stored, err := os.ReadFile(filepath.Join(uploads, photo.String))
+	stored, err := os.ReadFile(filepath.Join(uploads, *r.PhotoPath))
 	if err != nil || !bytes.Equal(stored, counterPNG(t)) {
 		t.Errorf("the photo in the upload folder: %d bytes, %v", len(stored), err)
 	}

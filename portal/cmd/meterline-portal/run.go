@@ -44,6 +44,13 @@ const gcPercent = 400
 // Once the socket is bound it prints "portal listening on http://ADDR" to
 // stdout; tests and scripts wait for that line.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return runAt(ctx, time.Now, args, stdout, stderr)
+}
+
+// runAt is run on the clock now: the time of the store, the web site, the
+// e-mail sender and the scheduled jobs (the billing periods they close),
+// which tests move.
+func runAt(ctx context.Context, now func() time.Time, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "admin" {
 		return runAdmin(ctx, args[1:], stdout, stderr)
 	}
@@ -70,8 +77,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer st.Close()
+	st.SetClock(now)
 
-	sender, err := newSender(cfg.SMTP, st, logger)
+	sender, err := newSender(cfg.SMTP, st, logger, now)
 	if err != nil {
 		return err
 	}
@@ -93,7 +101,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
 	opts := siteOptions(cfg, st, logger, info.Version, ln.Addr())
-	opts.Photos = photos
+	opts.Photos, opts.Now = photos, now
 	site, err := web.New(opts)
 	if err != nil {
 		ln.Close()
@@ -107,7 +115,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	scheduler, err := schedule.New(st.DB(), st.Dialect(), schedule.Config{MailRetention: cfg.MailRetention, Logger: logger,
 		Billing:     schedule.Billing{Store: st, BaseURL: opts.BaseURL},
 		PruneSignIn: func(ctx context.Context) error { return st.PruneSignIn(ctx, idle, 24*time.Hour) },
-	}, jobs.Config{Logger: logger})
+	}, jobs.Config{Logger: logger, Now: now})
 	if err != nil {
 		ln.Close()
 		return err
@@ -200,7 +208,7 @@ func siteOptions(cfg config.Config, st *store.Store, logger *slog.Logger, versio
 // newSender returns the sender of the e-mail outbox over the SMTP server
 // of c, or nil, said once in the log, when no SMTP host is configured:
 // e-mails then wait in the outbox.
-func newSender(c config.SMTP, st *store.Store, logger *slog.Logger) (*mail.Sender, error) {
+func newSender(c config.SMTP, st *store.Store, logger *slog.Logger, now func() time.Time) (*mail.Sender, error) {
 	if !c.Enabled() {
 		logger.Info("e-mail sending is off: no SMTP host (-smtp-host, " + config.EnvSMTPHost + "); e-mails wait in the outbox")
 		return nil, nil
@@ -212,7 +220,7 @@ func newSender(c config.SMTP, st *store.Store, logger *slog.Logger) (*mail.Sende
 		Username: c.User,
 		Password: c.Password,
 		From:     c.From,
-	}, mail.SenderConfig{Logger: logger})
+	}, mail.SenderConfig{Logger: logger, Now: now})
 	if err != nil {
 		return nil, err
 	}

@@ -46,12 +46,18 @@ func (b *syncBuffer) String() string {
 // must return no error, when the test ends.
 func startPortal(t *testing.T, args ...string) string {
 	t.Helper()
+	return startPortalAt(t, time.Now, args...)
+}
+
+// startPortalAt is startPortal on the clock now (runAt).
+func startPortalAt(t *testing.T, now func() time.Time, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &syncBuffer{}
 	done := make(chan error, 1)
 	readyFile := filepath.Join(t.TempDir(), "ready.json")
 	go func() {
-		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile, "-upload-dir", filepath.Join(t.TempDir(), "uploads")}, args...), io.Discard, logs)
+		done <- runAt(ctx, now, append([]string{"-listen", "127.0.0.1:0", "-ready-file", readyFile, "-upload-dir", filepath.Join(t.TempDir(), "uploads")}, args...), io.Discard, logs)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -50,8 +50,10 @@ type Config struct {
 
 // JumpRule flags a read whose usage since the last real read is far
 // beyond the device's history: more than Factor times the daily average
-// of the History before that read, over the period, and at least Floor
-// pages. A history of fewer than MinSpan days judges nothing.
+// of the History before that read (back to the read before it, for reads
+// a quarter apart), over the period, and at least Floor pages. A history
+// of fewer than MinSpan days judges nothing. IsJump applies it to agent
+// and typed reads alike.
 type JumpRule struct {
 	Factor  float64
 	Floor   int64

@@ -5,7 +5,6 @@
 package billing
 
 import (
-	"strings"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -24,19 +23,6 @@ const (
 // busiest production printers stay far below a billion pages in their
 // life, so a larger number is a typing slip, not a read.
 const MaxMeter int64 = 999_999_999
-
-// The jump rule: a read whose usage since the last real read is more than
-// JumpFactor times what the device's history (or, without history, the
-// contract's expected volume) predicts for the days elapsed, plus
-// JumpSlackPages so that a quiet device is not flagged for a busy week,
-// is flagged "jump" and reviewed.
-const (
-	JumpFactor     = 3
-	JumpSlackPages = 1000
-	// historyMinDays is the shortest history an average daily usage is
-	// drawn from; a shorter one says too little.
-	historyMinDays = 30
-)
 
 // Refusals of a manual read. Test with errors.Is.
 var (
@@ -99,54 +85,49 @@ func MetersToRead(f DeviceFacts) Meters {
 	}
 }
 
-// PastRead is a billing read of an earlier period.
-type PastRead struct {
-	At            time.Time
-	Black, Colour *int64
-	// Estimated: the invoice used an estimate, not a read.
-	Estimated bool
-}
-
 // ManualRead is a read typed in by a customer, with what it is judged
-// against.
+// against: the facts putRealRead (store) judges an agent's read by.
 type ManualRead struct {
 	Meters        Meters
 	Black, Colour *int64
 	HasPhoto      bool
-	// Previous is the last billed read of the device (estimated or not),
-	// nil for a device never billed.
-	Previous *PastRead
-	// History are the device's earlier billing reads that were real reads
-	// (not estimated), oldest first; the last is what a lower read is
-	// compared with.
-	History []PastRead
-	// ExpectedMonthlyVolume is the contract's, the usage expected when the
-	// history is too short.
-	ExpectedMonthlyVolume int64
-	Now                   time.Time
+	// Terms are the contract's: the meters it bills (its total is black
+	// plus colour), which are the meters compared and judged.
+	Terms Terms
+	// Last is the device's last real billing read (not an estimate, not
+	// rejected): what a lower meter is compared with and a jump measured
+	// from; nil for a device never read.
+	Last *Reading
+	// AfterEstimate: the device's last billing read is an estimate, which
+	// this read regularises.
+	AfterEstimate bool
+	// History is the device's real reads, with its counter resets; Jump
+	// the rule a jump is judged by (Config.Jump).
+	History History
+	Jump    JumpRule
+	Now     time.Time
 }
 
 // Verdict is what becomes of an accepted manual read.
 type Verdict struct {
-	// Black, Colour: the values to record (nil for a meter not read);
-	// Total, when the contract bills it, is their sum.
-	Black, Colour *int64
-	Lower, Jump   bool
-	Flags         []string
+	// Meters are the values to record: black and colour as read (nil for
+	// a meter not read) and, when the contract bills it, the total, their
+	// sum.
+	Meters      MeterValues
+	Lower, Jump bool
+	Flags       Flags
 }
 
 // Review says whether the back office must look at the read: a lower read
 // (with its photo) or a jump.
-func (v Verdict) Review() bool { return v.Lower || v.Jump }
-
-// FlagText is the flags as billing_reads stores them.
-func (v Verdict) FlagText() string { return strings.Join(v.Flags, " ") }
+func (v Verdict) Review() bool { return v.Flags.NeedsReview() }
 
 // CheckManualRead applies seed 003's rules to a read typed in by hand:
-// every meter read is given, between 0 and MaxMeter; a meter lower than
-// the last real read needs a photo (then it is flagged and reviewed); a
-// usage far beyond the history is flagged and reviewed; a read after an
-// estimate regularises it. A meter not read is ignored.
+// every meter read is given, between 0 and MaxMeter; a meter billed lower
+// than the last real read with no reset between (Lower) needs a photo
+// (then it is flagged and reviewed); a usage far beyond the history
+// (JumpRule.IsJump) is flagged and reviewed; a read after an estimate
+// regularises it. A meter not read is ignored.
 func CheckManualRead(r ManualRead) (Verdict, error) {
 	if !r.Meters.Any() {
 		return Verdict{}, ErrNothingToRecord
@@ -155,8 +136,8 @@ func CheckManualRead(r ManualRead) (Verdict, error) {
 	for _, m := range []struct {
 		read  bool
 		value *int64
-		dst   **int64
-	}{{r.Meters.Black, r.Black, &v.Black}, {r.Meters.Colour, r.Colour, &v.Colour}} {
+		kind  domain.CounterKind
+	}{{r.Meters.Black, r.Black, domain.CounterBlack}, {r.Meters.Colour, r.Colour, domain.CounterColour}} {
 		if !m.read {
 			continue
 		}
@@ -168,82 +149,41 @@ func CheckManualRead(r ManualRead) (Verdict, error) {
 		case *m.value > MaxMeter:
 			return Verdict{}, ErrMeterTooLarge
 		}
-		x := *m.value
-		*m.dst = &x
+		v.Meters.Set(m.kind, *m.value)
 	}
-	var last *PastRead
-	if n := len(r.History); n > 0 {
-		last = &r.History[n-1]
+	if r.Terms.BillsTotal {
+		v.Meters.Set(domain.CounterTotal, v.total())
 	}
-	if last != nil {
-		v.Lower = lower(v.Black, last.Black) || lower(v.Colour, last.Colour)
-		v.Jump = jump(r, v, *last)
+	if r.Last != nil {
+		cur, kinds := Reading{At: r.Now, Meters: v.Meters}, r.Terms.Billed()
+		v.Lower = len(Lower(*r.Last, cur, kinds, r.History)) > 0
+		v.Jump = r.Jump.IsJump(*r.Last, cur, kinds, r.History)
 	}
 	if v.Lower && !r.HasPhoto {
 		return Verdict{}, ErrPhotoRequired
 	}
 	if v.Lower {
-		v.Flags = append(v.Flags, FlagLowerThanPrevious)
+		v.Flags = v.Flags.With(FlagLowerThanPrevious)
 	}
 	if r.HasPhoto {
-		v.Flags = append(v.Flags, FlagPhoto)
+		v.Flags = v.Flags.With(FlagPhoto)
 	}
 	if v.Jump {
-		v.Flags = append(v.Flags, FlagJump)
+		v.Flags = v.Flags.With(FlagJump)
 	}
-	if r.Previous != nil && r.Previous.Estimated {
-		v.Flags = append(v.Flags, FlagRegularises)
+	if r.AfterEstimate {
+		v.Flags = v.Flags.With(FlagRegularises)
 	}
 	return v, nil
 }
 
-// Total is the total meter of a read: black plus colour, the meters a
-// customer reads.
-func (v Verdict) Total() int64 {
+// total is black plus colour, the meters a customer reads.
+func (v Verdict) total() int64 {
 	var t int64
-	if v.Black != nil {
-		t += *v.Black
-	}
-	if v.Colour != nil {
-		t += *v.Colour
+	for _, k := range []domain.CounterKind{domain.CounterBlack, domain.CounterColour} {
+		if n, ok := v.Meters.Get(k); ok {
+			t += n
+		}
 	}
 	return t
-}
-
-func lower(now, before *int64) bool { return now != nil && before != nil && *now < *before }
-
-// jump compares the usage since the last real read with the daily usage
-// of the history (its first and last real reads, at least historyMinDays
-// apart), else with the contract's expected volume; with neither there is
-// nothing to judge by.
-func jump(r ManualRead, v Verdict, last PastRead) bool {
-	used := usage(v.Black, last.Black) + usage(v.Colour, last.Colour)
-	if used <= 0 {
-		return false
-	}
-	days := r.Now.Sub(last.At).Hours() / 24
-	if days < 1 {
-		days = 1
-	}
-	var perDay float64
-	first := r.History[0]
-	if span := last.At.Sub(first.At).Hours() / 24; span >= historyMinDays {
-		perDay = float64(usage(last.Black, first.Black)+usage(last.Colour, first.Colour)) / span
-	}
-	if perDay <= 0 && r.ExpectedMonthlyVolume > 0 {
-		perDay = float64(r.ExpectedMonthlyVolume) * 12 / 365
-	}
-	if perDay <= 0 {
-		return false
-	}
-	return float64(used) > JumpFactor*perDay*days+JumpSlackPages
-}
-
-// usage is how much a meter went up, 0 when either value is missing or it
-// went down.
-func usage(now, before *int64) int64 {
-	if now == nil || before == nil || *now < *before {
-		return 0
-	}
-	return *now - *before
 }

@@ -1,6 +1,8 @@
 package billing
 
 import (
+	"database/sql/driver"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -185,6 +187,24 @@ func (f Flags) String() string {
 	}
 	return strings.Join(out, " ")
 }
+
+// Scan reads billing_reads.flags (database/sql's Scanner).
+func (f *Flags) Scan(src any) error {
+	switch v := src.(type) {
+	case string:
+		*f = ParseFlags(v)
+	case []byte:
+		*f = ParseFlags(string(v))
+	case nil:
+		*f = nil
+	default:
+		return fmt.Errorf("billing: flags from a %T", src)
+	}
+	return nil
+}
+
+// Value writes the flags as billing_reads.flags holds them (String).
+func (f Flags) Value() (driver.Value, error) { return f.String(), nil }
 
 // NeedsReview reports whether a read with these flags waits for the back
 // office: a lower read (with its photo) or a jump.

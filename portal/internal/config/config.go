@@ -340,7 +340,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"a meter-read campaign closes this long after its third reminder, and the period is estimated ("+EnvReadCloseAfter+")")
 	fs.DurationVar(&b.MinHistory, "read-min-history", b.MinHistory,
 		"read history an estimate from a device's own usage needs; with less, the contract's expected volume is used ("+EnvReadMinHistory+")")
-	fs.Func("read-jump", "FACTOR,FLOOR: a read whose daily usage exceeds FACTOR times the device's 90-day average, by FLOOR pages or more, is flagged for review (default 3,1000) ("+EnvReadJump+")", func(v string) error {
+	fs.Func("read-jump", "FACTOR,FLOOR: a read (an agent's or typed in) whose usage since the last real read is FLOOR pages or more, at over FACTOR times the device's daily average of the 90 days before, is flagged for review (default 3,1000) ("+EnvReadJump+")", func(v string) error {
 		var err error
 		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
 		return err

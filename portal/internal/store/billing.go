@@ -24,8 +24,12 @@ import (
 const MeterReadsPath = "/reads"
 
 // BillingRead is a row of billing_reads: the read an invoice uses for a
-// device and a period. A meter is nil when the contract does not bill it
-// or the device does not have it.
+// device and a period. It is the one type of the row: the period close
+// and the campaigns write it (putRealRead, putEstimate), a read typed in
+// is one (SubmitManualRead, MeterReadEntry), and the export and the
+// review queue read it with its device and contract (BillingReadDetail).
+// A meter is nil when the contract does not bill it or the device does
+// not have it; a read typed in keeps the black and colour meters read.
 type BillingRead struct {
 	ID          int64     `db:"id"`
 	DeviceID    int64     `db:"device_id"`
@@ -39,9 +43,10 @@ type BillingRead struct {
 	Colour *int64    `db:"colour"`
 	Total  *int64    `db:"total"`
 	// Method says how an estimate was made (billing.Method…).
-	Method string `db:"method"`
-	// Flags are space-separated billing.Flag… words.
-	Flags     string  `db:"flags"`
+	Method string        `db:"method"`
+	Flags  billing.Flags `db:"flags"`
+	// PhotoPath is the name package upload stored the photo of the
+	// counters under, nil for none.
 	PhotoPath *string `db:"photo_path"`
 	// Review is billing.ReviewNone, ReviewPending, ReviewAccepted or
 	// ReviewRejected.
@@ -51,8 +56,9 @@ type BillingRead struct {
 	SupersededAt      *time.Time `db:"superseded_at"`
 }
 
-const billingReadColumns = `id, device_id, contract_id, period_start, period_end, source, read_at, black, colour, total,
-    method, flags, photo_path, review, submitted_by_user_id, created_at, superseded_at`
+// billingReadColumns read a BillingRead from billing_reads b.
+const billingReadColumns = `b.id, b.device_id, b.contract_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total,
+    b.method, b.flags, b.photo_path, b.review, b.submitted_by_user_id, b.created_at, b.superseded_at`
 
 func (b *BillingRead) utc() {
 	b.PeriodStart, b.PeriodEnd = dbDate(b.PeriodStart), dbDate(b.PeriodEnd)
@@ -62,6 +68,33 @@ func (b *BillingRead) utc() {
 		b.SupersededAt = &t
 	}
 }
+
+// selectBillingReads runs query, which selects billingReadColumns, and
+// returns its rows.
+func selectBillingReads(ctx context.Context, q sqlx.ExtContext, query string, args ...any) ([]BillingRead, error) {
+	var out []BillingRead
+	if err := sqlx.SelectContext(ctx, q, &out, q.Rebind(query), args...); err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].utc()
+	}
+	return out, nil
+}
+
+// getBillingRead runs query, which selects billingReadColumns, and
+// returns its one row (sql.ErrNoRows when there is none).
+func getBillingRead(ctx context.Context, q sqlx.ExtContext, query string, args ...any) (BillingRead, error) {
+	var b BillingRead
+	if err := sqlx.GetContext(ctx, q, &b, q.Rebind(query), args...); err != nil {
+		return BillingRead{}, err
+	}
+	b.utc()
+	return b, nil
+}
+
+// Estimated reports whether the invoice uses an estimate, not a read.
+func (b BillingRead) Estimated() bool { return b.Source == billing.SourceEstimated }
 
 // Meters are the read's meters.
 func (b BillingRead) Meters() billing.MeterValues {
@@ -308,42 +341,30 @@ func (s *Store) LastBillingRead(ctx context.Context, deviceID int64, periodEnd t
 }
 
 func lastBillingRead(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time) (BillingRead, error) {
-	var b BillingRead
-	err := sqlx.GetContext(ctx, q, &b, q.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
-WHERE device_id = ? AND period_end < ? AND superseded_at IS NULL
-ORDER BY period_end DESC LIMIT 1`), deviceID, dbDate(periodEnd))
-	if err != nil {
-		return BillingRead{}, err
-	}
-	b.utc()
-	return b, nil
+	return getBillingRead(ctx, q, `SELECT `+billingReadColumns+` FROM billing_reads b
+WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL
+ORDER BY b.period_end DESC LIMIT 1`, deviceID, dbDate(periodEnd))
 }
 
 // CurrentBillingRead returns the device's current billing read of the
 // period ending periodEnd, ENOTFOUND when there is none.
 func (s *Store) CurrentBillingRead(ctx context.Context, deviceID int64, periodEnd time.Time) (BillingRead, error) {
-	var b BillingRead
-	err := s.db.GetContext(ctx, &b, s.db.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
-WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL`), deviceID, dbDate(periodEnd))
+	b, err := getBillingRead(ctx, s.db, `SELECT `+billingReadColumns+` FROM billing_reads b
+WHERE b.device_id = ? AND b.period_end = ? AND b.superseded_at IS NULL`, deviceID, dbDate(periodEnd))
 	if err != nil {
 		return BillingRead{}, fmt.Errorf("store: billing read of device %d: %w",
 			deviceID, notFound(err, "device %d has no billing read for the period ending %s", deviceID, periodEnd.Format(time.DateOnly)))
 	}
-	b.utc()
 	return b, nil
 }
 
 // DeviceBillingReads lists every billing read of a device, superseded
 // ones included, by period and then in the order they were written.
 func (s *Store) DeviceBillingReads(ctx context.Context, deviceID int64) ([]BillingRead, error) {
-	var out []BillingRead
-	err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
-WHERE device_id = ? ORDER BY period_end, id`), deviceID)
+	out, err := selectBillingReads(ctx, s.db, `SELECT `+billingReadColumns+` FROM billing_reads b
+WHERE b.device_id = ? ORDER BY b.period_end, b.id`, deviceID)
 	if err != nil {
 		return nil, fmt.Errorf("store: billing reads of device %d: %w", deviceID, err)
-	}
-	for i := range out {
-		out[i].utc()
 	}
 	return out, nil
 }

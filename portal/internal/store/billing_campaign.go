@@ -121,10 +121,9 @@ func (s *Store) settleCampaign(ctx context.Context, tx *sqlx.Tx, c ReadCampaign,
 	if state != CampaignOpen {
 		return "", nil
 	}
-	var d billingDevice
-	if err := tx.GetContext(ctx, &d, tx.Rebind(`SELECT `+billingDeviceColumns+` FROM devices d, contracts c WHERE d.id = ? AND c.id = ?`),
-		c.DeviceID, c.ContractID); err != nil {
-		return "", fmt.Errorf("read the device and its contract: %w", err)
+	d, err := loadBillingDevice(ctx, tx, c.DeviceID, c.ContractID)
+	if err != nil {
+		return "", err
 	}
 	p := c.Period()
 	// A read already there (entered, or written by another path): the

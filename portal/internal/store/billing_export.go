@@ -12,7 +12,8 @@ import (
 )
 
 // BillingReadDetail is a billing read with whose device and contract it
-// is: a row of the export, or of the back office's review queue.
+// is: a row of the export, or of the back office's review queue (its
+// page and the API's).
 type BillingReadDetail struct {
 	BillingRead
 	AccountID      int64  `db:"account_id"`
@@ -30,7 +31,7 @@ type BillingReadDetail struct {
 func (d BillingReadDetail) ExportRow() billing.ExportRow {
 	return billing.ExportRow{CustomerNumber: d.CustomerNumber, ContractNumber: d.ContractNumber, Serial: d.Serial, Model: d.Model,
 		PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, ReadAt: d.ReadAt, Black: d.Black, Colour: d.Colour, Total: d.Total,
-		Source: d.Source, Method: d.Method, Flags: d.Flags, Review: d.Review}
+		Source: d.Source, Method: d.Method, Flags: d.Flags.String(), Review: d.Review}
 }
 
 // ExportRows are the reads as the export gives them.
@@ -44,8 +45,7 @@ func ExportRows(ds []BillingReadDetail) []billing.ExportRow {
 
 // billingDetailSelect reads current billing reads (alias b) with their
 // account, contract and device; the callers add conditions and order.
-const billingDetailSelect = `SELECT b.id, b.device_id, b.contract_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total,
-       b.method, b.flags, b.photo_path, b.review, b.submitted_by_user_id, b.created_at, b.superseded_at,
+const billingDetailSelect = `SELECT ` + billingReadColumns + `,
        a.id AS account_id, a.customer_number, a.name AS account_name, c.number AS contract_number, d.serial, d.model,
        COALESCE(u.email, '') AS submitted_by
 FROM billing_reads b

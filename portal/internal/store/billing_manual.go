@@ -45,29 +45,6 @@ const (
 	MaxAutomationPhone   = 40
 )
 
-// BilledRead is a row of billing_reads: the read an invoice uses for a
-// device and a period.
-type BilledRead struct {
-	ID          int64
-	DeviceID    int64
-	PeriodStart time.Time
-	PeriodEnd   time.Time
-	// Source is agent, manual or estimated.
-	Source string
-	ReadAt time.Time
-	// A meter the contract does not bill, or the device lacks, is nil.
-	Black, Colour, Total *int64
-	// Flags are billing's words (billing.Flag…).
-	Flags []string
-	// Review is none, pending, accepted or rejected.
-	Review string
-	// Photo is the stored photo's name (package upload), "" for none.
-	Photo string
-}
-
-// Estimated reports whether the invoice used an estimate.
-func (b BilledRead) Estimated() bool { return b.Source == "estimated" }
-
 // MeterReadStatus is where a device's campaign stands for the customer.
 type MeterReadStatus string
 
@@ -104,17 +81,12 @@ type MeterReadEntry struct {
 	ClosesAt *time.Time
 	// Meters are those the customer types in (billing.MetersToRead).
 	Meters billing.Meters
-	// BillsTotal: the contract bills the total, the sum of the meters read.
-	BillsTotal            bool
-	ExpectedMonthlyVolume int64
-	// LastBilled is the device's last invoiced read (estimated or not),
-	// whose values prefill the form; nil for a device never billed.
-	LastBilled *BilledRead
-	// History are the device's earlier invoiced reads that were real
-	// reads, oldest first.
-	History []BilledRead
+	// LastBilled is the device's last invoiced read (estimated or not,
+	// not rejected), whose values prefill the form; nil for a device
+	// never billed.
+	LastBilled *BillingRead
 	// Entered is the read typed in for this campaign, nil before it.
-	Entered *BilledRead
+	Entered *BillingRead
 	// AutomationRequested: a request to automate the device's reads is
 	// open.
 	AutomationRequested bool
@@ -197,7 +169,7 @@ func (s *Store) MeterReadToEnter(ctx context.Context, accountID, deviceID int64,
 	return e, nil
 }
 
-func (s *Store) meterReadEntry(ctx context.Context, q sqlx.QueryerContext, accountID, deviceID int64, now time.Time) (MeterReadEntry, error) {
+func (s *Store) meterReadEntry(ctx context.Context, q sqlx.ExtContext, accountID, deviceID int64, now time.Time) (MeterReadEntry, error) {
 	if deviceID <= 0 {
 		return MeterReadEntry{}, domain.Errorf(domain.ENOTFOUND, "no read campaign for device %d", deviceID)
 	}
@@ -228,7 +200,6 @@ type campaignRow struct {
 	BillsBlack  bool           `db:"bills_black"`
 	BillsColour bool           `db:"bills_colour"`
 	BillsTotal  bool           `db:"bills_total"`
-	Expected    int64          `db:"expected_monthly_volume"`
 	HasLocation bool           `db:"has_location"`
 	Company     sql.NullString `db:"company"`
 	Street      sql.NullString `db:"street"`
@@ -246,7 +217,7 @@ type campaignRow struct {
 const latestCampaignsQuery = `
 SELECT c.id AS campaign_id, c.device_id, c.contract_id, c.period_start, c.period_end, c.state, c.reminders, c.closes_at,
        d.serial, d.model, d.last_colour AS reported_colour, r.unreported,
-       k.bills_black, k.bills_colour, k.bills_total, k.expected_monthly_volume,
+       k.bills_black, k.bills_colour, k.bills_total,
        l.id IS NOT NULL AS has_location,
        l.company, l.street, l.city, l.province, l.postal_code, l.country,
        EXISTS (SELECT 1 FROM read_automation_requests a
@@ -259,40 +230,20 @@ LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
 WHERE d.account_id = ?
   AND c.period_end = (SELECT max(c2.period_end) FROM read_campaigns c2 WHERE c2.device_id = c.device_id)`
 
-// billedReadsQuery is the current billing reads of an account's devices
-// that had a campaign (deviceFilter narrows it), oldest period first.
+// billedReadsQuery is the current billing reads, not rejected, of an
+// account's devices that had a campaign (deviceFilter narrows it), oldest
+// period first.
 const billedReadsQuery = `
-SELECT b.id, b.device_id, b.period_start, b.period_end, b.source, b.read_at, b.black, b.colour, b.total, b.flags, b.review, b.photo_path
+SELECT ` + billingReadColumns + `
 FROM billing_reads b
 JOIN devices d ON d.id = b.device_id
 WHERE d.account_id = ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
   AND EXISTS (SELECT 1 FROM read_campaigns c WHERE c.device_id = b.device_id)`
 
-type billedRow struct {
-	ID          int64          `db:"id"`
-	DeviceID    int64          `db:"device_id"`
-	PeriodStart time.Time      `db:"period_start"`
-	PeriodEnd   time.Time      `db:"period_end"`
-	Source      string         `db:"source"`
-	ReadAt      time.Time      `db:"read_at"`
-	Black       sql.NullInt64  `db:"black"`
-	Colour      sql.NullInt64  `db:"colour"`
-	Total       sql.NullInt64  `db:"total"`
-	Flags       string         `db:"flags"`
-	Review      string         `db:"review"`
-	Photo       sql.NullString `db:"photo_path"`
-}
-
-func (r billedRow) billedRead() BilledRead {
-	return BilledRead{ID: r.ID, DeviceID: r.DeviceID, PeriodStart: dbDate(r.PeriodStart), PeriodEnd: dbDate(r.PeriodEnd), Source: r.Source,
-		ReadAt: r.ReadAt.UTC(), Black: nullInt(r.Black), Colour: nullInt(r.Colour), Total: nullInt(r.Total),
-		Flags: strings.Fields(r.Flags), Review: r.Review, Photo: r.Photo.String}
-}
-
 // meterReadEntries reads the latest campaign of the account's devices (of
 // one device when deviceID is not 0) with their invoiced reads: two
 // statements, whatever the number of devices.
-func (s *Store) meterReadEntries(ctx context.Context, q sqlx.QueryerContext, accountID, deviceID int64, now time.Time) ([]MeterReadEntry, error) {
+func (s *Store) meterReadEntries(ctx context.Context, q sqlx.ExtContext, accountID, deviceID int64, now time.Time) ([]MeterReadEntry, error) {
 	campaignsSQL, readsSQL := latestCampaignsQuery, billedReadsQuery
 	args := []any{accountID}
 	if deviceID != 0 {
@@ -307,13 +258,13 @@ func (s *Store) meterReadEntries(ctx context.Context, q sqlx.QueryerContext, acc
 	if len(campaigns) == 0 {
 		return nil, nil
 	}
-	var reads []billedRow
-	if err := sqlx.SelectContext(ctx, q, &reads, schema.Rebind(s.dialect, readsSQL+` ORDER BY b.device_id, b.period_end`), args...); err != nil {
+	reads, err := selectBillingReads(ctx, q, readsSQL+` ORDER BY b.device_id, b.period_end`, args...)
+	if err != nil {
 		return nil, fmt.Errorf("billing reads: %w", err)
 	}
-	byDevice := map[int64][]BilledRead{}
+	byDevice := map[int64][]BillingRead{}
 	for _, r := range reads {
-		byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r.billedRead())
+		byDevice[r.DeviceID] = append(byDevice[r.DeviceID], r)
 	}
 	out := make([]MeterReadEntry, 0, len(campaigns))
 	for _, c := range campaigns {
@@ -327,10 +278,10 @@ func (s *Store) meterReadEntries(ctx context.Context, q sqlx.QueryerContext, acc
 }
 
 // entry is a campaign row with the device's invoiced reads.
-func (c campaignRow) entry(reads []BilledRead, now time.Time) (MeterReadEntry, error) {
+func (c campaignRow) entry(reads []BillingRead, now time.Time) (MeterReadEntry, error) {
 	e := MeterReadEntry{CampaignID: c.CampaignID, DeviceID: c.DeviceID, ContractID: c.ContractID, Serial: c.Serial, Model: c.Model,
 		PeriodStart: dbDate(c.PeriodStart), PeriodEnd: dbDate(c.PeriodEnd), State: c.State, Reminders: c.Reminders,
-		BillsTotal: c.BillsTotal, ExpectedMonthlyVolume: c.Expected, AutomationRequested: c.Automation, now: now}
+		AutomationRequested: c.Automation, now: now}
 	if c.ClosesAt.Valid {
 		at := c.ClosesAt.Time.UTC()
 		e.ClosesAt = &at
@@ -350,14 +301,11 @@ func (c campaignRow) entry(reads []BilledRead, now time.Time) (MeterReadEntry, e
 	for i := range reads {
 		r := reads[i]
 		switch {
-		case r.PeriodEnd.Equal(e.PeriodEnd) && r.Source == "manual":
+		case r.PeriodEnd.Equal(e.PeriodEnd) && r.Source == billing.SourceManual:
 			e.Entered = &r
 		case r.PeriodEnd.Before(e.PeriodEnd):
 			e.LastBilled = &r
 			facts.BilledColour = facts.BilledColour || r.Colour != nil
-			if !r.Estimated() {
-				e.History = append(e.History, r)
-			}
 		}
 	}
 	e.Meters = billing.MetersToRead(facts)
@@ -385,46 +333,51 @@ type ManualRead struct {
 // ErrReadCampaignClosed; an agent read it: ErrReadByAgent; a device of
 // another account or with no campaign: ENOTFOUND), and the read must pass
 // billing.CheckManualRead (billing.ErrPhotoRequired for a lower meter
-// without a photo…). The read becomes the period's billing read (source
-// manual), replacing the one typed in before for the same campaign, which
-// keeps its row, superseded; a lower read with its photo, or a jump, waits
-// for the back office's review. The campaign's state becomes read.
-func (s *Store) SubmitManualRead(ctx context.Context, r ManualRead, now time.Time) (BilledRead, error) {
-	var out BilledRead
+// without a photo…), judged against the same prior reads and history as
+// an agent's read (loadPriorReads). The read becomes the period's billing
+// read (source manual), replacing the one typed in before for the same
+// campaign, which keeps its row, superseded; a lower read with its photo,
+// or a jump, waits for the back office's review; the estimates before it
+// are regularised. The campaign's state becomes read.
+func (s *Store) SubmitManualRead(ctx context.Context, r ManualRead, now time.Time) (BillingRead, error) {
+	at := dbTime(now)
+	var out BillingRead
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		if err := s.lockCampaign(ctx, tx, r.AccountID, r.DeviceID); err != nil {
 			return err
 		}
-		e, err := s.meterReadEntry(ctx, tx, r.AccountID, r.DeviceID, now)
+		e, err := s.meterReadEntry(ctx, tx, r.AccountID, r.DeviceID, at)
 		if err != nil {
 			return err
 		}
 		if err := e.refusal(); err != nil {
 			return err
 		}
-		in := billing.ManualRead{Meters: e.Meters, Black: r.Black, Colour: r.Colour, HasPhoto: r.Photo != nil,
-			ExpectedMonthlyVolume: e.ExpectedMonthlyVolume, Now: now}
-		if e.LastBilled != nil {
-			in.Previous = e.LastBilled.pastRead()
+		d, err := loadBillingDevice(ctx, tx, e.DeviceID, e.ContractID)
+		if err != nil {
+			return err
 		}
-		for _, h := range e.History {
-			in.History = append(in.History, *h.pastRead())
+		prior, err := s.loadPriorReads(ctx, tx, e.DeviceID, e.PeriodEnd, at)
+		if err != nil {
+			return err
+		}
+		in := billing.ManualRead{Meters: e.Meters, Black: r.Black, Colour: r.Colour, HasPhoto: r.Photo != nil, Terms: d.terms(),
+			AfterEstimate: len(prior.estimates) > 0, History: prior.history, Jump: s.billing.Jump, Now: at}
+		if prior.anchor != nil {
+			last := prior.anchor.Reading()
+			in.Last = &last
 		}
 		v, err := billing.CheckManualRead(in)
 		if err != nil {
 			return err
 		}
-		out, err = s.recordManualRead(ctx, tx, e, r, v, now)
+		out, err = s.recordManualRead(ctx, tx, e, r, v, prior, at)
 		return err
 	})
 	if err != nil {
-		return BilledRead{}, fmt.Errorf("store: meter read of device %d: %w", r.DeviceID, err)
+		return BillingRead{}, fmt.Errorf("store: meter read of device %d: %w", r.DeviceID, err)
 	}
 	return out, nil
-}
-
-func (b BilledRead) pastRead() *billing.PastRead {
-	return &billing.PastRead{At: b.ReadAt, Black: b.Black, Colour: b.Colour, Estimated: b.Estimated()}
 }
 
 // lockCampaign locks the latest campaign of a device of the account, so
@@ -441,48 +394,37 @@ WHERE d.account_id = ? AND c.device_id = ? ORDER BY c.period_end DESC LIMIT 1`+l
 	return notFound(err, "no read campaign for device %d in this account", deviceID)
 }
 
-// recordManualRead writes the checked read of e's campaign and marks the
-// campaign read.
-func (s *Store) recordManualRead(ctx context.Context, tx *sqlx.Tx, e MeterReadEntry, r ManualRead, v billing.Verdict, now time.Time) (BilledRead, error) {
-	at := dbTime(now)
+// recordManualRead writes the checked read of e's campaign at at,
+// regularises the estimates before it and marks the campaign read.
+func (s *Store) recordManualRead(ctx context.Context, tx *sqlx.Tx, e MeterReadEntry, r ManualRead, v billing.Verdict, prior priorReads, at time.Time) (BillingRead, error) {
 	if e.Entered != nil {
 		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE billing_reads SET superseded_at = ? WHERE id = ?`), at, e.Entered.ID); err != nil {
-			return BilledRead{}, fmt.Errorf("supersede read %d: %w", e.Entered.ID, err)
+			return BillingRead{}, fmt.Errorf("supersede read %d: %w", e.Entered.ID, err)
 		}
 	}
-	b := BilledRead{DeviceID: e.DeviceID, PeriodStart: e.PeriodStart, PeriodEnd: e.PeriodEnd, Source: "manual", ReadAt: at,
-		Black: v.Black, Colour: v.Colour, Flags: v.Flags, Review: "none"}
-	if e.BillsTotal {
-		t := v.Total()
-		b.Total = &t
-	}
+	b := BillingRead{DeviceID: e.DeviceID, ContractID: e.ContractID, PeriodStart: e.PeriodStart, PeriodEnd: e.PeriodEnd,
+		Source: billing.SourceManual, ReadAt: at, Black: v.Meters.Black, Colour: v.Meters.Colour, Total: v.Meters.Total,
+		Flags: v.Flags, Review: billing.ReviewNone, SubmittedByUserID: &r.UserID, CreatedAt: at}
 	if v.Review() {
-		b.Review = "pending"
+		b.Review = billing.ReviewPending
 	}
-	var photo *string
 	if r.Photo != nil {
-		b.Photo, photo = r.Photo.Name, &r.Photo.Name
+		b.PhotoPath = &r.Photo.Name
 	}
-	// The period and contract are copied from the campaign's row as
-	// stored, so that (device_id, period_end) match it exactly.
-	err := tx.GetContext(ctx, &b.ID, tx.Rebind(`INSERT INTO billing_reads
-(device_id, contract_id, period_start, period_end, source, read_at, black, colour, total, method, flags, photo_path, review, submitted_by_user_id, created_at)
-SELECT c.device_id, c.contract_id, c.period_start, c.period_end, 'manual', ?, ?, ?, ?, 'portal', ?, ?, ?, ?, ?
-FROM read_campaigns c WHERE c.id = ? RETURNING id`),
-		at, b.Black, b.Colour, b.Total, v.FlagText(), photo, b.Review, r.UserID, at, e.CampaignID)
-	if err != nil {
+	inserted, err := insertBillingRead(ctx, tx, &b)
+	if err == nil && !inserted {
 		// The period's read is another source's: the campaign should not
 		// have been open.
-		return BilledRead{}, fmt.Errorf("record the read: %w", constraint(err))
+		err = domain.Errorf(domain.ECONFLICT, "the period ending %s has a billing read of source %s", e.PeriodEnd.Format(time.DateOnly), b.Source)
 	}
-	// The estimates before this read give way to the usage spread up to
-	// it (billing.Regularise, billing_write.go).
-	cur := billing.Reading{At: at, Meters: billing.MeterValues{Black: b.Black, Colour: b.Colour, Total: b.Total}}
-	if err := s.regulariseBefore(ctx, tx, e.DeviceID, e.PeriodEnd, cur, at); err != nil {
-		return BilledRead{}, fmt.Errorf("regularise the estimates before it: %w", err)
+	if err != nil {
+		return BillingRead{}, fmt.Errorf("record the read: %w", err)
+	}
+	if err := applySpread(ctx, tx, prior.estimates, prior.spread(b.Reading()), at); err != nil {
+		return BillingRead{}, fmt.Errorf("regularise the estimates before it: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE read_campaigns SET state = 'read', ended_at = ? WHERE id = ?`), at, e.CampaignID); err != nil {
-		return BilledRead{}, fmt.Errorf("mark campaign %d read: %w", e.CampaignID, err)
+		return BillingRead{}, fmt.Errorf("mark campaign %d read: %w", e.CampaignID, err)
 	}
 	return b, nil
 }
@@ -560,44 +502,6 @@ func (a *ReadAutomation) check(now time.Time) error {
 		a.PreferredDate = &d
 	}
 	return nil
-}
-
-// ReadReview is a billing read waiting for the back office's review: a
-// read lower than the last one (with its photo) or a jump.
-type ReadReview struct {
-	BilledRead
-	AccountID      int64  `db:"account_id"`
-	CustomerNumber string `db:"customer_number"`
-	AccountName    string `db:"account_name"`
-	Serial         string `db:"serial"`
-	Model          string `db:"model"`
-	// SubmittedBy is the e-mail of the user who typed it in, "" for an
-	// agent's read.
-	SubmittedBy string `db:"submitted_by"`
-}
-
-// BackOfficeReadReviews lists the billing reads waiting for review, oldest
-// first, at most limit (1 to 500; 0 is 50): BillingReviewQueue, as the
-// back office's page shows it.
-func (s *Store) BackOfficeReadReviews(ctx context.Context, limit int) ([]ReadReview, error) {
-	queue, err := s.BillingReviewQueue(ctx, limit)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]ReadReview, len(queue))
-	for i, d := range queue {
-		photo := ""
-		if d.PhotoPath != nil {
-			photo = *d.PhotoPath
-		}
-		out[i] = ReadReview{
-			BilledRead: BilledRead{ID: d.ID, DeviceID: d.DeviceID, PeriodStart: d.PeriodStart, PeriodEnd: d.PeriodEnd, Source: d.Source,
-				ReadAt: d.ReadAt, Black: d.Black, Colour: d.Colour, Total: d.Total, Flags: strings.Fields(d.Flags), Review: d.Review, Photo: photo},
-			AccountID: d.AccountID, CustomerNumber: d.CustomerNumber, AccountName: d.AccountName,
-			Serial: d.Serial, Model: d.Model, SubmittedBy: d.SubmittedBy,
-		}
-	}
-	return out, nil
 }
 
 // ReadAutomationRequest is an open request to automate a device's reads,

@@ -207,7 +207,7 @@ func show(r store.BillingRead) string {
 		sup = " superseded"
 	}
 	return r.PeriodEnd.Format(time.DateOnly) + " " + r.Source + " " + r.ReadAt.Format(time.RFC3339) + " b=" + v(r.Black) + " c=" + v(r.Colour) +
-		" t=" + v(r.Total) + " [" + r.Method + "] [" + r.Flags + "] " + r.Review + sup
+		" t=" + v(r.Total) + " [" + r.Method + "] [" + r.Flags.String() + "] " + r.Review + sup
 }
 
 func itoa(n int64) string { return strings.TrimSpace(strings.ReplaceAll(fmtInt(n), ",", "")) }
@@ -283,7 +283,7 @@ func TestBillingThroughPeriods(t *testing.T) {
 			}
 			for serial := range b.devices {
 				r := b.current(serial, q4)
-				if r.Source != billing.SourceAgent || !r.ReadAt.Equal(q4End.Add(8*time.Hour)) || r.Flags != "" || r.Review != billing.ReviewNone {
+				if r.Source != billing.SourceAgent || !r.ReadAt.Equal(q4End.Add(8*time.Hour)) || r.Flags.String() != "" || r.Review != billing.ReviewNone {
 					t.Errorf("%s Q4: %s, want the agent's read of 1 January 08:00", serial, show(r))
 				}
 			}
@@ -298,11 +298,11 @@ func TestBillingThroughPeriods(t *testing.T) {
 			if rep := b.close(); rep.AgentReads != 4 || rep.Campaigns != 3 || rep.Invitations != 2 {
 				t.Fatalf("Q1 close: %+v, want 4 agent reads, 3 campaigns, 2 invitations (one per contact)", rep)
 			}
-			if r := b.current("SWAP", q1); r.Flags != billing.FlagCounterReset || r.Review != billing.ReviewNone ||
+			if r := b.current("SWAP", q1); r.Flags.String() != billing.FlagCounterReset || r.Review != billing.ReviewNone ||
 				!eq64(r.Black, *swap.at(q1End.Add(8 * time.Hour)).Black) {
 				t.Errorf("SWAP Q1: %s, want the new board's meters flagged counter_reset", show(r))
 			}
-			if r := b.current("JUMP", q1); r.Flags != billing.FlagJump || r.Review != billing.ReviewPending {
+			if r := b.current("JUMP", q1); r.Flags.String() != billing.FlagJump || r.Review != billing.ReviewPending {
 				t.Errorf("JUMP Q1: %s, want flagged jump, pending review", show(r))
 			}
 			if r := b.current("EDGE_IN", q1); !r.ReadAt.Equal(q1End.Add(-10 * billing.Day)) {
@@ -465,7 +465,7 @@ func TestBillingThroughPeriods(t *testing.T) {
 				t.Errorf("Q2 close: %+v, want 5 agent reads and 2 campaigns (EDGE_IN, EDGE_OUT)", rep)
 			}
 			real := b.current("GONE", q2)
-			if real.Source != billing.SourceAgent || real.Flags != billing.FlagRegularises || real.Review != billing.ReviewNone {
+			if real.Source != billing.SourceAgent || real.Flags.String() != billing.FlagRegularises || real.Review != billing.ReviewNone {
 				t.Errorf("GONE Q2: %s, want the agent's read flagged regularises", show(real))
 			}
 			spread := b.current("GONE", q1)
@@ -482,7 +482,7 @@ func TestBillingThroughPeriods(t *testing.T) {
 			if *spread.Black < *q4Read.Black || *real.Black < *spread.Black || *spread.Colour < *q4Read.Colour || *real.Colour < *spread.Colour {
 				t.Errorf("regularisation went negative: Q4 %s, Q1 %s, Q2 %s", show(q4Read), show(spread), show(real))
 			}
-			if r := b.current("SWAP", q2); r.Flags != "" {
+			if r := b.current("SWAP", q2); r.Flags.String() != "" {
 				t.Errorf("SWAP Q2: %s, want no flag (the reset was in Q1)", show(r))
 			}
 
@@ -581,7 +581,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
 				b.device(serial, false)
 			}
-			enter := func(serial string, black, colour int64, photo *store.StoredPhoto) (store.BilledRead, error) {
+			enter := func(serial string, black, colour int64, photo *store.StoredPhoto) (store.BillingRead, error) {
 				return b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
 					UserID: b.f.user.ID, Black: &black, Colour: &colour, Photo: photo}, b.clock.Now())
 			}
@@ -610,7 +610,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			}
 			b.at(date(2025, 4, 10))
 			if r, err := enter("LOWER", 9000, 2600, &store.StoredPhoto{Name: "lower.jpg"}); err != nil ||
-				strings.Join(r.Flags, " ") != "lower_than_previous photo" || r.Review != billing.ReviewPending {
+				r.Flags.String() != "lower_than_previous photo" || r.Review != billing.ReviewPending {
 				t.Errorf("LOWER Q1: %+v, %v; want flagged lower and photo, pending", r, err)
 			}
 			if r, err := enter("MANUAL", 19000, 3800, nil); err != nil || len(r.Flags) != 0 || r.Review != billing.ReviewNone {
@@ -658,7 +658,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			b.close()
 			b.at(date(2025, 7, 9).Add(10 * time.Hour))
 			real, err := enter("LATE", 28000, 5600, nil)
-			if err != nil || strings.Join(real.Flags, " ") != billing.FlagRegularises {
+			if err != nil || real.Flags.String() != billing.FlagRegularises {
 				t.Fatalf("LATE Q2: %+v, %v; want regularises", real, err)
 			}
 			spread := b.current("LATE", q1)

@@ -52,6 +52,18 @@ func (d billingDevice) terms() billing.Terms {
 	return t
 }
 
+// loadBillingDevice reads device deviceID with the terms of contract
+// contractID (a campaign's).
+func loadBillingDevice(ctx context.Context, q sqlx.ExtContext, deviceID, contractID int64) (billingDevice, error) {
+	var d billingDevice
+	err := sqlx.GetContext(ctx, q, &d, q.Rebind(`SELECT `+billingDeviceColumns+` FROM devices d, contracts c WHERE d.id = ? AND c.id = ?`),
+		deviceID, contractID)
+	if err != nil {
+		return billingDevice{}, fmt.Errorf("read device %d and contract %d: %w", deviceID, contractID, err)
+	}
+	return d, nil
+}
+
 // meterColumn is the column of meter_reads and billing_reads holding a
 // billing meter: the kinds are billing.Kinds, each a column name.
 func meterColumn(k domain.CounterKind) string { return string(k) }
@@ -111,9 +123,10 @@ WHERE m.device_id = ? AND NOT m.clock_ahead AND `+hasBilled(kinds)+` AND `+side.
 // between them is the later value minus the earlier (the collector
 // records every fall as a reset), so the points that matter are the first
 // and last agent reads of the range, the reads on either side of each
-// mark, the two reads of every recorded reset, and the device's manual
-// billing reads (few, and no reset is recorded between them). Agent reads
-// stamped ahead are left out, as the collector leaves them out of usage.
+// mark, the two reads of every recorded reset, and the device's real
+// billing reads, not rejected (few; an agent's is one of its reads, a
+// person's has no reset recorded between them). Agent reads stamped ahead
+// are left out, as the collector leaves them out of usage.
 func loadHistory(ctx context.Context, q sqlx.ExtContext, deviceID int64, from, to time.Time, marks ...time.Time) (billing.History, error) {
 	from, to = dbTime(from), dbTime(to)
 	var reads []billing.Reading
@@ -163,14 +176,14 @@ WHERE device_id = ? AND read_at >= ? AND read_at <= ? AND kind IN ('black', 'col
 		after.Set(k, r.Value)
 		reads = append(reads, billing.Reading{At: r.PreviousAt.UTC(), Meters: before}, billing.Reading{At: r.At.UTC(), Meters: after})
 	}
-	var manual []meterRow
-	err = sqlx.SelectContext(ctx, q, &manual, q.Rebind(`SELECT read_at, black, colour, total FROM billing_reads
-WHERE device_id = ? AND source = 'manual' AND superseded_at IS NULL AND review <> 'rejected' AND read_at >= ? AND read_at <= ?`),
+	var billed []meterRow
+	err = sqlx.SelectContext(ctx, q, &billed, q.Rebind(`SELECT read_at, black, colour, total FROM billing_reads
+WHERE device_id = ? AND source <> 'estimated' AND superseded_at IS NULL AND review <> 'rejected' AND read_at >= ? AND read_at <= ?`),
 		deviceID, from, to)
 	if err != nil {
-		return billing.History{}, fmt.Errorf("manual reads of device %d: %w", deviceID, err)
+		return billing.History{}, fmt.Errorf("real billing reads of device %d: %w", deviceID, err)
 	}
-	for _, r := range manual {
+	for _, r := range billed {
 		reads = append(reads, r.reading())
 	}
 	return billing.NewHistory(mergeSameTime(reads), resetAt), nil
@@ -203,19 +216,20 @@ func mergeSameTime(reads []billing.Reading) []billing.Reading {
 
 // currentReadsBefore lists the device's current billing reads of periods
 // ending before periodEnd, latest first, down to the latest real one: the
-// estimates a real read would regularise, then their anchor.
+// estimates a real read would regularise, then their anchor. A rejected
+// read is left out: the back office said its values are not the device's
+// (loadHistory leaves it out too).
 func currentReadsBefore(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time) ([]BillingRead, error) {
-	var out []BillingRead
 	// Estimates in a row are few: a device unread for years is a handful
 	// of periods; the limit keeps a pathological one cheap.
-	err := sqlx.SelectContext(ctx, q, &out, q.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
-WHERE device_id = ? AND period_end < ? AND superseded_at IS NULL ORDER BY period_end DESC LIMIT 24`), deviceID, dbDate(periodEnd))
+	out, err := selectBillingReads(ctx, q, `SELECT `+billingReadColumns+` FROM billing_reads b
+WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
+ORDER BY b.period_end DESC LIMIT 24`, deviceID, dbDate(periodEnd))
 	if err != nil {
 		return nil, fmt.Errorf("billing reads of device %d before %s: %w", deviceID, periodEnd.Format(time.DateOnly), err)
 	}
 	for i := range out {
-		out[i].utc()
-		if out[i].Source != billing.SourceEstimated {
+		if !out[i].Estimated() {
 			return out[:i+1], nil
 		}
 	}
@@ -242,7 +256,7 @@ type RealRead struct {
 //   - counter_reset when a reset of a billed meter was recorded since the
 //     previous billing read;
 //   - jump when the usage since the last real billing read is one
-//     (billing.JumpRule);
+//     (billing.JumpRule.IsJump, as for a read typed in);
 //   - regularises when the previous billing read is an estimate: the
 //     estimates since the last real billing read are superseded by their
 //     re-spread values (billing.Regularise; source estimated, method
@@ -255,42 +269,24 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	terms := d.terms()
 	kinds := terms.Billed()
 	cur := billing.Reading{At: dbTime(r.Reading.At), Meters: r.Reading.Meters.Only(terms)}
-	prev, anchor, estimates, err := readsBefore(ctx, tx, d.ID, p.End)
+	prior, err := s.loadPriorReads(ctx, tx, d.ID, p.End, cur.At)
 	if err != nil {
 		return BillingRead{}, false, err
 	}
-	from := cur.At
-	if prev != nil {
-		from = prev.ReadAt
-	}
-	var marks []time.Time
-	if anchor != nil {
-		from = anchor.ReadAt.Add(-s.billing.Jump.History)
-		marks = append(marks, anchor.ReadAt.Add(-s.billing.Jump.History), anchor.ReadAt)
-	}
-	if prev != nil {
-		marks = append(marks, prev.ReadAt)
-	}
-	h, err := loadHistory(ctx, tx, d.ID, from, cur.At, marks...)
-	if err != nil {
-		return BillingRead{}, false, err
-	}
+	h := prior.history
 	flags := r.Flags
-	if prev != nil && h.AnyResetIn(kinds, prev.ReadAt, cur.At) {
+	if prior.prev != nil && h.AnyResetIn(kinds, prior.prev.ReadAt, cur.At) {
 		flags = flags.With(billing.FlagCounterReset)
 	}
-	if anchor != nil && s.billing.Jump.IsJump(anchor.Reading(), cur, kinds, h) {
+	if prior.anchor != nil && s.billing.Jump.IsJump(prior.anchor.Reading(), cur, kinds, h) {
 		flags = flags.With(billing.FlagJump)
 	}
-	var spread []billing.Reading
-	if len(estimates) > 0 {
+	spread := prior.spread(cur)
+	if len(prior.estimates) > 0 {
 		flags = flags.With(billing.FlagRegularises)
-		if anchor != nil {
-			spread = billing.Regularise(anchor.Reading(), readings(estimates), cur, h)
-		}
 	}
-	if prev != nil {
-		previous := prev.Reading()
+	if prior.prev != nil {
+		previous := prior.prev.Reading()
 		if len(spread) > 0 {
 			previous = spread[len(spread)-1]
 		}
@@ -300,7 +296,7 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	}
 	b := BillingRead{DeviceID: d.ID, ContractID: d.ContractID, PeriodStart: p.Start, PeriodEnd: p.End, Source: r.Source,
 		ReadAt: cur.At, Black: cur.Meters.Black, Colour: cur.Meters.Colour, Total: cur.Meters.Total,
-		Flags: flags.String(), PhotoPath: r.PhotoPath, Review: billing.ReviewNone, SubmittedByUserID: r.UserID, CreatedAt: dbTime(now)}
+		Flags: flags, PhotoPath: r.PhotoPath, Review: billing.ReviewNone, SubmittedByUserID: r.UserID, CreatedAt: dbTime(now)}
 	if flags.NeedsReview() {
 		b.Review = billing.ReviewPending
 	}
@@ -308,29 +304,61 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	if err != nil || !inserted {
 		return b, false, err
 	}
-	return b, true, applySpread(ctx, tx, estimates, spread, now)
+	return b, true, applySpread(ctx, tx, prior.estimates, spread, now)
 }
 
-// readsBefore are the device's current billing reads before the period
-// ending periodEnd, as a real read there sees them: the previous one, the
-// latest real one (the anchor), and the estimates in between, oldest
-// first.
-func readsBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time) (prev, anchor *BillingRead, estimates []BillingRead, err error) {
+// priorReads are what a real read of a period is judged and regularised
+// by, an agent's (putRealRead) or one typed in (SubmitManualRead): the
+// device's current billing reads before the period, and its history.
+type priorReads struct {
+	// prev is the latest billing read, anchor the latest real one, and
+	// estimates the estimates in between, oldest first.
+	prev, anchor *BillingRead
+	estimates    []BillingRead
+	// history is the device's real reads up to the new read, enough of
+	// them for the usage since the anchor and the usual usage before it
+	// (billing.JumpRule).
+	history billing.History
+}
+
+// loadPriorReads reads the prior reads of a read at at of the period
+// ending periodEnd.
+func (s *Store) loadPriorReads(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd, at time.Time) (priorReads, error) {
+	var p priorReads
 	before, err := currentReadsBefore(ctx, tx, deviceID, periodEnd)
 	if err != nil {
-		return nil, nil, nil, err
+		return p, err
 	}
 	for i := range before {
 		if i == 0 {
-			prev = &before[0]
+			p.prev = &before[0]
 		}
-		if before[i].Source == billing.SourceEstimated {
-			estimates = append([]BillingRead{before[i]}, estimates...)
+		if before[i].Estimated() {
+			p.estimates = append([]BillingRead{before[i]}, p.estimates...)
 		} else {
-			anchor = &before[i]
+			p.anchor = &before[i]
 		}
 	}
-	return prev, anchor, estimates, nil
+	var marks []time.Time
+	if p.anchor != nil {
+		marks = append(marks, p.anchor.ReadAt.Add(-s.billing.Jump.History), p.anchor.ReadAt)
+	}
+	if p.prev != nil {
+		marks = append(marks, p.prev.ReadAt)
+	}
+	// From the first read on: the usual usage reaches back to the read
+	// before the jump rule's history (the mark's read before it).
+	p.history, err = loadHistory(ctx, tx, deviceID, time.Time{}, at, marks...)
+	return p, err
+}
+
+// spread is what the estimates become once the real read cur follows
+// them (billing.Regularise); nil without estimates or an anchor.
+func (p priorReads) spread(cur billing.Reading) []billing.Reading {
+	if len(p.estimates) == 0 || p.anchor == nil {
+		return nil
+	}
+	return billing.Regularise(p.anchor.Reading(), readings(p.estimates), cur, p.history)
 }
 
 func readings(bs []BillingRead) []billing.Reading {
@@ -352,22 +380,6 @@ func applySpread(ctx context.Context, tx *sqlx.Tx, estimates []BillingRead, spre
 		}
 	}
 	return nil
-}
-
-// regulariseBefore re-spreads the estimates before the period ending
-// periodEnd now that the device's real read cur is that period's billing
-// read (billing.Regularise): for a read written by another path than
-// putRealRead (a read typed in on the portal, SubmitManualRead).
-func (s *Store) regulariseBefore(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time, cur billing.Reading, now time.Time) error {
-	_, anchor, estimates, err := readsBefore(ctx, tx, deviceID, periodEnd)
-	if err != nil || len(estimates) == 0 || anchor == nil {
-		return err
-	}
-	h, err := loadHistory(ctx, tx, deviceID, anchor.ReadAt, cur.At, anchor.ReadAt)
-	if err != nil {
-		return err
-	}
-	return applySpread(ctx, tx, estimates, billing.Regularise(anchor.Reading(), readings(estimates), cur, h), now)
 }
 
 // supersede replaces the estimate e by its re-spread meters: e keeps its
@@ -405,12 +417,12 @@ RETURNING id`),
 		return false, fmt.Errorf("insert the billing read of device %d for %s: %w", b.DeviceID, b.PeriodEnd.Format(time.DateOnly), constraint(err))
 	}
 	if len(ids) == 0 {
-		err := tx.GetContext(ctx, b, tx.Rebind(`SELECT `+billingReadColumns+` FROM billing_reads
-WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL`), b.DeviceID, dbDate(b.PeriodEnd))
+		cur, err := getBillingRead(ctx, tx, `SELECT `+billingReadColumns+` FROM billing_reads b
+WHERE b.device_id = ? AND b.period_end = ? AND b.superseded_at IS NULL`, b.DeviceID, dbDate(b.PeriodEnd))
 		if err != nil {
 			return false, fmt.Errorf("read the billing read of device %d for %s: %w", b.DeviceID, b.PeriodEnd.Format(time.DateOnly), err)
 		}
-		b.utc()
+		*b = cur
 		return false, nil
 	}
 	b.ID = ids[0]
@@ -455,7 +467,7 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 		b.Black, b.Colour, b.Total, b.Method = est.Meters.Black, est.Meters.Colour, est.Meters.Total, est.Method
 	}
 	if last != nil && h.AnyResetIn(terms.Billed(), last.At, end) {
-		b.Flags = billing.Flags{billing.FlagCounterReset}.String()
+		b.Flags = billing.Flags{billing.FlagCounterReset}
 	}
 	inserted, err := insertBillingRead(ctx, tx, &b)
 	return b, inserted, err

@@ -50,7 +50,7 @@ func toAPIBillingRead(d store.BillingReadDetail) apiBillingRead {
 	rec := d.ExportRow().Record()
 	return apiBillingRead{ID: d.ID, DeviceID: d.DeviceID, CustomerNumber: d.CustomerNumber, ContractNumber: d.ContractNumber,
 		Serial: d.Serial, Model: d.Model, PeriodStart: rec[4], PeriodEnd: rec[5], ReadAt: rec[6],
-		Black: d.Black, Colour: d.Colour, Total: d.Total, Source: d.Source, Method: d.Method, Flags: d.Flags, Review: d.Review}
+		Black: d.Black, Colour: d.Colour, Total: d.Total, Source: d.Source, Method: d.Method, Flags: d.Flags.String(), Review: d.Review}
 }
 
 // billingReadsOf reads the period_end parameter and the period's reads.

@@ -47,7 +47,7 @@ type BackOfficeStore interface {
 	ResolveRequest(ctx context.Context, id int64, outcome store.RequestOutcome, note string, by store.Actor) (store.Request, error)
 
 	// Meter reads to review, requests to automate reads (backoffice_reads.go).
-	BackOfficeReadReviews(ctx context.Context, limit int) ([]store.ReadReview, error)
+	BillingReviewQueue(ctx context.Context, limit int) ([]store.BillingReadDetail, error)
 	BackOfficeReadAutomations(ctx context.Context, limit int) ([]store.ReadAutomationRequest, error)
 	BillingReadPhoto(ctx context.Context, readID int64) (string, error)
 }

@@ -46,7 +46,7 @@ type boAutomationRow struct {
 // backOfficeReads lists the reads to review and the automation requests.
 func (s *Server) backOfficeReads(c echo.Context) error {
 	ctx, p := c.Request().Context(), printer(c)
-	reviews, err := s.store.BackOfficeReadReviews(ctx, boPageSize)
+	reviews, err := s.store.BillingReviewQueue(ctx, boPageSize)
 	if err != nil {
 		return err
 	}
@@ -58,7 +58,7 @@ func (s *Server) backOfficeReads(c echo.Context) error {
 	for _, r := range reviews {
 		row := boReviewRow{ID: r.ID, AccountID: r.AccountID, CustomerNumber: r.CustomerNumber, AccountName: r.AccountName,
 			Serial: r.Serial, Model: r.Model, Period: periodDate(p, r.PeriodStart) + " – " + periodDate(p, r.PeriodEnd),
-			Black: meterText(p, r.Black, true), Colour: meterText(p, r.Colour, true), HasPhoto: r.Photo != "", By: r.SubmittedBy,
+			Black: meterText(p, r.Black, true), Colour: meterText(p, r.Colour, true), HasPhoto: r.PhotoPath != nil, By: r.SubmittedBy,
 			Created: s.timeView(p, r.ReadAt)}
 		for _, f := range r.Flags {
 			row.Flags = append(row.Flags, p.T("bo.reads.flag."+f))

@@ -93,7 +93,7 @@ func readStatus(p *i18n.Printer, e store.MeterReadEntry) (text, kind string) {
 	case store.ReadToEnter:
 		return p.T("reads.status.to_enter"), "warn"
 	case store.ReadEntered:
-		if e.Entered.Review == "pending" {
+		if e.Entered.Review == billing.ReviewPending {
 			return p.T("reads.status.review"), "muted"
 		}
 		return p.T("reads.status.entered"), "ok"
@@ -206,7 +206,7 @@ func (s *Server) newReadFormView(p *i18n.Printer, e store.MeterReadEntry) readFo
 		} else {
 			v.Entered = p.T("read.entered.mono", date, meterText(p, r.Black, true))
 		}
-		v.EnteredReview = r.Review == "pending"
+		v.EnteredReview = r.Review == billing.ReviewPending
 	}
 	return v
 }
@@ -306,7 +306,7 @@ func (s *Server) submitRead(c echo.Context) error {
 		return s.readRefused(c, p, view, err)
 	}
 	done := "read_saved"
-	if saved, err := s.store.MeterReadToEnter(c.Request().Context(), in.AccountID, in.DeviceID, s.now()); err == nil && saved.Entered != nil && saved.Entered.Review == "pending" {
+	if saved, err := s.store.MeterReadToEnter(c.Request().Context(), in.AccountID, in.DeviceID, s.now()); err == nil && saved.Entered != nil && saved.Entered.Review == billing.ReviewPending {
 		done = "read_review"
 	}
 	return c.Redirect(http.StatusSeeOther, "/reads?done="+done)

@@ -93,7 +93,7 @@ type Store interface {
 	// Meter reads typed in by the customer, automation requests (reads.go).
 	MeterReadsToEnter(ctx context.Context, accountID int64, now time.Time) ([]store.MeterReadEntry, error)
 	MeterReadToEnter(ctx context.Context, accountID, deviceID int64, now time.Time) (store.MeterReadEntry, error)
-	SubmitManualRead(ctx context.Context, r store.ManualRead, now time.Time) (store.BilledRead, error)
+	SubmitManualRead(ctx context.Context, r store.ManualRead, now time.Time) (store.BillingRead, error)
 	RequestReadAutomation(ctx context.Context, a store.ReadAutomation) (store.ReadAutomation, error)
 
 	// The back office's views of all accounts, its review of devices and

@@ -53,7 +53,12 @@ func CloseCampaign(ctx context.Context, db *sql.DB, d schema.Dialect, id int64, 
 	return err
 }
 
-// BillingRead is a billing read (billing_reads) of an earlier period.
+// BillingRead is a billing read (billing_reads) of an earlier period, as
+// a test seeds it: written as given with plain SQL, with defaults, the
+// way the jobs would have left it. It is not the store's row type
+// (store.BillingRead, which the store reads and writes with its rules):
+// like the rest of this package it stays apart from the store, so that
+// the store's tests read rows the store did not write.
 type BillingRead struct {
 	DeviceID, ContractID   int64
 	PeriodStart, PeriodEnd time.Time
