@@ -27,9 +27,8 @@ type Terms struct {
 	End   *time.Time
 	// The meters billed.
 	BillsBlack, BillsColour, BillsTotal bool
-	// ExpectedMonthlyVolume is the device's pages a month, all meters
-	// together: the contract's expected volume shared equally by the
-	// devices it bills (the store divides it).
+	// ExpectedMonthlyVolume is the contract's pages a month, all meters
+	// and all the devices it bills together (Estimate shares it out).
 	ExpectedMonthlyVolume int64
 }
 
