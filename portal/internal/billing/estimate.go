@@ -86,14 +86,15 @@ const (
 //     gives the device's pages from the base to at (contractPages):
 //     what the contract expected over those days less what its other
 //     devices with c.MinHistory of reads printed then (measured between
-//     their reads, MethodContractRemainder), shared equally by the devices
-//     without, never negative; with none of the others known, an equal
-//     share of the volume (MethodContractVolume). Total takes all of
-//     those pages; black and colour, when the contract bills both and the
-//     device has a colour meter, share them by the device's colour share
-//     of usage over its reads so far, else by c.DefaultColourShare; a
-//     contract billing only one of them gives it all; a mono device
-//     (black reads, no colour read) gives black all.
+//     their reads, MethodContractRemainder), never negative, shared by
+//     the devices without (by the pages a day their few reads show, else
+//     equally); with none of the others known, a share of the volume
+//     (MethodContractVolume). Total takes all of those pages; black and
+//     colour, when the contract bills both and the device has a colour
+//     meter, share them by the device's colour share of usage over its
+//     reads so far, else by c.DefaultColourShare; a contract billing only
+//     one of them gives it all; a mono device (black reads, and no colour
+//     read or only reads of 0) gives black all.
 //
 // A value never goes below the last billing read's unless a reset was
 // recorded since. A meter with no base (the device never showed it) is
@@ -133,13 +134,13 @@ func (c Config) Estimate(t Terms, at time.Time, last *Reading, h History, peers 
 	rates := map[domain.CounterKind]float64{}
 	shortest := time.Duration(math.MaxInt64)
 	fromHistory := true
-	from := at
+	from, own := at, h.upTo(at)
 	for k, p := range plans {
 		if p.value != nil {
 			continue
 		}
 		from = earliest(from, p.base.At)
-		cv, ok := c.curveOf(h.upTo(at), k)
+		cv, ok := c.curveOf(own, k)
 		if !ok {
 			fromHistory = false
 			continue
@@ -156,7 +157,7 @@ func (c Config) Estimate(t Terms, at time.Time, last *Reading, h History, peers 
 		var daily float64
 		if elapsed := days(at.Sub(from)); elapsed > 0 {
 			var pages float64
-			pages, contractMethod = c.contractPages(t, h.upTo(at), from, at, others)
+			pages, contractMethod = c.contractPages(t, own, from, at, others)
 			daily = pages / elapsed
 		} else {
 			contractMethod = MethodContractVolume
@@ -278,7 +279,7 @@ func (c Config) pagesOver(h History, from, to time.Time) (float64, bool) {
 	cvs := pageCurves(h)
 	var pages float64
 	for _, cv := range cvs {
-		if cv.span() < c.MinHistory || cv.span() <= 0 {
+		if !c.enough(cv) {
 			return 0, false
 		}
 		pages += cv.at(to) - cv.at(from)
@@ -304,8 +305,12 @@ func pageRate(h History) (float64, bool) {
 // span less than c.MinHistory.
 func (c Config) curveOf(h History, k domain.CounterKind) (curve, bool) {
 	cv := newCurve(h.Points[k], h.Resets[k])
-	return cv, cv.span() >= c.MinHistory && cv.span() > 0
+	return cv, c.enough(cv)
 }
+
+// enough reports whether a meter's reads span c.MinHistory: enough to
+// estimate from, or to count as measured.
+func (c Config) enough(cv curve) bool { return cv.span() > 0 && cv.span() >= c.MinHistory }
 
 func earliest(a, b time.Time) time.Time {
 	if b.Before(a) {
