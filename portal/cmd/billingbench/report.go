@@ -89,6 +89,7 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	var agentOutOfWindow, agentWrongMeter, agentMissed int
 	invoiced := map[string]*errorStats{}
 	estimates := map[string]*errorStats{}
+	estimatesByKind := map[kind]*errorStats{}
 	spread := &errorStats{}
 	byKind := map[kind][2]int{}
 	for _, d := range fleet {
@@ -191,6 +192,10 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 						}
 						estimates[m].add(float64(v-truth[kk]), usage[kk], truth[kk])
 					}
+					if estimatesByKind[d.kind] == nil {
+						estimatesByKind[d.kind] = &errorStats{}
+					}
+					estimatesByKind[d.kind].add(float64(v-truth[kk]), usage[kk], truth[kk])
 				}
 			}
 			if current != nil && current.Method == billing.MethodSpread {
@@ -230,8 +235,13 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	sort.Strings(methods)
 	for _, m := range methods {
 		e := estimates[m]
-		fmt.Fprintf(out, "  %-16s n=%-4d median %6.2f %%  mean %6.2f %%  worst %7.2f %%  | pages: mean %5.0f, worst %5.0f | of the meter: median %.2f %%\n",
+		fmt.Fprintf(out, "  %-18s n=%-4d median %6.2f %%  mean %6.2f %%  worst %7.2f %%  | pages: mean %5.0f, worst %5.0f | of the meter: median %.2f %%\n",
 			m, len(e.rel), 100*median(e.rel), 100*mean(e.rel), 100*worst(e.rel), mean(e.abs), worst(e.abs), 100*median(e.ofMeter))
+	}
+	for _, k := range []kind{agentSteady, agentFlaky, manualReader, neverReader} {
+		if e := estimatesByKind[k]; e != nil {
+			fmt.Fprintf(out, "  devices %-34s n=%-4d median %6.2f %%\n", k.String()+":", len(e.rel), 100*median(e.rel))
+		}
 	}
 	if len(spread.abs) > 0 {
 		fmt.Fprintf(out, "estimates regularised by the next real read (current read, method spread): n=%d, median %.2f %% of the usage, mean %.0f pages, worst %.0f\n",

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"errors"
+	"math"
 	"strconv"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestEstimate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := c.Estimate(tt.terms, end, tt.last, NewHistory(tt.reads, tt.resets))
+			got, err := c.Estimate(tt.terms, end, tt.last, NewHistory(tt.reads, tt.resets), NoPeers)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Estimate error = %v, want %v", err, tt.wantErr)
 			}
@@ -166,3 +167,146 @@ func show(m MeterValues) string {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// peersOf is a Peers giving hs.
+func peersOf(hs ...History) Peers {
+	return func(time.Time, time.Time) ([]History, error) { return hs, nil }
+}
+
+func TestEstimateFromContract(t *testing.T) {
+	c := DefaultConfig()
+	end := date(2025, 7, 1)
+	// 3650 pages a month: 120 a day.
+	blackOnly := Terms{Period: domain.BillingQuarterly, Start: date(2024, 1, 1), BillsBlack: true, ExpectedMonthlyVolume: 3650}
+	colourTerms := blackOnly
+	colourTerms.BillsColour = true
+	one := func(at time.Time, black, colour int64) []Reading {
+		return []Reading{{At: at, Meters: meters(black, colour, -1)}}
+	}
+	// A device of the contract read every day for 120 days up to 10 days
+	// before the end: 40 black and 10 colour pages a day.
+	known := NewHistory(daily(end.Add(-129*Day), 120, 1000, 40, 500, 10), nil)
+	// One printing 150 pages a day: more than the contract expects.
+	busy := NewHistory(daily(end.Add(-129*Day), 120, 1000, 150, 0, -1), nil)
+	// Devices with too short a history: 10 pages a day over 10 days, a
+	// single read, no read at all.
+	short := NewHistory([]Reading{{At: end.Add(-40 * Day), Meters: meters(100, -1, -1)}, {At: end.Add(-30 * Day), Meters: meters(200, -1, -1)}}, nil)
+	single := NewHistory(one(end.Add(-40*Day), 100, 50), nil)
+
+	tests := []struct {
+		name   string
+		terms  Terms
+		last   *Reading
+		reads  []Reading
+		peers  []History
+		want   MeterValues
+		method string
+	}{
+		{
+			name:  "the contract's volume less what its device with history printed",
+			terms: blackOnly, reads: one(end.Add(-30*Day), 5000, -1), peers: []History{known},
+			// (120 − 50) a day for 30 days.
+			want: meters(5000+2100, -1, -1), method: MethodContractRemainder,
+		},
+		{
+			name:  "the rest shared by the pages a day the short histories show",
+			terms: blackOnly, peers: []History{known, short},
+			reads: []Reading{{At: end.Add(-40 * Day), Meters: meters(5000, -1, -1)}, {At: end.Add(-30 * Day), Meters: meters(5300, -1, -1)}},
+			// 30 pages a day against the other's 10: three quarters.
+			want: meters(5300+1575, -1, -1), method: MethodContractRemainder,
+		},
+		{
+			name:  "equal parts when one of them shows no usage",
+			terms: blackOnly, reads: one(end.Add(-30*Day), 5000, -1), peers: []History{known, short},
+			want: meters(5000+1050, -1, -1), method: MethodContractRemainder,
+		},
+		{
+			name:  "never negative: the others printed more than the contract expects",
+			terms: blackOnly, reads: one(end.Add(-30*Day), 5000, -1), peers: []History{busy},
+			want: meters(5000, -1, -1), method: MethodContractRemainder,
+		},
+		{
+			name:  "nothing known of the others: an equal share",
+			terms: blackOnly, reads: one(end.Add(-30*Day), 5000, -1), peers: []History{single, {}},
+			want: meters(5000+1200, -1, -1), method: MethodContractVolume,
+		},
+		{
+			name:  "anchored on the last real read, not on the estimate after it",
+			terms: blackOnly, reads: one(end.Add(-120*Day), 5000, -1), peers: []History{known},
+			last: &Reading{At: end.Add(-30 * Day), Meters: meters(5100, -1, -1)},
+			// From the read 120 days before: 70 × 120, not 5100 + 70 × 30.
+			want: meters(5000+8400, -1, -1), method: MethodContractRemainder,
+		},
+		{
+			name:  "a colour meter that never left 0 is a mono device's: black takes all",
+			terms: colourTerms, reads: one(end.Add(-30*Day), 5000, 0),
+			want: meters(5000+3600, 0, -1), method: MethodContractVolume,
+		},
+		{
+			name:  "history: anchored on the last real read too",
+			terms: colourTerms, reads: daily(end.Add(-219*Day), 120, 10000, 100, 5000, 20),
+			last: &Reading{At: end.Add(-91 * Day), Meters: meters(22000, 7400, -1)},
+			// The last read (100 days before: 21,900 and 7,380) plus 100
+			// days at 100 and 20, not the estimate plus 91 days.
+			want: meters(31900, 9380, -1), method: "history:119d",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := c.Estimate(tt.terms, end, tt.last, NewHistory(tt.reads, nil), peersOf(tt.peers...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Method != tt.method || !sameMeters(got.Meters, tt.want) {
+				t.Errorf("Estimate = %s %s, want %s %s", show(got.Meters), got.Method, show(tt.want), tt.method)
+			}
+		})
+	}
+
+	// The others are read only when the device's own history falls
+	// short.
+	failing := func(time.Time, time.Time) ([]History, error) { return nil, errors.New("not to be read") }
+	if _, err := c.Estimate(colourTerms, end, nil, NewHistory(daily(end.Add(-129*Day), 120, 1000, 40, 500, 10), nil), failing); err != nil {
+		t.Errorf("Estimate with enough history read the others: %v", err)
+	}
+	if _, err := c.Estimate(colourTerms, end, nil, NewHistory(one(end.Add(-30*Day), 5000, 100), nil), failing); err == nil {
+		t.Error("Estimate from the contract: the others' error was lost")
+	}
+}
+
+func TestPagesOver(t *testing.T) {
+	c := DefaultConfig()
+	start := date(2025, 1, 1)
+	at := func(d float64) time.Time { return start.Add(time.Duration(d * float64(Day))) }
+	// 100 days of reads a day: 30 black and 10 colour pages a day.
+	steady := NewHistory(daily(start, 101, 1000, 30, 100, 10), nil)
+	// 100 days, black only; a board swap on day 50 (the meter starts
+	// again at 7).
+	swapped := NewHistory(append(daily(start, 50, 1000, 20, 0, -1), daily(at(50), 51, 7, 20, 0, -1)...),
+		map[domain.CounterKind][]time.Time{domain.CounterBlack: {at(50)}, domain.CounterTotal: {at(50)}})
+	// Every 10 days only, total only, 50 a day.
+	totalOnly := NewHistory([]Reading{{At: start, Meters: meters(-1, -1, 0)}, {At: at(100), Meters: meters(-1, -1, 5000)}}, nil)
+	tests := []struct {
+		name     string
+		h        History
+		from, to time.Time
+		want     float64
+		ok       bool
+	}{
+		{"between reads", steady, at(10.5), at(20.5), 400, true},
+		{"beyond the last read, at the average", steady, at(90), at(110), 800, true},
+		{"before the first read, at the average", steady, at(-10), at(10), 800, true},
+		{"across a board swap: nothing counted for the swap itself", swapped, at(40), at(60), 20*9 + 20*10, true},
+		{"total for a device without a black meter", totalOnly, at(20), at(30), 500, true},
+		{"too short a history", NewHistory(daily(start, 60, 1000, 30, 100, 10), nil), at(10), at(20), 0, false},
+		{"no reads", History{}, at(10), at(20), 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := c.pagesOver(tt.h, tt.from, tt.to)
+			if ok != tt.ok || math.Abs(got-tt.want) > 1e-6 {
+				t.Errorf("pagesOver = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package billing
 
 import (
 	"slices"
+	"sort"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -42,6 +43,17 @@ func NewHistory(reads []Reading, resets map[domain.CounterKind][]time.Time) Hist
 
 // Has reports whether any read shows meter k.
 func (h History) Has(k domain.CounterKind) bool { return len(h.Points[k]) > 0 }
+
+// neverAboveZero reports whether no read shows meter k above 0 (none
+// shows it at all, or each shows 0).
+func (h History) neverAboveZero(k domain.CounterKind) bool {
+	for _, p := range h.Points[k] {
+		if p.Value > 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // between returns meter k's points in [from, to].
 func (h History) between(k domain.CounterKind, from, to time.Time) []meter.Point {
@@ -109,6 +121,61 @@ func (h History) Usage(k domain.CounterKind, from, to meter.Point) int64 {
 	}
 	pts = append(pts, to)
 	return meter.Usage(pts, h.Resets[k])
+}
+
+// upTo is the history up to t: the points after it left out.
+func (h History) upTo(t time.Time) History {
+	out := History{Points: map[domain.CounterKind][]meter.Point{}, Resets: h.Resets}
+	for k := range h.Points {
+		if pts := h.between(k, time.Time{}, t); len(pts) > 0 {
+			out.Points[k] = pts
+		}
+	}
+	return out
+}
+
+// curve is a meter's usage through its real reads: at each read, the
+// usage since the first (meter.Usage: restarting at resets, never
+// negative); in time between two reads, linear; before the first and
+// after the last, at the meter's average daily usage over them.
+type curve struct {
+	pts []meter.Point
+	// usage[i] is the usage from pts[0] to pts[i].
+	usage []float64
+	// rate is the average usage a day, 0 with fewer than two reads.
+	rate float64
+}
+
+func newCurve(pts []meter.Point, resets []time.Time) curve {
+	cv := curve{pts: pts, usage: make([]float64, len(pts))}
+	for i := 1; i < len(pts); i++ {
+		cv.usage[i] = cv.usage[i-1] + float64(meter.Usage(pts[i-1:i+1], resets))
+	}
+	if s := cv.span(); s > 0 {
+		cv.rate = cv.usage[len(pts)-1] / days(s)
+	}
+	return cv
+}
+
+// span is the time from the first read to the last.
+func (cv curve) span() time.Duration { return span(cv.pts) }
+
+// at is the usage from the first read to t (negative before it).
+func (cv curve) at(t time.Time) float64 {
+	n := len(cv.pts)
+	if n == 0 {
+		return 0
+	}
+	i := sort.Search(n, func(i int) bool { return cv.pts[i].At.After(t) })
+	switch i {
+	case 0:
+		return -cv.rate * days(cv.pts[0].At.Sub(t))
+	case n:
+		return cv.usage[n-1] + cv.rate*days(t.Sub(cv.pts[n-1].At))
+	}
+	a, b := cv.pts[i-1], cv.pts[i]
+	frac := float64(t.Sub(a.At)) / float64(b.At.Sub(a.At))
+	return cv.usage[i-1] + frac*(cv.usage[i]-cv.usage[i-1])
 }
 
 // span is the time from the first to the last of the points.

@@ -27,9 +27,8 @@ type Terms struct {
 	End   *time.Time
 	// The meters billed.
 	BillsBlack, BillsColour, BillsTotal bool
-	// ExpectedMonthlyVolume is the device's pages a month, all meters
-	// together: the contract's expected volume shared equally by the
-	// devices it bills (the store divides it).
+	// ExpectedMonthlyVolume is the contract's pages a month, all meters
+	// and all the devices it bills together (Estimate shares it out).
 	ExpectedMonthlyVolume int64
 }
 
@@ -157,9 +156,10 @@ func (t Terms) Bills(k domain.CounterKind) bool {
 	return false
 }
 
-// Closable returns the period of the contract a close at now handles: the
-// latest one whose tolerance window is over (it ended more than the
-// window's After ago), false when none is.
+// Closable returns the latest period of the contract a close at now
+// handles: the latest one whose tolerance window is over (it ended more
+// than the window's After ago), false when none is. (A close also catches
+// up the periods before it that were missed: store.ClosePeriods.)
 func (c Config) Closable(t Terms, now time.Time) (Period, bool) {
 	// Strictly more than After ago, at the database's microsecond: a read
 	// stamped on the window's last instant still counts.

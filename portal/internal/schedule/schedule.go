@@ -93,7 +93,7 @@ func Jobs(db *sql.DB, d schema.Dialect, cfg Config) []jobs.Job {
 			jobs.Job{Name: JobPeriodClose, Every: every, Run: func(ctx context.Context, at time.Time) error {
 				rep, err := b.Store.ClosePeriods(ctx, at, b.BaseURL)
 				if rep != (store.CloseReport{}) {
-					logger.Info("billing periods closed", "agent_reads", rep.AgentReads, "campaigns", rep.Campaigns, "invitations", rep.Invitations)
+					logger.Info("billing periods closed", "agent_reads", rep.AgentReads, "campaigns", rep.Campaigns, "estimates", rep.Estimates, "invitations", rep.Invitations)
 				}
 				return err
 			}},

@@ -33,10 +33,13 @@ type CampaignReport struct {
 	Reminders int
 }
 
-// RunCampaigns runs the open campaigns as of now: ends those whose period
-// has a read, closes those past their closing time with an estimate, and
-// sends the reminders due (billing.Config.ReminderDue), the third setting
-// the closing time 48 hours on (billing.Config.CloseAfter). Links go to
+// RunCampaigns runs the open campaigns as of now, each period of a device
+// in turn, oldest first: ends those whose period has a read, closes with
+// an estimate those past their closing time and those of a device whose
+// later period has a read or a campaign already (after the jobs were down:
+// a customer answers the device's latest campaign only), and sends the
+// reminders due (billing.Config.ReminderDue), the third setting the
+// closing time 48 hours on (billing.Config.CloseAfter). Links go to
 // baseURL + MeterReadsPath.
 func (s *Store) RunCampaigns(ctx context.Context, now time.Time, baseURL string) (CampaignReport, error) {
 	now = dbTime(now)
@@ -46,7 +49,7 @@ func (s *Store) RunCampaigns(ctx context.Context, now time.Time, baseURL string)
 	var open []campaignJobRow
 	err := s.db.SelectContext(ctx, &open, s.db.Rebind(`SELECT `+campaignColumns+`, d.account_id
 FROM read_campaigns rc JOIN devices d ON d.id = rc.device_id
-WHERE rc.state = 'open' ORDER BY rc.id`))
+WHERE rc.state = 'open' ORDER BY rc.period_end, rc.id`))
 	if err != nil {
 		return CampaignReport{}, fmt.Errorf("store: open campaigns: %w", err)
 	}
@@ -149,7 +152,15 @@ WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL`), d.ID, dbDate
 		_, _, err := s.putRealRead(ctx, tx, d, p, RealRead{Source: billing.SourceAgent, Reading: r.Reading}, now)
 		return CampaignAgent, err
 	}
-	if c.ClosesAt != nil && !now.Before(*c.ClosesAt) {
+	// A later period of the device has a read or a campaign (the jobs were
+	// down): this campaign can take no read any more (the meter-read page
+	// and SubmitManualRead deal with the device's latest), so it closes
+	// now with an estimate, which the next real read regularises.
+	later, err := laterPeriodClosed(ctx, tx, d.ID, p.End)
+	if err != nil {
+		return "", err
+	}
+	if later || (c.ClosesAt != nil && !now.Before(*c.ClosesAt)) {
 		if err := endCampaign(ctx, tx, c.ID, CampaignClosed, now); err != nil {
 			return "", err
 		}
@@ -157,6 +168,20 @@ WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL`), d.ID, dbDate
 		return CampaignClosed, err
 	}
 	return CampaignOpen, nil
+}
+
+// laterPeriodClosed reports whether the device has a current billing read
+// or a campaign for a period ending after periodEnd.
+func laterPeriodClosed(ctx context.Context, tx *sqlx.Tx, deviceID int64, periodEnd time.Time) (bool, error) {
+	var n int
+	err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT
+    (SELECT COUNT(*) FROM billing_reads WHERE device_id = ? AND period_end > ? AND superseded_at IS NULL) +
+    (SELECT COUNT(*) FROM read_campaigns WHERE device_id = ? AND period_end > ?)`),
+		deviceID, dbDate(periodEnd), deviceID, dbDate(periodEnd))
+	if err != nil {
+		return false, fmt.Errorf("read the device's later periods: %w", err)
+	}
+	return n > 0, nil
 }
 
 // endCampaign ends an open campaign in state.

@@ -19,8 +19,9 @@ import (
 
 // The period close (issue 16): once a period's tolerance window is over,
 // every device under contract gets its billing read from its agent, or a
-// manual-read campaign. It is safe to repeat and to run twice at once:
-// what a device and period already have is left alone, each device is
+// manual-read campaign; periods missed while the jobs were down are caught
+// up, oldest first. It is safe to repeat and to run twice at once: what a
+// device and period already have is left alone, each device and period is
 // closed in a transaction of its own, and the unique indexes
 // (billing_reads_current, read_campaigns (device_id, period_end)) make
 // the second of two writers change nothing (ON CONFLICT DO NOTHING).
@@ -31,6 +32,10 @@ type CloseReport struct {
 	AgentReads int
 	// Campaigns are manual-read campaigns opened.
 	Campaigns int
+	// Estimates are billing reads estimated at once: periods caught up
+	// that an agent did not read, older than the device's latest period
+	// closed (its campaign is the one a customer answers).
+	Estimates int
 	// Invitations are invitation e-mails queued (one per contact, account
 	// and period, listing its devices).
 	Invitations int
@@ -41,68 +46,58 @@ const underContract = `SELECT ` + billingDeviceColumns + `
 FROM devices d JOIN contracts c ON c.id = d.contract_id
 WHERE d.state IN ('active', 'pending_removal')`
 
-// ClosePeriods closes, as of now, the latest period of each device under
-// contract whose tolerance window is over (billing.Config.Closable) and
-// that has neither a billing read nor a campaign: the agent read in the
-// window nearest the period end becomes its billing read (source agent);
-// failing one, a campaign opens for the device's meter-read contact (else
-// the account's primary user) and the invitations go out, linking to
-// baseURL + MeterReadsPath. A device that fails is logged in the error
-// returned; the others are closed all the same.
+// ClosePeriods closes, as of now, every period of each device under
+// contract whose tolerance window is over (billing.Config.Closable gives
+// the latest) and that has neither a billing read nor a campaign, oldest
+// first: those after the latest period the device has one for, or, for a
+// device that never had one, the latest alone (a device put under an old
+// contract is not billed for the years before it). The agent read in the
+// window nearest a period's end becomes its billing read (source agent);
+// failing one, the latest period gets a campaign for the device's
+// meter-read contact (else the account's primary user) and the
+// invitations go out, linking to baseURL + MeterReadsPath, while an older
+// one, caught up after the jobs were down, is estimated at once
+// (putEstimate): its campaign would ask today for the meters of a period
+// long over, and the read of the latest period's campaign regularises it.
+// A device that fails is logged in the error returned, its later periods
+// left for the next run; the others are closed all the same.
 func (s *Store) ClosePeriods(ctx context.Context, now time.Time, baseURL string) (CloseReport, error) {
 	now = dbTime(now)
 	var devices []billingDevice
 	if err := s.db.SelectContext(ctx, &devices, s.db.Rebind(underContract+` ORDER BY d.id`)); err != nil {
 		return CloseReport{}, fmt.Errorf("store: devices under contract: %w", err)
 	}
-	type due struct {
-		device billingDevice
-		period billing.Period
-	}
-	var todo []due
-	var earliest time.Time
-	for _, d := range devices {
-		p, ok := s.billing.Closable(d.terms(), now)
-		if !ok {
-			continue
-		}
-		todo = append(todo, due{d, p})
-		if earliest.IsZero() || p.End.Before(earliest) {
-			earliest = p.End
-		}
-	}
-	if len(todo) == 0 {
-		return s.inviteOnly(ctx, now, baseURL)
-	}
-	done, err := s.closedPeriods(ctx, earliest)
+	closed, err := s.latestClosedPeriods(ctx)
 	if err != nil {
 		return CloseReport{}, err
 	}
 	var rep CloseReport
 	var errs []error
-	for _, t := range todo {
-		if done[periodKey{t.device.ID, t.period.End.Unix()}] {
-			continue
-		}
-		var agent, campaign bool
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			var err error
-			agent, campaign, err = s.closeDevice(ctx, tx, t.device, t.period, now)
-			return err
-		})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("device %d, period ending %s: %w", t.device.ID, t.period.End.Format(time.DateOnly), err))
-			continue
-		}
-		if agent {
-			rep.AgentReads++
-		}
-		if campaign {
-			rep.Campaigns++
+	for _, d := range devices {
+		periods := s.periodsToClose(d, closed[d.ID], now)
+		for i, p := range periods {
+			var did closeOutcome
+			err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+				var err error
+				did, err = s.closeDevice(ctx, tx, d, p, i == len(periods)-1, now)
+				return err
+			})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("device %d, period ending %s: %w", d.ID, p.End.Format(time.DateOnly), err))
+				break
+			}
+			switch did {
+			case closedByAgent:
+				rep.AgentReads++
+			case closedByCampaign:
+				rep.Campaigns++
+			case closedByEstimate:
+				rep.Estimates++
+			}
 		}
 	}
-	inv, err := s.inviteOnly(ctx, now, baseURL)
-	rep.Invitations = inv.Invitations
+	n, err := s.inviteCampaigns(ctx, now, baseURL)
+	rep.Invitations = n
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -112,64 +107,106 @@ func (s *Store) ClosePeriods(ctx context.Context, now time.Time, baseURL string)
 	return rep, nil
 }
 
-// inviteOnly sends the invitations due and reports them.
-func (s *Store) inviteOnly(ctx context.Context, now time.Time, baseURL string) (CloseReport, error) {
-	n, err := s.inviteCampaigns(ctx, now, baseURL)
-	return CloseReport{Invitations: n}, err
+// periodsToClose are the periods of device d a close at now handles,
+// oldest first: those whose window is over after lastClosed (the end of
+// the latest period the device has a billing read or a campaign for; zero
+// for none), or the latest one alone when it had none.
+func (s *Store) periodsToClose(d billingDevice, lastClosed, now time.Time) []billing.Period {
+	terms := d.terms()
+	latest, ok := s.billing.Closable(terms, now)
+	if !ok {
+		return nil
+	}
+	if lastClosed.IsZero() {
+		return []billing.Period{latest}
+	}
+	return terms.Periods(lastClosed.Add(billing.Day), latest.EndsAt())
 }
 
-type periodKey struct {
-	device int64
-	end    int64 // period_end, Unix seconds
-}
-
-// closedPeriods are the (device, period end) pairs from earliest on that
-// have a current billing read or a campaign.
-func (s *Store) closedPeriods(ctx context.Context, earliest time.Time) (map[periodKey]bool, error) {
+// latestClosedPeriods is, by device, the end of the latest period it has
+// a current billing read or a campaign for.
+func (s *Store) latestClosedPeriods(ctx context.Context) (map[int64]time.Time, error) {
 	var rows []struct {
 		DeviceID  int64     `db:"device_id"`
 		PeriodEnd time.Time `db:"period_end"`
 	}
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT device_id, period_end FROM billing_reads WHERE period_end >= ? AND superseded_at IS NULL
-UNION SELECT device_id, period_end FROM read_campaigns WHERE period_end >= ?`), dbDate(earliest), dbDate(earliest))
+	err := s.db.SelectContext(ctx, &rows, `SELECT b.device_id, b.period_end FROM billing_reads b
+WHERE b.superseded_at IS NULL
+  AND b.period_end = (SELECT max(n.period_end) FROM billing_reads n WHERE n.device_id = b.device_id AND n.superseded_at IS NULL)
+UNION ALL
+SELECT c.device_id, c.period_end FROM read_campaigns c
+WHERE c.period_end = (SELECT max(n.period_end) FROM read_campaigns n WHERE n.device_id = c.device_id)`)
 	if err != nil {
 		return nil, fmt.Errorf("store: periods closed: %w", err)
 	}
-	out := make(map[periodKey]bool, len(rows))
+	out := make(map[int64]time.Time, len(rows))
 	for _, r := range rows {
-		out[periodKey{r.DeviceID, dbDate(r.PeriodEnd).Unix()}] = true
+		if end := dbDate(r.PeriodEnd); end.After(out[r.DeviceID]) {
+			out[r.DeviceID] = end
+		}
 	}
 	return out, nil
 }
 
+// closeOutcome is what closing a device's period wrote.
+type closeOutcome int
+
+const (
+	closedNothing closeOutcome = iota // the period had a read or a campaign
+	closedByAgent
+	closedByCampaign
+	closedByEstimate
+)
+
 // closeDevice closes period p of device d in tx: an agent read, else a
-// campaign. It reports which it wrote; neither when the period had one.
-func (s *Store) closeDevice(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, now time.Time) (agent, campaign bool, err error) {
+// campaign when p is the latest period closed (latest), an estimate when
+// it is an older one caught up. It says which it wrote; nothing when the
+// period had a read or a campaign.
+func (s *Store) closeDevice(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, latest bool, now time.Time) (closeOutcome, error) {
 	var n int
 	if err := tx.GetContext(ctx, &n, tx.Rebind(`SELECT
     (SELECT COUNT(*) FROM billing_reads WHERE device_id = ? AND period_end = ? AND superseded_at IS NULL) +
     (SELECT COUNT(*) FROM read_campaigns WHERE device_id = ? AND period_end = ?)`),
 		d.ID, dbDate(p.End), d.ID, dbDate(p.End)); err != nil {
-		return false, false, fmt.Errorf("read what the period has: %w", err)
+		return closedNothing, fmt.Errorf("read what the period has: %w", err)
 	}
 	if n > 0 {
-		return false, false, nil
+		return closedNothing, nil
 	}
 	kinds := d.terms().Billed()
 	candidates, err := agentCandidates(ctx, tx, d.ID, s.billing.Window, p.EndsAt(), kinds)
 	if err != nil {
-		return false, false, err
+		return closedNothing, err
 	}
 	if r, ok := s.billing.Window.Select(candidates, p.EndsAt(), kinds); ok {
 		_, inserted, err := s.putRealRead(ctx, tx, d, p, RealRead{Source: billing.SourceAgent, Reading: r.Reading}, now)
-		return inserted, false, err
+		return wrote(inserted, closedByAgent), err
 	}
+	if !latest {
+		_, inserted, err := s.putEstimate(ctx, tx, d, p, now)
+		return wrote(inserted, closedByEstimate), err
+	}
+	inserted, err := s.openCampaign(ctx, tx, d, p, now)
+	return wrote(inserted, closedByCampaign), err
+}
+
+func wrote(inserted bool, what closeOutcome) closeOutcome {
+	if inserted {
+		return what
+	}
+	return closedNothing
+}
+
+// openCampaign opens the campaign of device d for period p in tx, for the
+// device's meter-read contact, else the account's primary user; false
+// when the period has one already.
+func (s *Store) openCampaign(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, now time.Time) (bool, error) {
 	contact := d.ReadContactID
 	if contact == nil {
 		var primary []int64
 		if err := tx.SelectContext(ctx, &primary, tx.Rebind(`SELECT user_id FROM memberships
 WHERE account_id = ? AND role = 'primary' ORDER BY created_at, user_id LIMIT 1`), d.AccountID); err != nil {
-			return false, false, fmt.Errorf("read the account's primary user: %w", err)
+			return false, fmt.Errorf("read the account's primary user: %w", err)
 		}
 		if len(primary) > 0 {
 			contact = &primary[0]
@@ -183,15 +220,15 @@ WHERE account_id = ? AND role = 'primary' ORDER BY created_at, user_id LIMIT 1`)
 		closesAt = &t
 	}
 	var ids []int64
-	err = tx.SelectContext(ctx, &ids, tx.Rebind(`INSERT INTO read_campaigns
+	err := tx.SelectContext(ctx, &ids, tx.Rebind(`INSERT INTO read_campaigns
 (device_id, contract_id, period_start, period_end, contact_user_id, state, closes_at, created_at)
 VALUES (?, ?, ?, ?, ?, 'open', ?, ?)
 ON CONFLICT (device_id, period_end) DO NOTHING RETURNING id`),
 		d.ID, d.ContractID, dbDate(p.Start), dbDate(p.End), contact, closesAt, now)
 	if err != nil {
-		return false, false, fmt.Errorf("open the campaign: %w", constraint(err))
+		return false, fmt.Errorf("open the campaign: %w", constraint(err))
 	}
-	return false, len(ids) == 1, nil
+	return len(ids) == 1, nil
 }
 
 // campaignGroup is the campaigns one e-mail is about: one contact, one

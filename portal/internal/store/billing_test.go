@@ -443,9 +443,14 @@ func TestBillingThroughPeriods(t *testing.T) {
 				t.Errorf("GONE's campaign: %+v, want closed", c)
 			}
 			// EDGE_OUT has 9 days of history and a read since: the
-			// contract's volume.
-			if r := b.current("EDGE_OUT", q1); r.Source != billing.SourceEstimated || r.Method != billing.MethodContractVolume {
-				t.Errorf("EDGE_OUT Q1: %s, want estimated from the contract's volume", show(r))
+			// contract's volume less what its devices with history printed;
+			// JUMP alone prints 2,000 pages a day, more than the 3,000 a
+			// month the contract expects, so none is left: EDGE_OUT stays
+			// at its last read.
+			edge := agent.at(q1End.Add(-10*billing.Day - time.Second))
+			if r := b.current("EDGE_OUT", q1); r.Source != billing.SourceEstimated || r.Method != billing.MethodContractRemainder ||
+				!eq64(r.Black, *edge.Black) || !eq64(r.Colour, *edge.Colour) {
+				t.Errorf("EDGE_OUT Q1: %s, want its last read, estimated from the contract's remainder", show(r))
 			}
 			before = b.snapshot()
 			if rep := b.campaigns(); rep != (store.CampaignReport{}) {
@@ -564,6 +569,40 @@ func TestClosePeriodsTwoAtOnce(t *testing.T) {
 			}
 			if listed != n/2 {
 				t.Errorf("devices listed in the invitations: %d, want %d", listed, n/2)
+			}
+
+			// The jobs stop for two quarters; two closers then catch up at
+			// once: each device gets one estimate for Q1 and one campaign
+			// for Q2.
+			b.at(date(2025, 7, 9))
+			for i, s := range []*store.Store{b.s, other} {
+				wg.Go(func() { reps[i], errs[i] = s.ClosePeriods(b.ctx, b.clock.Now(), billingPortalURL) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			if estimates, campaigns := reps[0].Estimates+reps[1].Estimates, reps[0].Campaigns+reps[1].Campaigns; estimates != n || campaigns != n {
+				t.Errorf("two closers catching up: %+v, want %d estimates and %d campaigns in all", reps, n, n)
+			}
+			for serial, d := range b.devices {
+				rs, err := b.s.DeviceBillingReads(b.ctx, d.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cs, err := b.s.DeviceCampaigns(b.ctx, d.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				q1 := 0
+				for _, r := range rs {
+					if r.PeriodEnd.Equal(date(2025, 3, 31)) {
+						q1++
+					}
+				}
+				if q1 != 1 || len(cs) == 0 || !cs[len(cs)-1].PeriodEnd.Equal(date(2025, 6, 30)) {
+					t.Errorf("%s after the catch-up: %d reads for Q1, campaigns %+v; want one estimate, Q2's campaign", serial, q1, cs)
+				}
 			}
 		})
 	}

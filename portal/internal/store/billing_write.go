@@ -29,22 +29,20 @@ type billingDevice struct {
 	BillsTotal    bool                 `db:"bills_total"`
 	Start         time.Time            `db:"start_date"`
 	End           *time.Time           `db:"end_date"`
-	Volume        int64                `db:"expected_monthly_volume"`
-	// Devices is how many devices the contract bills: its expected volume
-	// is theirs together.
-	Devices int64 `db:"contract_devices"`
+	// Volume is the contract's expected monthly volume: all its devices'
+	// together.
+	Volume int64 `db:"expected_monthly_volume"`
 }
 
 // billingDeviceColumns read a billingDevice from devices d and contracts c.
 const billingDeviceColumns = `d.id, d.account_id, d.serial, d.model, d.read_contact_id, c.id AS contract_id, c.billing_period,
-    c.bills_black, c.bills_colour, c.bills_total, c.start_date, c.end_date, c.expected_monthly_volume,
-    (SELECT COUNT(*) FROM devices o WHERE o.contract_id = c.id AND o.state IN ('active', 'pending_removal')) AS contract_devices`
+    c.bills_black, c.bills_colour, c.bills_total, c.start_date, c.end_date, c.expected_monthly_volume`
 
-// terms are the contract's terms for this device: the contract's expected
-// volume shared equally by the devices it bills.
+// terms are the contract's terms for this device (the expected volume is
+// the whole contract's: billing.Config.Estimate shares it out).
 func (d billingDevice) terms() billing.Terms {
 	t := billing.Terms{Period: d.BillingPeriod, Start: dbDate(d.Start), BillsBlack: d.BillsBlack, BillsColour: d.BillsColour,
-		BillsTotal: d.BillsTotal, ExpectedMonthlyVolume: d.Volume / max(d.Devices, 1)}
+		BillsTotal: d.BillsTotal, ExpectedMonthlyVolume: d.Volume}
 	if d.End != nil {
 		e := dbDate(*d.End)
 		t.End = &e
@@ -433,10 +431,11 @@ WHERE b.device_id = ? AND b.period_end = ? AND b.superseded_at IS NULL`, b.Devic
 // p, in tx, unless the period has a read already (then it returns that
 // read and false). The estimate is billing.Config.Estimate's at the
 // period's end, from the last billing read and the device's whole history
-// (reads after the end included: an agent back online interpolates). With
-// nothing to start from, the read has no meters, method no_base, and
-// waits for review. counter_reset flags a reset since the last billing
-// read.
+// (reads after the end included: an agent back online interpolates), and,
+// when that history is too short, the real reads of the contract's other
+// devices (contractPeers). With nothing to start from, the read has no
+// meters, method no_base, and waits for review. counter_reset flags a
+// reset since the last billing read.
 func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, now time.Time) (BillingRead, bool, error) {
 	terms := d.terms()
 	end := p.EndsAt()
@@ -457,7 +456,7 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	}
 	b := BillingRead{DeviceID: d.ID, ContractID: d.ContractID, PeriodStart: p.Start, PeriodEnd: p.End, Source: billing.SourceEstimated,
 		ReadAt: end, Review: billing.ReviewNone, CreatedAt: dbTime(now)}
-	est, err := s.billing.Estimate(terms, end, last, h)
+	est, err := s.billing.Estimate(terms, end, last, h, contractPeers(ctx, tx, d, now))
 	switch {
 	case errors.Is(err, billing.ErrNoBase):
 		b.Method, b.Review = billing.MethodNoBase, billing.ReviewPending
@@ -471,4 +470,28 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	}
 	inserted, err := insertBillingRead(ctx, tx, &b)
 	return b, inserted, err
+}
+
+// contractPeers loads, for billing.Config.Estimate, the real reads of the
+// other devices d's contract bills (under contract, not removed), each
+// with its first and last reads and those around from and to
+// (loadHistory), up to now.
+func contractPeers(ctx context.Context, q sqlx.ExtContext, d billingDevice, now time.Time) billing.Peers {
+	return func(from, to time.Time) ([]billing.History, error) {
+		var ids []int64
+		err := sqlx.SelectContext(ctx, q, &ids, q.Rebind(`SELECT d.id FROM devices d
+WHERE d.contract_id = ? AND d.id <> ? AND d.state IN ('active', 'pending_removal') ORDER BY d.id`), d.ContractID, d.ID)
+		if err != nil {
+			return nil, fmt.Errorf("devices of contract %d: %w", d.ContractID, err)
+		}
+		out := make([]billing.History, 0, len(ids))
+		for _, id := range ids {
+			h, err := loadHistory(ctx, q, id, time.Time{}, now, from, to)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, h)
+		}
+		return out, nil
+	}
 }

@@ -1,0 +1,196 @@
+package store_test
+
+import (
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/meterline/meterline/portal/internal/billing"
+	"github.com/meterline/meterline/portal/internal/store"
+)
+
+// TestEstimateFromContractRemainder: a contract of three devices, two read
+// every day by their agents and one read by hand once (its installation
+// read) and never again. Each quarter the unread one is estimated from
+// what the contract expects less what the two others printed, anchored on
+// its one real read: its estimates never become history, however many
+// quarters they cover.
+func TestEstimateFromContractRemainder(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := newBillingFixture(t, be.url(t))
+			// The contract expects 3,000 pages a month (98.63 a day); the
+			// agents' devices print 50 and 20 a day.
+			big := usage{start: date(2024, 7, 1), black0: 10000, colour0: 4000, blackDay: 40, colourDay: 10}
+			small := usage{start: date(2024, 7, 1), black0: 3000, colour0: 1000, blackDay: 20, colourDay: 0}
+			b.device("BIG", false)
+			b.reads("BIG", big.reads(date(2024, 7, 1), date(2025, 10, 10)))
+			b.device("SMALL", false)
+			b.reads("SMALL", small.reads(date(2024, 7, 1), date(2025, 10, 10)))
+			b.device("UNREAD", false)
+
+			// Q4 2024: a campaign for UNREAD, whose read is typed in on
+			// 12 January.
+			b.at(date(2025, 1, 8).Add(9 * time.Hour))
+			if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 {
+				t.Fatalf("Q4 close: %+v, want 2 agent reads and UNREAD's campaign", rep)
+			}
+			installed := date(2025, 1, 12).Add(10 * time.Hour)
+			b.at(installed)
+			black, colour := int64(50000), int64(8000)
+			if _, err := b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices["UNREAD"].ID,
+				UserID: b.f.user.ID, Black: &black, Colour: &colour}, installed); err != nil {
+				t.Fatal(err)
+			}
+
+			// Then nobody reads it: each quarter its campaign closes with
+			// an estimate.
+			perDay := 3000.0*12/365 - 50 - 20
+			for _, end := range []time.Time{date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)} {
+				invited := end.Add(7*billing.Day + 9*time.Hour)
+				b.at(invited)
+				if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 {
+					t.Fatalf("close of the period ending %s: %+v", end.Format(time.DateOnly), rep)
+				}
+				for _, after := range []time.Duration{7, 14, 21, 23} {
+					b.at(invited.Add(after * billing.Day))
+					b.campaigns()
+				}
+				est := b.current("UNREAD", end.Add(-billing.Day))
+				// One real read, so no usage to split by: a quarter
+				// colour (billing.Config.DefaultColourShare).
+				pages := perDay * float64(end.Sub(installed)) / float64(billing.Day)
+				wantBlack, wantColour := black+int64(math.Round(pages*0.75)), colour+int64(math.Round(pages*0.25))
+				if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractRemainder ||
+					!near(est.Black, wantBlack, 2) || !near(est.Colour, wantColour, 2) {
+					t.Errorf("UNREAD estimate for %s: %s, want b=%d c=%d %s (anchored on the read of 12 January)",
+						end.Format(time.DateOnly), show(est), wantBlack, wantColour, billing.MethodContractRemainder)
+				}
+			}
+		})
+	}
+}
+
+// TestClosePeriodsCatchUp: the jobs do not run for two whole quarters;
+// the first close after that bills both, oldest first: agent reads in
+// their windows, an estimate for the older quarter nobody read (its
+// campaign would ask today for the meters of a quarter long over), a
+// campaign for the latest. A re-run changes nothing. Then the campaign
+// job alone is down for a quarter: when it runs, the older of a device's
+// two open campaigns, which can no longer take a read, closes with an
+// estimate and the latest goes on.
+func TestClosePeriodsCatchUp(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := newBillingFixture(t, be.url(t))
+			q1, q2, q3 := date(2025, 3, 31), date(2025, 6, 30), date(2025, 9, 30)
+			// AGENT: read every day. BACK: its agent is offline from 10
+			// March to 20 April, around Q1's end. HAND: no agent; read by
+			// hand once, for Q4 2024.
+			agent := usage{start: date(2024, 7, 1), black0: 10000, colour0: 4000, blackDay: 40, colourDay: 10}
+			back := usage{start: date(2024, 7, 1), black0: 20000, colour0: 9000, blackDay: 30, colourDay: 5}
+			b.device("AGENT", false)
+			b.reads("AGENT", agent.reads(date(2024, 7, 1), date(2025, 10, 10)))
+			b.device("BACK", false)
+			b.reads("BACK", back.reads(date(2024, 7, 1), date(2025, 3, 10)))
+			b.reads("BACK", back.reads(date(2025, 4, 20), date(2025, 10, 10)))
+			b.device("HAND", false)
+
+			b.at(date(2025, 1, 8).Add(9 * time.Hour))
+			if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 {
+				t.Fatalf("Q4 close: %+v", rep)
+			}
+			b.at(date(2025, 1, 12).Add(10 * time.Hour))
+			black, colour := int64(30000), int64(6000)
+			if _, err := b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices["HAND"].ID,
+				UserID: b.f.user.ID, Black: &black, Colour: &colour}, b.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			b.deliver()
+
+			// No job runs until 9 July: Q1 and Q2 are both over.
+			b.at(date(2025, 7, 9).Add(9 * time.Hour))
+			if rep := b.close(); rep != (store.CloseReport{AgentReads: 3, Estimates: 2, Campaigns: 1, Invitations: 1}) {
+				t.Errorf("catch-up close: %+v, want 3 agent reads (AGENT Q1 and Q2, BACK Q2), 2 estimates (BACK and HAND Q1), HAND's Q2 campaign", rep)
+			}
+			for _, end := range []time.Time{q1, q2} {
+				if r := b.current("AGENT", end); r.Source != billing.SourceAgent || !r.ReadAt.Equal(end.Add(billing.Day+8*time.Hour)) {
+					t.Errorf("AGENT %s: %s, want its read of the next morning", end.Format(time.DateOnly), show(r))
+				}
+			}
+			// BACK's Q1 was estimated first, between its reads on either
+			// side of the end; its Q2 agent read then regularised it.
+			rows, err := b.s.DeviceBillingReads(b.ctx, b.devices["BACK"].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var q1Rows []store.BillingRead
+			for _, r := range rows {
+				if r.PeriodEnd.Equal(q1) {
+					q1Rows = append(q1Rows, r)
+				}
+			}
+			truth := back.at(q1.Add(billing.Day))
+			if len(q1Rows) != 2 || q1Rows[0].Method != billing.MethodInterpolated || !near(q1Rows[0].Black, *truth.Black, 1) ||
+				q1Rows[1].Method != billing.MethodSpread || q1Rows[1].SupersededAt != nil {
+				t.Errorf("BACK Q1 rows: %v, want the interpolated estimate (b≈%d), then its spread", q1Rows, *truth.Black)
+			}
+			if r := b.current("BACK", q2); r.Source != billing.SourceAgent || r.Flags != billing.FlagRegularises {
+				t.Errorf("BACK Q2: %s, want its agent's read, regularising Q1", show(r))
+			}
+			if r := b.current("HAND", q1); r.Source != billing.SourceEstimated || r.Method != billing.MethodContractRemainder {
+				t.Errorf("HAND Q1: %s, want estimated at once from the contract's remainder", show(r))
+			}
+			if c := b.campaign("HAND"); !c.PeriodEnd.Equal(q2) || c.State != store.CampaignOpen || c.InvitedAt == nil {
+				t.Errorf("HAND's campaign: %+v, want Q2's, open and invited", c)
+			}
+			if cs, err := b.s.DeviceCampaigns(b.ctx, b.devices["HAND"].ID); err != nil || len(cs) != 2 {
+				t.Errorf("HAND's campaigns: %+v, %v; want Q4's and Q2's (none for Q1)", cs, err)
+			}
+			if mails := b.deliver(); len(mails) != 1 || !strings.Contains(mails[0].Text, "HAND") {
+				t.Errorf("invitations after the catch-up: %+v, want HAND's for Q2", mails)
+			}
+			if rep := b.campaigns(); rep != (store.CampaignReport{}) {
+				t.Errorf("campaigns after the catch-up: %+v, want nothing (HAND's is new)", rep)
+			}
+
+			// Running the jobs again changes nothing.
+			before := b.snapshot()
+			if rep := b.close(); rep != (store.CloseReport{}) {
+				t.Errorf("second close: %+v, want nothing", rep)
+			}
+			if rep := b.campaigns(); rep != (store.CampaignReport{}) {
+				t.Errorf("second campaign run: %+v, want nothing", rep)
+			}
+			if after := b.snapshot(); after != before {
+				t.Errorf("a re-run changed things:\n%s\n%s", before, after)
+			}
+
+			// The campaign job is down until Q3 closes: HAND then has two
+			// open campaigns. The older closes with an estimate; the latest
+			// goes on.
+			b.at(date(2025, 10, 8).Add(9 * time.Hour))
+			if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 || rep.Estimates != 0 {
+				t.Errorf("Q3 close: %+v, want 2 agent reads and HAND's campaign", rep)
+			}
+			if rep := b.campaigns(); rep != (store.CampaignReport{Closed: 1}) {
+				t.Errorf("campaigns with two open for HAND: %+v, want Q2's closed", rep)
+			}
+			cs, err := b.s.DeviceCampaigns(b.ctx, b.devices["HAND"].ID)
+			if err != nil || len(cs) != 3 || cs[1].State != store.CampaignClosed || cs[2].State != store.CampaignOpen || !cs[2].PeriodEnd.Equal(q3) {
+				t.Errorf("HAND's campaigns: %+v, %v; want Q2's closed, Q3's open", cs, err)
+			}
+			if r := b.current("HAND", q2); r.Source != billing.SourceEstimated || r.Method != billing.MethodContractRemainder {
+				t.Errorf("HAND Q2: %s, want estimated", show(r))
+			}
+			before = b.snapshot()
+			if rep := b.campaigns(); rep != (store.CampaignReport{}) {
+				t.Errorf("campaigns again: %+v, want nothing", rep)
+			}
+			if after := b.snapshot(); after != before {
+				t.Errorf("a re-run changed things:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
