@@ -136,7 +136,7 @@ func TestClosePeriodsCatchUp(t *testing.T) {
 				q1Rows[1].Method != billing.MethodSpread || q1Rows[1].SupersededAt != nil {
 				t.Errorf("BACK Q1 rows: %v, want the interpolated estimate (b≈%d), then its spread", q1Rows, *truth.Black)
 			}
-			if r := b.current("BACK", q2); r.Source != billing.SourceAgent || r.Flags != billing.FlagRegularises {
+			if r := b.current("BACK", q2); r.Source != billing.SourceAgent || r.Flags.String() != billing.FlagRegularises {
 				t.Errorf("BACK Q2: %s, want its agent's read, regularising Q1", show(r))
 			}
 			if r := b.current("HAND", q1); r.Source != billing.SourceEstimated || r.Method != billing.MethodContractRemainder {
