@@ -48,6 +48,7 @@ type Equipment struct {
 // equipmentRow is one row of equipmentQuery. The location's and the
 // read's columns are NULL when the device has none.
 type equipmentRow struct {
+	Total         int            `db:"total_devices"`
 	ID            int64          `db:"id"`
 	Serial        string         `db:"serial"`
 	Model         string         `db:"model"`
@@ -84,28 +85,32 @@ const equipmentOrder = `ORDER BY (d.location_id IS NULL), d.location_id, d.seria
 // the index's WHERE, word for word, so that both databases use it.
 const equipmentWhere = `WHERE d.account_id = ? AND d.contract_id IS NOT NULL AND d.state IN ('active', 'pending_removal')`
 
-// equipmentQuery is a page of the list. The inner query walks the
-// index devices_equipment_order to the page's devices (no sort, whatever
-// the account's size); only then are their locations and latest reads
-// fetched, the reads by meter_reads' primary key (device_id, read_at) at
-// devices.last_read_at, which the collector keeps at the newest read. The
-// meters fall back to the copy the collector keeps on the device
-// (last_black…) when the read row is gone. A location of another account
-// is never shown (the join checks the account).
+// equipmentQuery is a page of the list and how many devices the list
+// holds, in one statement. The inner query walks the index
+// devices_equipment_order to the page's devices (no sort, whatever the
+// account's size, and no second pass over devices); only then are their
+// locations and latest reads fetched, the reads by meter_reads' primary
+// key (device_id, read_at) at devices.last_read_at, which the collector
+// keeps at the newest read. The meters fall back to the copy the
+// collector keeps on the device (last_black…) when the read row is gone.
+// A location of another account is never shown (the join checks the
+// account). Its arguments: the account twice, the limit, the offset.
 const equipmentQuery = `
-SELECT d.id, d.serial, d.model, d.product_code, d.state, COALESCE(d.replenishment, '') AS replenishment, d.last_read_at,
+SELECT (` + equipmentCount + `) AS total_devices,
+       d.id, d.serial, d.model, d.product_code, d.state, COALESCE(d.replenishment, '') AS replenishment, d.last_read_at,
        COALESCE(r.black, d.last_black) AS black, COALESCE(r.colour, d.last_colour) AS colour,
        COALESCE(r.total, d.last_total) AS total, r.supplies, r.unreported,
        l.id AS loc_id, l.attention, l.suite, l.phone, l.company, l.street, l.city, l.province,
        l.postal_code, l.country, l.created_at AS loc_created_at
-FROM (` + equipmentPageIDs + `) p
-JOIN devices d ON d.id = p.device_id
+FROM (` + equipmentPage + `) d
 LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
-` + equipmentOrder
+ORDER BY d.no_location, d.location_id, d.serial, d.id`
 
-// equipmentPageIDs is the page's devices, from the index alone.
-const equipmentPageIDs = `SELECT d.id AS device_id FROM devices d ` + equipmentWhere + ` ` + equipmentOrder + ` LIMIT ? OFFSET ?`
+// equipmentPage is the page's devices, read in the index's order.
+const equipmentPage = `SELECT d.id, d.serial, d.model, d.product_code, d.state, d.replenishment, d.last_read_at,
+       d.last_black, d.last_colour, d.last_total, d.location_id, d.account_id, (d.location_id IS NULL) AS no_location
+    FROM devices d ` + equipmentWhere + ` ` + equipmentOrder + ` LIMIT ? OFFSET ?`
 
 // equipmentCount counts an account's equipment from the same index.
 const equipmentCount = `SELECT count(*) FROM devices d ` + equipmentWhere
@@ -143,11 +148,11 @@ func (s *Store) AccountEquipmentPage(ctx context.Context, accountID int64, autom
 
 func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin time.Duration, limit, offset int) (EquipmentPage, error) {
 	rows := make([]equipmentRow, 0, min(limit, maxPage))
-	err := s.selectPrepared(ctx, &rows, equipmentQuery, accountID, limit, offset)
+	err := s.selectPrepared(ctx, &rows, equipmentQuery, accountID, accountID, limit, offset)
 	if err != nil {
 		return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: %w", accountID, err)
 	}
-	page := EquipmentPage{Devices: make([]Equipment, len(rows)), Total: offset + len(rows)}
+	page := EquipmentPage{Devices: make([]Equipment, len(rows))}
 	now := s.now()
 	for i := range rows {
 		r := &rows[i]
@@ -155,10 +160,10 @@ func (s *Store) equipment(ctx context.Context, accountID int64, automaticWithin 
 		if err != nil {
 			return EquipmentPage{}, fmt.Errorf("store: equipment of account %d: device %d: %w", accountID, r.ID, err)
 		}
-		page.Devices[i] = e
+		page.Devices[i], page.Total = e, r.Total
 	}
-	if len(rows) == limit || (len(rows) == 0 && offset > 0) {
-		// More may follow, or the page is past the end: count them all.
+	if len(rows) == 0 && offset > 0 {
+		// Past the end there is no row to carry the count.
 		if err := s.getPrepared(ctx, &page.Total, equipmentCount, accountID); err != nil {
 			return EquipmentPage{}, fmt.Errorf("store: count the equipment of account %d: %w", accountID, err)
 		}

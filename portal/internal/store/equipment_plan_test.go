@@ -20,7 +20,7 @@ func TestEquipmentPageReadsTheIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	rows, err := s.db.QueryxContext(context.Background(), "EXPLAIN QUERY PLAN "+equipmentPageIDs, 1, 50, 0)
+	rows, err := s.db.QueryxContext(context.Background(), "EXPLAIN QUERY PLAN "+equipmentPage, 1, 50, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,6 +39,6 @@ func TestEquipmentPageReadsTheIndex(t *testing.T) {
 	}
 	got := strings.Join(plan, "\n")
 	if !strings.Contains(got, "devices_equipment_order") || strings.Contains(got, "TEMP B-TREE") {
-		t.Errorf("plan of\n%s\nis\n%s\nwant a search of devices_equipment_order and no sort", equipmentPageIDs, got)
+		t.Errorf("plan of\n%s\nis\n%s\nwant a search of devices_equipment_order and no sort", equipmentPage, got)
 	}
 }

@@ -43,7 +43,7 @@ func (s *Server) accounts(c echo.Context) error {
 		view.Accounts = append(view.Accounts, accountRow{ID: a.ID, Name: a.Name, CustomerNumber: a.CustomerNumber,
 			Delegate: a.Role == domain.RoleDelegate, Current: v.current != nil && v.current.AccountID == a.ID})
 	}
-	return c.Render(http.StatusOK, "accounts", view)
+	return s.render(c, http.StatusOK, "accounts", view)
 }
 
 // delegationOf returns the account of the path if the user is a delegate
@@ -73,7 +73,7 @@ func (s *Server) withdrawForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "account_withdraw", withdrawView{AccountID: a.AccountID, AccountName: a.Name, CustomerNumber: a.CustomerNumber})
+	return s.render(c, http.StatusOK, "account_withdraw", withdrawView{AccountID: a.AccountID, AccountName: a.Name, CustomerNumber: a.CustomerNumber})
 }
 
 // withdraw ends the user's delegation on an account; the store tells the

@@ -175,7 +175,7 @@ func (s *Server) backOfficeHome(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "bo_home", boHomeView{Unconfirmed: int64(len(unconfirmed)), Conflicts: int64(len(serials)), Requests: kindCounts(counts, "")})
+	return s.render(c, http.StatusOK, "bo_home", boHomeView{Unconfirmed: int64(len(unconfirmed)), Conflicts: int64(len(serials)), Requests: kindCounts(counts, "")})
 }
 
 // kindCounts lists the open requests by kind, in the back office's order.

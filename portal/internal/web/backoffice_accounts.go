@@ -58,7 +58,7 @@ func (s *Server) backOfficeAccounts(c echo.Context) error {
 	if page*boPageSize < res.Total {
 		view.Next = link(page + 1)
 	}
-	return c.Render(http.StatusOK, "bo_accounts", view)
+	return s.render(c, http.StatusOK, "bo_accounts", view)
 }
 
 // boAccountView is the data of the back office's page of one account.
@@ -158,7 +158,7 @@ func (s *Server) backOfficeAccount(c echo.Context) error {
 	for _, r := range requests {
 		view.Requests = append(view.Requests, s.requestRow(p, r))
 	}
-	return c.Render(http.StatusOK, "bo_account", view)
+	return s.render(c, http.StatusOK, "bo_account", view)
 }
 
 func newContractView(k store.Contract) boContractView {

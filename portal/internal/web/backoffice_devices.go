@@ -88,7 +88,7 @@ func (s *Server) unconfirmedDevices(c echo.Context) error {
 	for _, d := range devices {
 		view.Devices = append(view.Devices, s.unconfirmedView(p, d))
 	}
-	return c.Render(http.StatusOK, "bo_unconfirmed", view)
+	return s.render(c, http.StatusOK, "bo_unconfirmed", view)
 }
 
 // boClaimView is a device of a serial that devices of other accounts have
@@ -145,7 +145,7 @@ func (s *Server) unconfirmedDevice(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "bo_device", view)
+	return s.render(c, http.StatusOK, "bo_device", view)
 }
 
 // deviceView reads what the page of unconfirmed device id shows.
@@ -232,7 +232,7 @@ func (s *Server) confirmDevice(c echo.Context) error {
 		if !view.Device.HasSerial {
 			view.Error = "bo.device.error.no_serial"
 		}
-		return c.Render(http.StatusBadRequest, "bo_device", view)
+		return s.render(c, http.StatusBadRequest, "bo_device", view)
 	}
 	return err
 }
@@ -296,5 +296,5 @@ func (s *Server) serialConflicts(c echo.Context) error {
 		g.Claims = append(g.Claims, s.claimView(p, cf))
 	}
 	view.Count = p.N("bo.conflicts.count", int64(len(view.Groups)))
-	return c.Render(http.StatusOK, "bo_conflicts", view)
+	return s.render(c, http.StatusOK, "bo_conflicts", view)
 }

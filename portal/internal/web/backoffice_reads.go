@@ -74,7 +74,7 @@ func (s *Server) backOfficeReads(c echo.Context) error {
 		}
 		view.Automations = append(view.Automations, row)
 	}
-	return c.Render(http.StatusOK, "bo_reads", view)
+	return s.render(c, http.StatusOK, "bo_reads", view)
 }
 
 // backOfficeReadPhoto shows the photo kept with a billing read, to the

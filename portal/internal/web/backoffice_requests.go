@@ -95,7 +95,7 @@ func (s *Server) backOfficeRequests(c echo.Context) error {
 	for _, r := range requests {
 		view.Requests = append(view.Requests, s.requestRow(p, r))
 	}
-	return c.Render(http.StatusOK, "bo_requests", view)
+	return s.render(c, http.StatusOK, "bo_requests", view)
 }
 
 // boRequestView is the data of the page of one request.
@@ -122,7 +122,7 @@ func (s *Server) backOfficeRequest(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "bo_request", view)
+	return s.render(c, http.StatusOK, "bo_request", view)
 }
 
 func (s *Server) requestView(c echo.Context, id int64) (boRequestView, error) {
@@ -173,7 +173,7 @@ func (s *Server) resolveRequest(c echo.Context) error {
 			return verr
 		}
 		view.FormOutcome, view.FormNote, view.Error = string(outcome), note, "bo.request.error.invalid"
-		return c.Render(http.StatusBadRequest, "bo_request", view)
+		return s.render(c, http.StatusBadRequest, "bo_request", view)
 	}
 	return err
 }

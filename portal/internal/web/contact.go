@@ -30,7 +30,7 @@ func (s *Server) newContactView(c echo.Context) contactView {
 
 // contactForm shows the contact-us form.
 func (s *Server) contactForm(c echo.Context) error {
-	return c.Render(http.StatusOK, "contact", s.newContactView(c))
+	return s.render(c, http.StatusOK, "contact", s.newContactView(c))
 }
 
 // contact stores a message of the user about the current account for the
@@ -59,7 +59,7 @@ func (s *Server) contact(c echo.Context) error {
 		view.Problems = append(view.Problems, p.T("contact.error.body_long", view.MaxBody, n))
 	}
 	if view.Problems != nil {
-		return c.Render(http.StatusBadRequest, "contact", view)
+		return s.render(c, http.StatusBadRequest, "contact", view)
 	}
 	_, err := s.store.SendContactMessage(c.Request().Context(), store.ContactMessage{AccountID: currentAccount(c).AccountID,
 		UserID: mustVisitor(c).user.ID, Subject: view.Subject, Body: view.Body}, s.backOfficeEmail)
@@ -67,7 +67,7 @@ func (s *Server) contact(c echo.Context) error {
 		// What is left for the store to refuse: control characters (a
 		// line break in the subject).
 		view.Problems = append(view.Problems, p.T("contact.error.invalid"))
-		return c.Render(http.StatusBadRequest, "contact", view)
+		return s.render(c, http.StatusBadRequest, "contact", view)
 	}
 	if err != nil {
 		return err
@@ -78,5 +78,5 @@ func (s *Server) contact(c echo.Context) error {
 // contactSent confirms that the message went and where the answer will
 // come.
 func (s *Server) contactSent(c echo.Context) error {
-	return c.Render(http.StatusOK, "contact_sent", s.newContactView(c))
+	return s.render(c, http.StatusOK, "contact_sent", s.newContactView(c))
 }

@@ -56,7 +56,7 @@ func (s *Server) dashboard(c echo.Context) error {
 			view.Tiles = append(view.Tiles, tileView{Path: t.path, Title: p.T(k + ".title"), Desc: p.T(k + ".desc"), Link: p.T(k + ".link")})
 		}
 	}
-	return c.Render(http.StatusOK, "dashboard", view)
+	return s.render(c, http.StatusOK, "dashboard", view)
 }
 
 // switchAccount makes another account the current one: only an account the
@@ -87,6 +87,6 @@ type comingView struct {
 // so instead of a dead link.
 func (s *Server) coming(key string) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		return c.Render(http.StatusOK, "coming", comingView{Key: key})
+		return s.render(c, http.StatusOK, "coming", comingView{Key: key})
 	}
 }

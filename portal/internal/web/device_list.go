@@ -23,5 +23,5 @@ func (s *Server) renderDevices(c echo.Context, devices []store.DeviceSummary) er
 		view.Devices = append(view.Devices, newDeviceView(d, p, now, s.loc))
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.Render(http.StatusOK, "device_list", view)
+	return s.render(c, http.StatusOK, "device_list", view)
 }

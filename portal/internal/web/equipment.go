@@ -145,7 +145,7 @@ func (s *Server) equipment(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "equipment", view)
+	return s.render(c, http.StatusOK, "equipment", view)
 }
 
 // equipmentView reads and formats a page of the list, with the forms as
@@ -308,7 +308,7 @@ func (s *Server) renderEquipmentForm(c echo.Context, add addDeviceForm, group gr
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusBadRequest, "equipment", view)
+	return s.render(c, http.StatusBadRequest, "equipment", view)
 }
 
 // lineProblem is the catalogue key of what is wrong with a one-line field:
@@ -469,7 +469,7 @@ func (s *Server) removalForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "equipment_remove", v)
+	return s.render(c, http.StatusOK, "equipment_remove", v)
 }
 
 // requestRemoval asks the back office to remove a device of the account:
@@ -499,7 +499,7 @@ func (s *Server) requestRemoval(c echo.Context) error {
 			return err
 		}
 		v.Reason, v.Error = reason, "equipment.remove.error.reason"
-		return c.Render(http.StatusBadRequest, "equipment_remove", v)
+		return s.render(c, http.StatusBadRequest, "equipment_remove", v)
 	}
 	return err
 }

@@ -49,10 +49,11 @@ func (b *htmlBuilder) write(parts ...string) {
 
 // equipmentGroupsHTML is the table's row groups: one tbody per shipping
 // address, a header row naming it, then its devices. The markup is built
-// in one buffer sized for the page and handed out in pieces of a row or
-// so, slices of that one string: the template prints each piece through
-// fmt, whose buffers are reused only up to 64 KB, and a page's rows are
-// more than that.
+// in one buffer sized for the page and handed out in a few pieces, slices
+// of that one string cut between rows: the template prints each piece
+// through fmt, whose buffers are reused only up to 64 KB, and a page's
+// rows are more than that; each piece printed costs an escaper call, so
+// they are as few as that allows.
 func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) []template.HTML {
 	devices := 0
 	for _, g := range groups {
@@ -60,7 +61,8 @@ func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) []template.HTML {
 	}
 	var b htmlBuilder
 	b.Grow(len(groups)*256 + devices*rowBytes)
-	cuts := make([]int, 0, devices+len(groups)+1)
+	var cuts []int
+	last := 0
 	for _, g := range groups {
 		b.write("\n<tbody>\n<tr class=\"location-row\"><th scope=\"colgroup\" colspan=\"9\"")
 		if g.None {
@@ -70,7 +72,10 @@ func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) []template.HTML {
 		b.write(esc(g.Address))
 		b.write("</th></tr>")
 		for i := range g.Devices {
-			cuts = append(cuts, b.Len())
+			if b.Len()-last >= pieceBytes {
+				last = b.Len()
+				cuts = append(cuts, last)
+			}
 			writeEquipmentRow(&b, &g.Devices[i], l)
 		}
 		b.write("\n</tbody>")
@@ -88,6 +93,10 @@ func equipmentGroupsHTML(groups []equipmentGroup, l rowLabels) []template.HTML {
 
 // rowBytes is about the size of a device's row, supplies included.
 const rowBytes = 2048
+
+// pieceBytes is where a piece is cut, at the next row: a row more keeps
+// it well under fmt's 64 KB.
+const pieceBytes = 32 << 10
 
 func writeEquipmentRow(b *htmlBuilder, r *equipmentRow, l rowLabels) {
 	id := strconv.FormatInt(r.ID, 10)

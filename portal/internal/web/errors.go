@@ -94,7 +94,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 		msg = p.T(k)
 	}
 	view := errorView{Title: p.T("error.title", status), Message: msg}
-	if rerr := c.Render(status, "error", view); rerr != nil {
+	if rerr := s.render(c, status, "error", view); rerr != nil {
 		s.logger.Error("render error page", "error", rerr)
 		_ = c.String(status, http.StatusText(status))
 	}

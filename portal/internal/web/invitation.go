@@ -41,7 +41,7 @@ func (s *Server) invitationForm(c echo.Context) error {
 	if v := currentVisitor(c); v != nil && !strings.EqualFold(v.user.Email, inv.Email) {
 		view.SignedInAs = v.user.Email
 	}
-	return c.Render(http.StatusOK, "invitation", view)
+	return s.render(c, http.StatusOK, "invitation", view)
 }
 
 // acceptInvitation accepts an invitation: the invited person becomes a
@@ -82,7 +82,7 @@ func (s *Server) acceptInvitation(c echo.Context) error {
 		}
 		return c.Redirect(http.StatusSeeOther, "/dashboard?done=invitation_accepted")
 	case v != nil:
-		return c.Render(http.StatusOK, "invitation_accepted", invitationView{Email: acc.User.Email, AccountName: acc.Account.Name,
+		return s.render(c, http.StatusOK, "invitation_accepted", invitationView{Email: acc.User.Email, AccountName: acc.Account.Name,
 			CustomerNumber: acc.Account.CustomerNumber, SignedInAs: v.user.Email})
 	}
 	return c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {"/accounts"}, "done": {"invitation_sign_in"}}.Encode())
@@ -94,5 +94,5 @@ func (s *Server) invitationInvalid(c echo.Context, err error) error {
 	if domain.ErrorCode(err) != domain.ENOTFOUND {
 		return err
 	}
-	return c.Render(http.StatusNotFound, "invitation_invalid", nil)
+	return s.render(c, http.StatusNotFound, "invitation_invalid", nil)
 }

@@ -100,7 +100,7 @@ type forgotView struct {
 }
 
 func (s *Server) forgotForm(c echo.Context) error {
-	return c.Render(http.StatusOK, "password_forgot", forgotView{})
+	return s.render(c, http.StatusOK, "password_forgot", forgotView{})
 }
 
 // forgot sends a password-reset link to the address given. The answer is
@@ -112,14 +112,14 @@ func (s *Server) forgot(c echo.Context) error {
 	ctx := c.Request().Context()
 	email := validEmail(c.FormValue("email"))
 	if email == "" {
-		return c.Render(http.StatusBadRequest, "password_forgot", forgotView{Email: c.FormValue("email"), Error: "form.error.email"})
+		return s.render(c, http.StatusBadRequest, "password_forgot", forgotView{Email: c.FormValue("email"), Error: "form.error.email"})
 	}
 	ok, err := s.allow(c, store.AttemptReset, s.limits.Reset, email)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return c.Render(http.StatusTooManyRequests, "password_forgot", forgotView{Email: email, Error: "error.too_many"})
+		return s.render(c, http.StatusTooManyRequests, "password_forgot", forgotView{Email: email, Error: "error.too_many"})
 	}
 	user, err := s.store.UserByEmail(ctx, email)
 	switch {
@@ -170,7 +170,7 @@ func (s *Server) resetForm(c echo.Context) error {
 	if _, err := s.store.OneTimeToken(c.Request().Context(), store.TokenReset, auth.HashToken(token)); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")
 	}
-	return c.Render(http.StatusOK, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c))})
+	return s.render(c, http.StatusOK, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c))})
 }
 
 // reset sets the password of a reset link, ends every session of the user
@@ -192,7 +192,7 @@ func (s *Server) reset(c echo.Context) error {
 		return err
 	}
 	if problems != nil {
-		return c.Render(http.StatusBadRequest, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c)), Problems: problems})
+		return s.render(c, http.StatusBadRequest, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c)), Problems: problems})
 	}
 	if user, err = s.store.ResetPassword(ctx, hash, pwHash); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")
@@ -216,5 +216,5 @@ func (s *Server) linkInvalid(c echo.Context, err error, again string) error {
 	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
 		return err
 	}
-	return c.Render(http.StatusNotFound, "link_invalid", linkInvalidView{Again: again})
+	return s.render(c, http.StatusNotFound, "link_invalid", linkInvalidView{Again: again})
 }

@@ -38,7 +38,7 @@ func (s *Server) profileView(c echo.Context) profileView {
 
 // profileForm shows the profile page.
 func (s *Server) profileForm(c echo.Context) error {
-	return c.Render(http.StatusOK, "profile", s.profileView(c))
+	return s.render(c, http.StatusOK, "profile", s.profileView(c))
 }
 
 // profile saves the user's name, phone and language.
@@ -49,7 +49,7 @@ func (s *Server) profile(c echo.Context) error {
 	lang := domain.Language(view.Language)
 	if view.Name == "" || !lang.Valid() || len(view.Name) > 200 || len(view.Phone) > 50 {
 		view.ProfileError = "profile.error.invalid"
-		return c.Render(http.StatusBadRequest, "profile", view)
+		return s.render(c, http.StatusBadRequest, "profile", view)
 	}
 	if _, err := s.store.UpdateProfile(c.Request().Context(), v.user.ID, store.Profile{Name: view.Name, Phone: view.Phone, Language: lang}); err != nil {
 		return err
@@ -98,10 +98,10 @@ func (s *Server) changePassword(c echo.Context) error {
 		return err
 	case limited:
 		view.PasswordErrors = []string{printer(c).T("error.too_many")}
-		return c.Render(http.StatusTooManyRequests, "profile", view)
+		return s.render(c, http.StatusTooManyRequests, "profile", view)
 	case !ok:
 		view.PasswordErrors = []string{printer(c).T("profile.error.current_password")}
-		return c.Render(http.StatusBadRequest, "profile", view)
+		return s.render(c, http.StatusBadRequest, "profile", view)
 	}
 	hash, problems, err := s.newPassword(printer(c), c.FormValue("password"), c.FormValue("confirm"), v.user.Email)
 	if err != nil {
@@ -109,7 +109,7 @@ func (s *Server) changePassword(c echo.Context) error {
 	}
 	if problems != nil {
 		view.PasswordErrors = problems
-		return c.Render(http.StatusBadRequest, "profile", view)
+		return s.render(c, http.StatusBadRequest, "profile", view)
 	}
 	if err := s.store.SetPasswordHash(c.Request().Context(), v.user.ID, hash); err != nil {
 		return err
@@ -133,7 +133,7 @@ func (s *Server) changeEmail(c echo.Context) error {
 	email := validEmail(view.NewEmail)
 	if email == "" || strings.EqualFold(email, v.user.Email) {
 		view.EmailError = "form.error.email"
-		return c.Render(http.StatusBadRequest, "profile", view)
+		return s.render(c, http.StatusBadRequest, "profile", view)
 	}
 	ok, limited, err := s.checkCurrentPassword(c, v.user, c.FormValue("current"))
 	switch {
@@ -141,10 +141,10 @@ func (s *Server) changeEmail(c echo.Context) error {
 		return err
 	case limited:
 		view.EmailError = "error.too_many"
-		return c.Render(http.StatusTooManyRequests, "profile", view)
+		return s.render(c, http.StatusTooManyRequests, "profile", view)
 	case !ok:
 		view.EmailError = "profile.error.current_password"
-		return c.Render(http.StatusBadRequest, "profile", view)
+		return s.render(c, http.StatusBadRequest, "profile", view)
 	}
 	lang := i18n.Lang(v.user.Language)
 	token, hash, err := auth.NewToken()
@@ -190,7 +190,7 @@ func (s *Server) confirmEmailForm(c echo.Context) error {
 	if err := json.Unmarshal(t.Payload, &p); err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "email_confirm", confirmEmailView{Token: token, Email: p.Email})
+	return s.render(c, http.StatusOK, "email_confirm", confirmEmailView{Token: token, Email: p.Email})
 }
 
 // confirmEmail makes the address of the link the user's.

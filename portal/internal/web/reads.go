@@ -84,7 +84,7 @@ func (s *Server) reads(c echo.Context) error {
 		view.Automate = view.Automate || !e.AutomationRequested
 		view.Rows = append(view.Rows, row)
 	}
-	return c.Render(http.StatusOK, "reads", view)
+	return s.render(c, http.StatusOK, "reads", view)
 }
 
 // readStatus is a campaign's status in words and its badge's kind.
@@ -250,7 +250,7 @@ func (s *Server) readForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "read_form", s.newReadFormView(printer(c), e))
+	return s.render(c, http.StatusOK, "read_form", s.newReadFormView(printer(c), e))
 }
 
 // submitRead records the meters typed in for a device, with the photo of
@@ -265,7 +265,7 @@ func (s *Server) submitRead(c echo.Context) error {
 	p := printer(c)
 	view := s.newReadFormView(p, e)
 	if !e.Open() {
-		return c.Render(http.StatusConflict, "read_form", view)
+		return s.render(c, http.StatusConflict, "read_form", view)
 	}
 	in := store.ManualRead{AccountID: currentAccount(c).AccountID, UserID: mustVisitor(c).user.ID, DeviceID: e.DeviceID}
 	status := http.StatusBadRequest
@@ -297,7 +297,7 @@ func (s *Server) submitRead(c echo.Context) error {
 	}
 	if view.Problems != nil {
 		s.dropPhoto(photo)
-		return c.Render(status, "read_form", view)
+		return s.render(c, status, "read_form", view)
 	}
 	in.Photo = photo
 	_, err = s.store.SubmitManualRead(c.Request().Context(), in, s.now())
@@ -322,7 +322,7 @@ func (s *Server) readRefused(c echo.Context, p *i18n.Printer, view readFormView,
 		if rerr != nil {
 			return rerr
 		}
-		return c.Render(http.StatusConflict, "read_form", s.newReadFormView(p, e))
+		return s.render(c, http.StatusConflict, "read_form", s.newReadFormView(p, e))
 	case errors.Is(err, billing.ErrPhotoRequired):
 		view.Problems, view.PhotoNeeded = []string{p.T("read.error.photo_needed")}, true
 	case errors.Is(err, billing.ErrMeterMissing):
@@ -336,7 +336,7 @@ func (s *Server) readRefused(c echo.Context, p *i18n.Printer, view readFormView,
 	default:
 		return err
 	}
-	return c.Render(http.StatusBadRequest, "read_form", view)
+	return s.render(c, http.StatusBadRequest, "read_form", view)
 }
 
 // parseMeter reads a meter typed in: a whole number, spaces allowed (a
@@ -464,7 +464,7 @@ func (s *Server) automateForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "read_automate", v)
+	return s.render(c, http.StatusOK, "read_automate", v)
 }
 
 // automate records a request to automate a device's reads. The device is
@@ -507,7 +507,7 @@ func (s *Server) automate(c echo.Context) error {
 		date = &d
 	}
 	if v.Problems != nil {
-		return c.Render(http.StatusBadRequest, "read_automate", v)
+		return s.render(c, http.StatusBadRequest, "read_automate", v)
 	}
 	_, err = s.store.RequestReadAutomation(c.Request().Context(), store.ReadAutomation{AccountID: currentAccount(c).AccountID,
 		UserID: mustVisitor(c).user.ID, DeviceID: id, Address: fmt.Sprintf("%s, %s %s", v.Street, v.PostalCode, v.City),
@@ -525,5 +525,5 @@ func (s *Server) automate(c echo.Context) error {
 	default:
 		return err
 	}
-	return c.Render(http.StatusBadRequest, "read_automate", v)
+	return s.render(c, http.StatusBadRequest, "read_automate", v)
 }

@@ -92,7 +92,7 @@ func (s *Server) registerPage(c echo.Context) error {
 	if currentVisitor(c) != nil {
 		return c.Redirect(http.StatusSeeOther, "/dashboard")
 	}
-	return c.Render(http.StatusOK, "register", registerView{})
+	return s.render(c, http.StatusOK, "register", registerView{})
 }
 
 // register handles the registration form, and its second button, the
@@ -102,7 +102,7 @@ func (s *Server) register(c echo.Context) error {
 	f := readRegisterForm(c)
 	view := registerView{registerForm: f}
 	if view.Problems = f.problems(); view.Problems != nil {
-		return c.Render(http.StatusBadRequest, "register", view)
+		return s.render(c, http.StatusBadRequest, "register", view)
 	}
 	// Addresses are stored in lower case (store.CreateUser): mail the
 	// address as it will be known.
@@ -113,7 +113,7 @@ func (s *Server) register(c echo.Context) error {
 	}
 	if !ok {
 		view.Problems = []string{"error.too_many"}
-		return c.Render(http.StatusTooManyRequests, "register", view)
+		return s.render(c, http.StatusTooManyRequests, "register", view)
 	}
 	lang := printer(c).Lang()
 	_, hash, err := auth.NewToken()
@@ -134,7 +134,7 @@ func (s *Server) register(c echo.Context) error {
 	device, err := s.store.RegistrationDevice(ctx, f.Serial, f.PostalCode)
 	if domain.ErrorCode(err) == domain.ENOTFOUND {
 		view.NoMatch = true
-		return c.Render(http.StatusUnprocessableEntity, "register", view)
+		return s.render(c, http.StatusUnprocessableEntity, "register", view)
 	}
 	if err != nil {
 		return err
@@ -197,7 +197,7 @@ func (s *Server) registerConfirmForm(c echo.Context) error {
 	if err := json.Unmarshal(t.Payload, &r); err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "register_confirm", registerConfirmView{Action: "/register/confirm", Token: token, Email: r.Email, Rules: passwordRules(printer(c))})
+	return s.render(c, http.StatusOK, "register_confirm", registerConfirmView{Action: "/register/confirm", Token: token, Email: r.Email, Rules: passwordRules(printer(c))})
 }
 
 // registerConfirm sets the password of a registration link, creates the
@@ -220,7 +220,7 @@ func (s *Server) registerConfirm(c echo.Context) error {
 		return err
 	}
 	if problems != nil {
-		return c.Render(http.StatusBadRequest, "register_confirm", registerConfirmView{Action: "/register/confirm", Token: token, Email: r.Email,
+		return s.render(c, http.StatusBadRequest, "register_confirm", registerConfirmView{Action: "/register/confirm", Token: token, Email: r.Email,
 			Rules: passwordRules(p), Problems: problems})
 	}
 	out, err := s.store.CompleteRegistration(ctx, hash, pwHash, s.registrationMails(hash))
@@ -260,5 +260,5 @@ func (s *Server) registrationMails(hash []byte) func(store.RegistrationOutcome) 
 
 // terms shows the terms a registration accepts.
 func (s *Server) terms(c echo.Context) error {
-	return c.Render(http.StatusOK, "terms", nil)
+	return s.render(c, http.StatusOK, "terms", nil)
 }

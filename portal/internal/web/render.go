@@ -118,7 +118,8 @@ func newRenderer(fsys fs.FS, version string) (*renderer, error) {
 }
 
 // Render implements echo.Renderer: it renders the view name with data
-// inside the layout, in the request's language.
+// inside the layout, in the request's language. Handlers call
+// Server.render, which sends the page from a reused buffer.
 func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
 	t, ok := r.views[name]
 	if !ok {
@@ -148,19 +149,26 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 	if k := "notice." + c.QueryParam("done"); c.QueryParam("done") != "" && p.Has(k) {
 		pg.Notice = p.T(k)
 	}
-	buf := renderBuffers.Get().(*bytes.Buffer)
-	defer putRenderBuffer(buf)
-	if err := t.ExecuteTemplate(buf, "layout", pg); err != nil {
+	if err := t.ExecuteTemplate(w, "layout", pg); err != nil {
 		return fmt.Errorf("web: render %s: %w", name, err)
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return nil
 }
 
-// renderBuffers hold pages while they are rendered. echo hands Render a
-// new buffer each time, which a page of 80 KB would grow by doubling
-// (twice the page in garbage); rendered here first, it is written there
-// in one piece, one allocation of its size.
+// render sends the view name with data, inside the layout, as the answer
+// with status code. The page is rendered into a reused buffer and sent
+// from it: echo's c.Render renders into a new buffer each time, which a
+// page of 80 KB grows by doubling, twice the page in garbage a request.
+func (s *Server) render(c echo.Context, code int, name string, data any) error {
+	buf := renderBuffers.Get().(*bytes.Buffer)
+	defer putRenderBuffer(buf)
+	if err := s.renderer.Render(buf, name, data, c); err != nil {
+		return err
+	}
+	return c.HTMLBlob(code, buf.Bytes())
+}
+
+// renderBuffers hold pages while they are rendered and sent.
 var renderBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // maxPooledRender: a buffer grown past it (a rare huge page) is left to

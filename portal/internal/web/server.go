@@ -149,6 +149,7 @@ type Options struct {
 // Server is the portal's HTTP handler.
 type Server struct {
 	echo     *echo.Echo
+	renderer *renderer
 	store    Store
 	api      APIStore
 	logger   *slog.Logger
@@ -221,7 +222,7 @@ func New(opts Options) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Renderer = r
+	e.Renderer, s.renderer = r, r
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientAddress(opts.TrustedProxies)
 	e.SchemeExtractor = clientScheme(opts.TrustedProxies)

@@ -56,7 +56,7 @@ func (s *Server) shipping(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "shipping", v)
+	return s.render(c, http.StatusOK, "shipping", v)
 }
 
 // saveShipping changes the contact of a location of the account (attention
@@ -83,7 +83,7 @@ func (s *Server) saveShipping(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return c.Render(http.StatusBadRequest, "shipping", v)
+		return s.render(c, http.StatusBadRequest, "shipping", v)
 	}
 	if err != nil {
 		return err

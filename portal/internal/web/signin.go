@@ -34,7 +34,7 @@ func (s *Server) loginForm(c echo.Context) error {
 	if currentVisitor(c) != nil {
 		return c.Redirect(http.StatusSeeOther, cmp.Or(next, "/dashboard"))
 	}
-	return c.Render(http.StatusOK, "login", loginView{Next: next})
+	return s.render(c, http.StatusOK, "login", loginView{Next: next})
 }
 
 // login signs a user in. Whether the e-mail has an account or not, a
@@ -49,7 +49,7 @@ func (s *Server) login(c echo.Context) error {
 	view := loginView{Email: email, Next: localPath(c.FormValue("next"))}
 	if email == "" || password == "" {
 		view.Error = "login.error.missing"
-		return c.Render(http.StatusBadRequest, "login", view)
+		return s.render(c, http.StatusBadRequest, "login", view)
 	}
 	ok, err := s.allow(c, store.AttemptLogin, s.limits.Login, email)
 	if err != nil {
@@ -57,7 +57,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	if !ok {
 		view.Error = "error.too_many"
-		return c.Render(http.StatusTooManyRequests, "login", view)
+		return s.render(c, http.StatusTooManyRequests, "login", view)
 	}
 	user, err := s.store.UserByEmail(ctx, email)
 	if err != nil && domain.ErrorCode(err) != domain.ENOTFOUND {
@@ -66,7 +66,7 @@ func (s *Server) login(c echo.Context) error {
 	if err != nil || user.PasswordHash == nil {
 		s.hasher.VerifyNothing(password)
 		view.Error = "login.error.wrong"
-		return c.Render(http.StatusUnauthorized, "login", view)
+		return s.render(c, http.StatusUnauthorized, "login", view)
 	}
 	match, rehash, err := s.hasher.Verify(*user.PasswordHash, password)
 	if err != nil {
@@ -74,7 +74,7 @@ func (s *Server) login(c echo.Context) error {
 	}
 	if !match {
 		view.Error = "login.error.wrong"
-		return c.Render(http.StatusUnauthorized, "login", view)
+		return s.render(c, http.StatusUnauthorized, "login", view)
 	}
 	if rehash {
 		if h, err := s.hasher.Hash(password); err == nil {

@@ -102,7 +102,7 @@ func (s *Server) users(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "users", view)
+	return s.render(c, http.StatusOK, "users", view)
 }
 
 // invite invites a person by e-mail to become a delegate of the current
@@ -120,7 +120,7 @@ func (s *Server) invite(c echo.Context) error {
 	view.Email = strings.TrimSpace(c.FormValue("email"))
 	refuse := func(status int, key string, args ...any) error {
 		view.Error = p.T(key, args...)
-		return c.Render(status, "users", view)
+		return s.render(c, status, "users", view)
 	}
 	email := validEmail(view.Email)
 	switch {
@@ -201,7 +201,7 @@ func (s *Server) removeDelegateForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Render(http.StatusOK, "user_remove", removeView{UserID: d.UserID, Name: d.Name, Email: d.Email, AccountName: currentAccount(c).Name})
+	return s.render(c, http.StatusOK, "user_remove", removeView{UserID: d.UserID, Name: d.Name, Email: d.Email, AccountName: currentAccount(c).Name})
 }
 
 // removeDelegate ends a delegate's access to the current account: the
