@@ -340,9 +340,13 @@ func (s *Store) LastBillingRead(ctx context.Context, deviceID int64, periodEnd t
 	return b, nil
 }
 
+// lastBillingRead is the device's current billing read of the latest
+// period ending before periodEnd. A read the back office rejected is
+// never invoiced: it is neither shown as the last invoiced read nor the
+// base of an estimate.
 func lastBillingRead(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time) (BillingRead, error) {
 	return getBillingRead(ctx, q, `SELECT `+billingReadColumns+` FROM billing_reads b
-WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL
+WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
 ORDER BY b.period_end DESC LIMIT 1`, deviceID, dbDate(periodEnd))
 }
 

@@ -260,8 +260,8 @@ func TestSubmitManualRead(t *testing.T) {
 }
 
 // TestManualReadAfterARejectedRead: a read the back office rejected is no
-// base for the next (loadPriorReads): a read below it but above the one
-// before needs no photo.
+// base for the next (loadPriorReads) nor the last invoiced read the page
+// prefills: a read below it but above the one before needs no photo.
 func TestManualReadAfterARejectedRead(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
@@ -269,6 +269,10 @@ func TestManualReadAfterARejectedRead(t *testing.T) {
 			db := sqlxOf(b.s)
 			if _, err := db.Exec(db.Rebind(`UPDATE billing_reads SET review = 'rejected' WHERE id = ?`), b.lastBilledID); err != nil {
 				t.Fatal(err)
+			}
+			// The last invoiced read, prefilled on the page, is September's.
+			if last, err := b.s.LastBillingRead(context.Background(), b.device.ID, b.q1End); err != nil || last.ID == b.lastBilledID {
+				t.Errorf("last billing read = %+v, %v; want September's, not the rejected one", last, err)
 			}
 			// 39,000 is below the rejected 39,684, above September's 36,684.
 			r, err := b.s.SubmitManualRead(context.Background(), store.ManualRead{AccountID: b.f.account.ID, UserID: b.f.user.ID, DeviceID: b.device.ID,
