@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"net/http"
 	"strconv"
 
@@ -36,7 +37,8 @@ var tiles = []tile{
 // for a user who acts for no account yet, nothing (the page says why).
 type dashboardView struct {
 	AccountName string
-	Tiles       []tileView
+	// Tiles are the tiles in the page's language (renderer.tiles).
+	Tiles template.HTML
 }
 
 // tileView is a tile in the page's language.
@@ -49,12 +51,8 @@ func (s *Server) dashboard(c echo.Context) error {
 	v := mustVisitor(c)
 	view := dashboardView{}
 	if v.current != nil {
-		p := printer(c)
 		view.AccountName = v.current.Name
-		for _, t := range tiles {
-			k := "tile." + t.key
-			view.Tiles = append(view.Tiles, tileView{Path: t.path, Title: p.T(k + ".title"), Desc: p.T(k + ".desc"), Link: p.T(k + ".link")})
-		}
+		view.Tiles = s.renderer.tiles[printer(c).Lang()]
 	}
 	return s.render(c, http.StatusOK, "dashboard", view)
 }

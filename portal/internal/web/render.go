@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,6 +28,12 @@ type renderer struct {
 	views   map[string]*template.Template
 	cssURL  string
 	version string
+	// menus are the account's side menu in each language, with each tile
+	// current or none (index len(tiles)); tiles, the dashboard's tiles.
+	// They are the same for every user: rendered once, by html/template
+	// (templates/layout/fragments.html), not on every page.
+	menus map[i18n.Lang][]template.HTML
+	tiles map[i18n.Lang]template.HTML
 }
 
 // page is what the layout is rendered with; the view's own data is Data.
@@ -63,7 +70,8 @@ type userView struct {
 	Account    *accountView
 	Others     []accountView
 	BackOffice bool
-	Menu       []menuItem
+	// Menu is the account's side menu, "" when the user acts for none.
+	Menu template.HTML
 }
 
 type accountView struct {
@@ -114,6 +122,9 @@ func newRenderer(fsys fs.FS, version string) (*renderer, error) {
 	sum := sha256.Sum256(css)
 	// The stylesheet's URL changes with its content, so browsers may cache it.
 	r.cssURL = "/static/style.css?v=" + hex.EncodeToString(sum[:6])
+	if err := r.renderFragments(layout); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -140,7 +151,7 @@ func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) er
 		Version:    r.version,
 		CSRF:       csrfToken(c),
 		Path:       c.Request().URL.Path,
-		User:       newUserView(currentVisitor(c), c.Request().URL.Path, p),
+		User:       r.newUserView(currentVisitor(c), c.Request().URL.Path, p),
 		Data:       data,
 	}
 	if pg.User != nil && pg.User.BackOffice {
@@ -184,7 +195,7 @@ func putRenderBuffer(b *bytes.Buffer) {
 }
 
 // newUserView is the layout's view of a visitor, nil for none.
-func newUserView(v *visitor, path string, p *i18n.Printer) *userView {
+func (r *renderer) newUserView(v *visitor, path string, p *i18n.Printer) *userView {
 	if v == nil {
 		return nil
 	}
@@ -201,11 +212,54 @@ func newUserView(v *visitor, path string, p *i18n.Printer) *userView {
 		u.Others = append(u.Others, av)
 	}
 	if u.Account != nil {
-		for _, t := range tiles {
-			u.Menu = append(u.Menu, menuItem{Label: p.T("tile." + t.key + ".title"), Path: t.path, Current: t.path == path})
+		current := slices.IndexFunc(tiles, func(t tile) bool { return t.path == path })
+		if current < 0 {
+			current = len(tiles)
 		}
+		u.Menu = r.menus[p.Lang()][current]
 	}
 	return u
+}
+
+// renderFragments renders the side menus and the tiles of every language
+// (renderer.menus, renderer.tiles) with the fragments' templates of set.
+func (r *renderer) renderFragments(set *template.Template) error {
+	r.menus, r.tiles = map[i18n.Lang][]template.HTML{}, map[i18n.Lang]template.HTML{}
+	for _, lang := range i18n.Langs {
+		p := i18n.For(lang)
+		views := make([]tileView, len(tiles))
+		for i, t := range tiles {
+			k := "tile." + t.key
+			views[i] = tileView{Path: t.path, Title: p.T(k + ".title"), Desc: p.T(k + ".desc"), Link: p.T(k + ".link")}
+		}
+		html, err := fragment(set, "tiles", views)
+		if err != nil {
+			return err
+		}
+		r.tiles[lang] = html
+		for current := range len(tiles) + 1 {
+			items := make([]menuItem, len(tiles))
+			for i, v := range views {
+				items[i] = menuItem{Label: v.Title, Path: v.Path, Current: i == current}
+			}
+			html, err := fragment(set, "side_menu", items)
+			if err != nil {
+				return err
+			}
+			r.menus[lang] = append(r.menus[lang], html)
+		}
+	}
+	return nil
+}
+
+// fragment renders the template name of set with data, escaped by
+// html/template as a page's HTML text.
+func fragment(set *template.Template, name string, data any) (template.HTML, error) {
+	var b strings.Builder
+	if err := set.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("web: render %s: %w", name, err)
+	}
+	return template.HTML(b.String()), nil //nolint:gosec // G203: html/template escaped it
 }
 
 // withQuery returns u's path and query with key set to value. A path that

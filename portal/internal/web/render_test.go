@@ -1,6 +1,7 @@
 package web
 
 import (
+	"html/template"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -183,6 +184,40 @@ func TestCatalogueCoversPages(t *testing.T) {
 		for _, k := range keys {
 			if _, ok := slices.BinarySearch(have, k); !ok {
 				t.Errorf("%s catalogue lacks %q", lang, k)
+			}
+		}
+	}
+}
+
+// TestFragments: the side menu and the tiles, rendered once per language,
+// name every tile's page in that language, mark the current page (and
+// only it) in the menu, and none on a page that is not a tile's.
+func TestFragments(t *testing.T) {
+	r, err := newRenderer(assets, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range i18n.Langs {
+		p := i18n.For(lang)
+		for _, tl := range tiles {
+			title := template.HTMLEscapeString(p.T("tile." + tl.key + ".title"))
+			if !strings.Contains(string(r.tiles[lang]), `href="`+tl.path+`"`) || !strings.Contains(string(r.tiles[lang]), title) {
+				t.Errorf("%s tiles lack %s (%q)", lang, tl.path, title)
+			}
+		}
+		if n := len(r.menus[lang]); n != len(tiles)+1 {
+			t.Fatalf("%s: %d menus, want %d", lang, n, len(tiles)+1)
+		}
+		for i, menu := range r.menus[lang] {
+			want := 1
+			if i == len(tiles) {
+				want = 0
+			}
+			if got := strings.Count(string(menu), `aria-current="page"`); got != want {
+				t.Errorf("%s menu %d marks %d pages current, want %d:\n%s", lang, i, got, want, menu)
+			}
+			if i < len(tiles) && !strings.Contains(string(menu), `<a href="`+tiles[i].path+`" aria-current="page">`) {
+				t.Errorf("%s menu %d does not mark %s:\n%s", lang, i, tiles[i].path, menu)
 			}
 		}
 	}
