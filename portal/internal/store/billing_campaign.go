@@ -93,7 +93,7 @@ WHERE rc.state = 'open' ORDER BY rc.period_end, rc.id`))
 // setCorrectionDeadlines gives a campaign whose read was typed in before
 // its third reminder the closing time it would have had with every
 // reminder on time: the read may be corrected until then
-// (ReadCampaign.TakesReads), as seed 003's portal takes reads until the
+// (MeterReadEntry.Open), as seed 003's portal takes reads until the
 // campaign closes.
 func (s *Store) setCorrectionDeadlines(ctx context.Context) error {
 	var rows []ReadCampaign

@@ -94,15 +94,17 @@ type MeterReadEntry struct {
 }
 
 // Open reports whether a read may be typed in (or corrected) now: the
-// campaign waits for it or has it, and has not closed.
+// campaign waits for it or has it, and its closing time has not come,
+// whether or not the campaigns job has closed it yet. It is the one rule
+// of a read's deadline: the page and SubmitManualRead (refusal) follow it.
 func (e MeterReadEntry) Open() bool {
-	return (e.State == "open" || e.State == "read") && (e.ClosesAt == nil || e.now.Before(*e.ClosesAt))
+	return (e.State == CampaignOpen || e.State == CampaignRead) && (e.ClosesAt == nil || e.now.Before(*e.ClosesAt))
 }
 
 // Status is where the campaign stands for the customer.
 func (e MeterReadEntry) Status() MeterReadStatus {
 	switch {
-	case e.State == "agent":
+	case e.State == CampaignAgent:
 		return ReadByAgent
 	case e.Open() && e.Entered != nil:
 		return ReadEntered

@@ -271,8 +271,9 @@ func TestManualReadAfterARejectedRead(t *testing.T) {
 				t.Fatal(err)
 			}
 			// The last invoiced read, prefilled on the page, is September's.
-			if last, err := b.s.LastBillingRead(context.Background(), b.device.ID, b.q1End); err != nil || last.ID == b.lastBilledID {
-				t.Errorf("last billing read = %+v, %v; want September's, not the rejected one", last, err)
+			if e, err := b.s.MeterReadToEnter(context.Background(), b.f.account.ID, b.device.ID, b.now); err != nil ||
+				e.LastBilled == nil || e.LastBilled.ID == b.lastBilledID || !e.LastBilled.PeriodEnd.Equal(date(2025, 9, 30)) {
+				t.Errorf("last invoiced read = %+v, %v; want September's, not the rejected one", e.LastBilled, err)
 			}
 			// 39,000 is below the rejected 39,684, above September's 36,684.
 			r, err := b.s.SubmitManualRead(context.Background(), store.ManualRead{AccountID: b.f.account.ID, UserID: b.f.user.ID, DeviceID: b.device.ID,

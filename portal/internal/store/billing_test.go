@@ -169,6 +169,35 @@ func (b *billingFixture) campaign(serial string) store.ReadCampaign {
 	return cs[len(cs)-1]
 }
 
+// entry is the device's latest campaign as the meter-read page shows it
+// now (MeterReadToEnter).
+func (b *billingFixture) entry(serial string) store.MeterReadEntry {
+	b.t.Helper()
+	e, err := b.s.MeterReadToEnter(b.ctx, b.f.account.ID, b.devices[serial].ID, b.clock.Now())
+	if err != nil {
+		b.t.Fatalf("meter read of %s: %v", serial, err)
+	}
+	return e
+}
+
+// entries are the account's devices on the meter-read page now
+// (MeterReadsToEnter).
+func (b *billingFixture) entries() []store.MeterReadEntry {
+	b.t.Helper()
+	es, err := b.s.MeterReadsToEnter(b.ctx, b.f.account.ID, b.clock.Now())
+	if err != nil {
+		b.t.Fatalf("meter reads of the account: %v", err)
+	}
+	return es
+}
+
+// enter types a read in for the device now, as the primary user
+// (SubmitManualRead).
+func (b *billingFixture) enter(serial string, black, colour int64, photo *store.StoredPhoto) (store.BillingRead, error) {
+	return b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
+		UserID: b.f.user.ID, Black: &black, Colour: &colour, Photo: photo}, b.clock.Now())
+}
+
 // snapshot is every billing row and e-mail, to compare before and after.
 func (b *billingFixture) snapshot() string {
 	b.t.Helper()
@@ -345,10 +374,17 @@ func TestBillingThroughPeriods(t *testing.T) {
 					t.Errorf("HTML of %q lacks the link", m.Subject)
 				}
 			}
-			open, err := b.s.AccountOpenCampaigns(b.ctx, b.f.account.ID)
-			if err != nil || len(open) != 3 || open[0].Serial != "EDGE_OUT" || open[0].LastBilled == nil ||
-				!open[0].Deadline.Equal(invited.Add(23*billing.Day)) || !open[0].BillsColour || open[0].Location == nil {
-				t.Errorf("open campaigns = %+v, %v", open, err)
+			// The meter-read page lists the three, by serial, each to
+			// enter, with no closing time before the third reminder.
+			toEnter := b.entries()
+			if len(toEnter) != 3 || toEnter[0].Serial != "EDGE_OUT" || toEnter[1].Serial != "GONE" || toEnter[2].Serial != "LATE" {
+				t.Fatalf("meter reads to enter = %+v", toEnter)
+			}
+			for _, e := range toEnter {
+				if e.Status() != store.ReadToEnter || e.LastBilled == nil || !e.LastBilled.PeriodEnd.Equal(q4) ||
+					e.Meters != (billing.Meters{Black: true, Colour: true}) || e.Location == nil || e.ClosesAt != nil || e.Reminders != 0 {
+					t.Errorf("%s to enter: %+v", e.Serial, e)
+				}
 			}
 
 			// LATE's reads of the window arrive: it leaves its campaign,
@@ -364,13 +400,25 @@ func TestBillingThroughPeriods(t *testing.T) {
 			if r := b.current("LATE", q1); r.Source != billing.SourceAgent || !r.ReadAt.Equal(q1End.Add(8*time.Hour)) {
 				t.Errorf("LATE Q1: %s, want its agent's read", show(r))
 			}
-			_, err = b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["LATE"].ID, b.clock.Now())
-			var closed *store.CampaignClosedError
-			if !errors.As(err, &closed) || closed.Reason != store.CampaignAgent || domain.ErrorCode(err) != domain.ECONFLICT {
-				t.Errorf("CampaignOpenFor(LATE) = %v, want closed: agent", err)
+			// It leaves the page too, and a read typed in for it is
+			// refused with the reason.
+			if e := b.entry("LATE"); e.Open() || e.Status() != store.ReadByAgent {
+				t.Errorf("LATE's entry: open %v, status %s; want read by its agent", e.Open(), e.Status())
 			}
-			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.user.ID+1000, b.devices["GONE"].ID, b.clock.Now()); domain.ErrorCode(err) != domain.ENOTFOUND {
-				t.Errorf("CampaignOpenFor(another account) = %v, want not found", err)
+			if es := b.entries(); len(es) != 2 || es[0].Serial != "EDGE_OUT" || es[1].Serial != "GONE" {
+				t.Errorf("meter reads to enter after LATE's reads = %+v, want EDGE_OUT and GONE", es)
+			}
+			if _, err := b.enter("LATE", 4000, 4000, nil); !errors.Is(err, store.ErrReadByAgent) || domain.ErrorCode(err) != domain.ECONFLICT {
+				t.Errorf("a read of LATE = %v, want refused: read by its agent", err)
+			}
+			// Another account's users do not find GONE.
+			other := customer(t, b.s, "BILL-2")
+			if _, err := b.s.MeterReadToEnter(b.ctx, other.account.ID, b.devices["GONE"].ID, b.clock.Now()); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("GONE's entry for another account = %v, want not found", err)
+			}
+			if _, err := b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: other.account.ID, UserID: other.user.ID, DeviceID: b.devices["GONE"].ID,
+				Black: p64(30000), Colour: p64(15000)}, b.clock.Now()); domain.ErrorCode(err) != domain.ENOTFOUND {
+				t.Errorf("a read of GONE by another account = %v, want not found", err)
 			}
 
 			// Three reminders, a week apart; the third sets the close 48
@@ -410,17 +458,26 @@ func TestBillingThroughPeriods(t *testing.T) {
 			}
 
 			// Open until the 48 hours are over; then refused, with the
-			// reason, before the job has even run.
+			// reason, before the job has even run: the campaign is still
+			// open in its row, and its closing time decides.
 			b.at(third.Add(48*time.Hour - time.Second))
-			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["GONE"].ID, b.clock.Now()); err != nil {
-				t.Errorf("CampaignOpenFor a second before the close: %v", err)
+			if e := b.entry("GONE"); !e.Open() || e.Status() != store.ReadToEnter {
+				t.Errorf("GONE a second before the close: open %v, status %s; want to enter", e.Open(), e.Status())
 			}
 			b.at(third.Add(48 * time.Hour))
-			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["GONE"].ID, b.clock.Now()); !errors.As(err, &closed) || closed.Reason != store.CampaignClosed {
-				t.Errorf("CampaignOpenFor at the close = %v, want closed", err)
+			if e := b.entry("GONE"); e.Open() || e.Status() != store.ReadClosed {
+				t.Errorf("GONE at the close: open %v, status %s; want closed", e.Open(), e.Status())
 			}
-			if open, err := b.s.AccountOpenCampaigns(b.ctx, b.f.account.ID); err != nil || len(open) != 0 {
-				t.Errorf("open campaigns at the close: %+v, %v", open, err)
+			if _, err := b.enter("GONE", 40000, 20000, nil); !errors.Is(err, store.ErrReadCampaignClosed) || domain.ErrorCode(err) != domain.ECONFLICT {
+				t.Errorf("a read of GONE at the close = %v, want refused: closed", err)
+			}
+			if c := b.campaign("GONE"); c.State != store.CampaignOpen {
+				t.Errorf("GONE's campaign at the close, before the job: %+v, want still open", c)
+			}
+			for _, e := range b.entries() {
+				if e.Open() || e.Status() != store.ReadClosed {
+					t.Errorf("%s at the close: open %v, status %s; want closed", e.Serial, e.Open(), e.Status())
+				}
 			}
 			if rep := b.campaigns(); rep.Closed != 2 || rep.Reminders != 0 {
 				t.Errorf("close of the campaigns: %+v, want 2 closed", rep)
@@ -620,10 +677,6 @@ func TestManualReadsRegularise(t *testing.T) {
 			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
 				b.device(serial, false)
 			}
-			enter := func(serial string, black, colour int64, photo *store.StoredPhoto) (store.BillingRead, error) {
-				return b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices[serial].ID,
-					UserID: b.f.user.ID, Black: &black, Colour: &colour, Photo: photo}, b.clock.Now())
-			}
 			// Q4: every device is read by hand on 12 January.
 			b.at(date(2025, 1, 8))
 			if rep := b.close(); rep.Campaigns != 3 {
@@ -631,7 +684,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			}
 			b.at(date(2025, 1, 12).Add(10 * time.Hour))
 			for _, serial := range []string{"MANUAL", "LOWER", "LATE"} {
-				if r, err := enter(serial, 10000, 2000, nil); err != nil || r.Source != billing.SourceManual {
+				if r, err := b.enter(serial, 10000, 2000, nil); err != nil || r.Source != billing.SourceManual {
 					t.Fatalf("%s Q4 read: %+v, %v", serial, r, err)
 				}
 			}
@@ -648,17 +701,17 @@ func TestManualReadsRegularise(t *testing.T) {
 				t.Fatalf("Q1 close: %+v", rep)
 			}
 			b.at(date(2025, 4, 10))
-			if r, err := enter("LOWER", 9000, 2600, &store.StoredPhoto{Name: "lower.jpg"}); err != nil ||
+			if r, err := b.enter("LOWER", 9000, 2600, &store.StoredPhoto{Name: "lower.jpg"}); err != nil ||
 				r.Flags.String() != "lower_than_previous photo" || r.Review != billing.ReviewPending {
 				t.Errorf("LOWER Q1: %+v, %v; want flagged lower and photo, pending", r, err)
 			}
-			if r, err := enter("MANUAL", 19000, 3800, nil); err != nil || len(r.Flags) != 0 || r.Review != billing.ReviewNone {
+			if r, err := b.enter("MANUAL", 19000, 3800, nil); err != nil || len(r.Flags) != 0 || r.Review != billing.ReviewNone {
 				t.Errorf("MANUAL Q1: %+v, %v", r, err)
 			}
 			// Its read in, the campaign takes a correction until it would
 			// have closed (invited 8 April: 23 days on).
-			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["MANUAL"].ID, b.clock.Now()); err != nil {
-				t.Errorf("CampaignOpenFor(MANUAL) with its read in: %v, want open for corrections", err)
+			if e := b.entry("MANUAL"); !e.Open() || e.Status() != store.ReadEntered {
+				t.Errorf("MANUAL with its read in: open %v, status %s; want entered, open for corrections", e.Open(), e.Status())
 			}
 			for _, day := range []int{15, 22, 29} {
 				b.at(date(2025, 4, day))
@@ -670,21 +723,19 @@ func TestManualReadsRegularise(t *testing.T) {
 			if rep := b.campaigns(); rep.Closed != 1 {
 				t.Fatalf("Q1 campaigns: %+v, want LATE closed", rep)
 			}
-			if _, err := enter("LATE", 15000, 3000, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
+			if _, err := b.enter("LATE", 15000, 3000, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
 				t.Errorf("LATE after the close: %v, want closed", err)
 			}
-			_, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["LATE"].ID, b.clock.Now())
-			var closed *store.CampaignClosedError
-			if !errors.As(err, &closed) || closed.Reason != store.CampaignClosed {
-				t.Errorf("CampaignOpenFor(LATE) = %v, want closed", err)
+			if e := b.entry("LATE"); e.Open() || e.Status() != store.ReadClosed {
+				t.Errorf("LATE after the close: open %v, status %s; want closed", e.Open(), e.Status())
 			}
 			if c := b.campaign("MANUAL"); c.State != store.CampaignRead || c.ClosesAt == nil || !c.ClosesAt.Equal(date(2025, 5, 1)) {
 				t.Errorf("MANUAL's campaign: %+v, want read, closing on 1 May", c)
 			}
-			if _, err := b.s.CampaignOpenFor(b.ctx, b.f.account.ID, b.devices["MANUAL"].ID, b.clock.Now()); !errors.As(err, &closed) || closed.Reason != store.CampaignRead {
-				t.Errorf("CampaignOpenFor(MANUAL) after the close = %v, want closed: read", err)
+			if e := b.entry("MANUAL"); e.Open() || e.Status() != store.ReadDone {
+				t.Errorf("MANUAL after the close: open %v, status %s; want done with its read", e.Open(), e.Status())
 			}
-			if _, err := enter("MANUAL", 19100, 3800, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
+			if _, err := b.enter("MANUAL", 19100, 3800, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
 				t.Errorf("a correction after the close: %v, want closed", err)
 			}
 			est := b.current("LATE", q1)
@@ -696,7 +747,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			b.at(date(2025, 7, 8))
 			b.close()
 			b.at(date(2025, 7, 9).Add(10 * time.Hour))
-			real, err := enter("LATE", 28000, 5600, nil)
+			real, err := b.enter("LATE", 28000, 5600, nil)
 			if err != nil || real.Flags.String() != billing.FlagRegularises {
 				t.Fatalf("LATE Q2: %+v, %v; want regularises", real, err)
 			}
@@ -711,7 +762,7 @@ func TestManualReadsRegularise(t *testing.T) {
 			}
 			// Corrected before the close: spread again from the new value.
 			b.at(date(2025, 7, 10).Add(10 * time.Hour))
-			if _, err := enter("LATE", 28178, 5600, nil); err != nil {
+			if _, err := b.enter("LATE", 28178, 5600, nil); err != nil {
 				t.Fatal(err)
 			}
 			respread := b.current("LATE", q1)
