@@ -30,6 +30,9 @@ var (
 	// reminder): the invoice is estimated and the customer regularises
 	// with the next period's read.
 	ErrReadCampaignClosed = domain.Errorf(domain.ECONFLICT, "the meter-read campaign is closed: the invoice is estimated, and the next period's read regularises it")
+	// ErrReadCorrectionClosed: the campaign closed with the customer's read
+	// in: that read is the period's and can no longer be corrected here.
+	ErrReadCorrectionClosed = domain.Errorf(domain.ECONFLICT, "the meter-read campaign is closed: the read entered is the period's and can no longer be corrected")
 	// ErrReadByAgent: an agent read the device within the period's window
 	// meanwhile, so it left the campaign and needs no read typed in.
 	ErrReadByAgent = domain.Errorf(domain.ECONFLICT, "an agent read this device for the period: no read is needed")
@@ -121,7 +124,9 @@ func (e MeterReadEntry) refusal() error {
 	switch e.Status() {
 	case ReadByAgent:
 		return ErrReadByAgent
-	case ReadClosed, ReadDone:
+	case ReadDone:
+		return ErrReadCorrectionClosed
+	case ReadClosed:
 		return ErrReadCampaignClosed
 	}
 	return nil
@@ -332,7 +337,8 @@ type ManualRead struct {
 
 // SubmitManualRead records a read typed in on the portal, in one
 // transaction: the device's campaign must be open (after its close:
-// ErrReadCampaignClosed; an agent read it: ErrReadByAgent; a device of
+// ErrReadCampaignClosed, or ErrReadCorrectionClosed when a read was
+// entered before it; an agent read it: ErrReadByAgent; a device of
 // another account or with no campaign: ENOTFOUND), and the read must pass
 // billing.CheckManualRead (billing.ErrPhotoRequired for a lower meter
 // without a photo…), judged against the same prior reads and history as

@@ -238,14 +238,14 @@ func TestSubmitManualRead(t *testing.T) {
 				t.Errorf("mono read = %+v, %v", m, err)
 			}
 
-			// After the close, refused with the reason; an agent read
-			// meanwhile, refused too.
+			// After the close, a correction of the read entered is refused
+			// with the reason; an agent read meanwhile, refused too.
 			if err := storetest.CloseCampaign(ctx, b.s.DB(), b.s.Dialect(), b.campaign, b.now.Add(time.Hour)); err != nil {
 				t.Fatal(err)
 			}
 			late := b.now.Add(time.Hour)
 			if _, err := b.s.SubmitManualRead(ctx, store.ManualRead{AccountID: b.f.account.ID, UserID: b.f.user.ID, DeviceID: b.device.ID,
-				Black: p64(91000), Colour: p64(90300)}, late); !errors.Is(err, store.ErrReadCampaignClosed) || domain.ErrorCode(err) != domain.ECONFLICT {
+				Black: p64(91000), Colour: p64(90300)}, late); !errors.Is(err, store.ErrReadCorrectionClosed) || domain.ErrorCode(err) != domain.ECONFLICT {
 				t.Errorf("after the close: %v", err)
 			}
 			db := sqlxOf(b.s)

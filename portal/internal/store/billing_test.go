@@ -735,8 +735,8 @@ func TestManualReadsRegularise(t *testing.T) {
 			if e := b.entry("MANUAL"); e.Open() || e.Status() != store.ReadDone {
 				t.Errorf("MANUAL after the close: open %v, status %s; want done with its read", e.Open(), e.Status())
 			}
-			if _, err := b.enter("MANUAL", 19100, 3800, nil); !errors.Is(err, store.ErrReadCampaignClosed) {
-				t.Errorf("a correction after the close: %v, want closed", err)
+			if _, err := b.enter("MANUAL", 19100, 3800, nil); !errors.Is(err, store.ErrReadCorrectionClosed) {
+				t.Errorf("a correction after the close: %v, want closed to corrections", err)
 			}
 			est := b.current("LATE", q1)
 			if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractVolume {

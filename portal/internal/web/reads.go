@@ -317,7 +317,7 @@ func (s *Server) submitRead(c echo.Context) error {
 // meanwhile.
 func (s *Server) readRefused(c echo.Context, p *i18n.Printer, view readFormView, err error) error {
 	switch {
-	case errors.Is(err, store.ErrReadCampaignClosed), errors.Is(err, store.ErrReadByAgent):
+	case errors.Is(err, store.ErrReadCampaignClosed), errors.Is(err, store.ErrReadCorrectionClosed), errors.Is(err, store.ErrReadByAgent):
 		e, rerr := s.readEntry(c)
 		if rerr != nil {
 			return rerr
