@@ -176,13 +176,19 @@ func (s *Store) campaignDeadline(c ReadCampaign) time.Time {
 	}
 }
 
+// billedNotRejected selects, in billing_reads b, the reads that stand: not
+// superseded by a later one of their period, not rejected by the back
+// office (its values are not the device's). Every query that looks back
+// at what was billed uses it.
+const billedNotRejected = `b.superseded_at IS NULL AND b.review <> 'rejected'`
+
 // lastBillingRead is the device's current billing read of the latest
 // period ending before periodEnd: an estimate's base. A read the back
 // office rejected is never invoiced, so it is not one (nor, on the
 // meter-read page, the last invoiced read: billedReadsQuery).
 func lastBillingRead(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time) (BillingRead, error) {
 	return getBillingRead(ctx, q, `SELECT `+billingReadColumns+` FROM billing_reads b
-WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
+WHERE b.device_id = ? AND b.period_end < ? AND `+billedNotRejected+`
 ORDER BY b.period_end DESC LIMIT 1`, deviceID, dbDate(periodEnd))
 }
 

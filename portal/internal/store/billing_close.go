@@ -402,10 +402,7 @@ WHERE rc.id IN (?) ORDER BY d.serial, d.id`, m.ids)
 	}
 	lang := i18n.Lang(who.Language)
 	p := i18n.For(lang)
-	deadline := m.invitedAt.Add(s.billing.Lifetime())
-	if m.closesAt != nil {
-		deadline = *m.closesAt
-	}
+	deadline := s.campaignDeadline(ReadCampaign{InvitedAt: &m.invitedAt, ClosesAt: m.closesAt})
 	data := campaignMailData{
 		Name: who.Name, CustomerNumber: who.Number, AccountName: who.Account,
 		PeriodStart: p.Date(dbDate(devices[0].PeriodStart)), PeriodEnd: p.Date(dbDate(devices[0].PeriodEnd)),

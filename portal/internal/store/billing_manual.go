@@ -244,7 +244,7 @@ const billedReadsQuery = `
 SELECT ` + billingReadColumns + `
 FROM billing_reads b
 JOIN devices d ON d.id = b.device_id
-WHERE d.account_id = ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
+WHERE d.account_id = ? AND ` + billedNotRejected + `
   AND EXISTS (SELECT 1 FROM read_campaigns c WHERE c.device_id = b.device_id)`
 
 // meterReadEntries reads the latest campaign of the account's devices (of

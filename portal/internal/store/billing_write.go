@@ -175,8 +175,8 @@ WHERE device_id = ? AND read_at >= ? AND read_at <= ? AND kind IN ('black', 'col
 		reads = append(reads, billing.Reading{At: r.PreviousAt.UTC(), Meters: before}, billing.Reading{At: r.At.UTC(), Meters: after})
 	}
 	var billed []meterRow
-	err = sqlx.SelectContext(ctx, q, &billed, q.Rebind(`SELECT read_at, black, colour, total FROM billing_reads
-WHERE device_id = ? AND source <> 'estimated' AND superseded_at IS NULL AND review <> 'rejected' AND read_at >= ? AND read_at <= ?`),
+	err = sqlx.SelectContext(ctx, q, &billed, q.Rebind(`SELECT b.read_at, b.black, b.colour, b.total FROM billing_reads b
+WHERE b.device_id = ? AND b.source <> 'estimated' AND `+billedNotRejected+` AND b.read_at >= ? AND b.read_at <= ?`),
 		deviceID, from, to)
 	if err != nil {
 		return billing.History{}, fmt.Errorf("real billing reads of device %d: %w", deviceID, err)
@@ -221,7 +221,7 @@ func currentReadsBefore(ctx context.Context, q sqlx.ExtContext, deviceID int64, 
 	// Estimates in a row are few: a device unread for years is a handful
 	// of periods; the limit keeps a pathological one cheap.
 	out, err := selectBillingReads(ctx, q, `SELECT `+billingReadColumns+` FROM billing_reads b
-WHERE b.device_id = ? AND b.period_end < ? AND b.superseded_at IS NULL AND b.review <> 'rejected'
+WHERE b.device_id = ? AND b.period_end < ? AND `+billedNotRejected+`
 ORDER BY b.period_end DESC LIMIT 24`, deviceID, dbDate(periodEnd))
 	if err != nil {
 		return nil, fmt.Errorf("billing reads of device %d before %s: %w", deviceID, periodEnd.Format(time.DateOnly), err)
