@@ -160,6 +160,20 @@ func (b *billingFixture) current(serial string, periodEnd time.Time) store.Billi
 	return r
 }
 
+// history is every billing read and every campaign of the device.
+func (b *billingFixture) history(serial string) ([]store.BillingRead, []store.ReadCampaign) {
+	b.t.Helper()
+	rs, err := b.s.DeviceBillingReads(b.ctx, b.devices[serial].ID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	cs, err := b.s.DeviceCampaigns(b.ctx, b.devices[serial].ID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return rs, cs
+}
+
 func (b *billingFixture) campaign(serial string) store.ReadCampaign {
 	b.t.Helper()
 	cs, err := b.s.DeviceCampaigns(b.ctx, b.devices[serial].ID)
@@ -601,15 +615,8 @@ func TestClosePeriodsTwoAtOnce(t *testing.T) {
 			if agents, campaigns := reps[0].AgentReads+reps[1].AgentReads, reps[0].Campaigns+reps[1].Campaigns; agents != n/2 || campaigns != n/2 {
 				t.Errorf("two closers: %+v, want %d agent reads and %d campaigns in all", reps, n/2, n/2)
 			}
-			for serial, d := range b.devices {
-				rs, err := b.s.DeviceBillingReads(b.ctx, d.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cs, err := b.s.DeviceCampaigns(b.ctx, d.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for serial := range b.devices {
+				rs, cs := b.history(serial)
 				if len(rs)+len(cs) != 1 {
 					t.Errorf("%s: %d billing reads and %d campaigns, want one of them", serial, len(rs), len(cs))
 				}
@@ -642,15 +649,8 @@ func TestClosePeriodsTwoAtOnce(t *testing.T) {
 			if estimates, campaigns := reps[0].Estimates+reps[1].Estimates, reps[0].Campaigns+reps[1].Campaigns; estimates != n || campaigns != n {
 				t.Errorf("two closers catching up: %+v, want %d estimates and %d campaigns in all", reps, n, n)
 			}
-			for serial, d := range b.devices {
-				rs, err := b.s.DeviceBillingReads(b.ctx, d.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
-				cs, err := b.s.DeviceCampaigns(b.ctx, d.ID)
-				if err != nil {
-					t.Fatal(err)
-				}
+			for serial := range b.devices {
+				rs, cs := b.history(serial)
 				q1 := 0
 				for _, r := range rs {
 					if r.PeriodEnd.Equal(date(2025, 3, 31)) {
