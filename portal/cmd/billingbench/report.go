@@ -74,6 +74,26 @@ func billedTruth(d *device, t time.Time) map[domain.CounterKind]int64 {
 	return map[domain.CounterKind]int64{domain.CounterBlack: b, domain.CounterColour: c, domain.CounterTotal: b + c}
 }
 
+// firstReadError is, meter by meter, how far the first read written for
+// period p (the one its invoice used) was from the true meters at the
+// period's end; nil when p has none.
+func firstReadError(d *device, rows []store.BillingRead, p billing.Period) map[domain.CounterKind]int64 {
+	for i := range rows {
+		if !rows[i].PeriodEnd.Equal(p.End) {
+			continue
+		}
+		truth := billedTruth(d, p.EndsAt())
+		out := map[domain.CounterKind]int64{}
+		for _, kk := range billing.Kinds {
+			if v, ok := rows[i].Meters().Get(kk); ok {
+				out[kk] = v - truth[kk]
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 // billedUsage is the device's true pages from a to b, meter by meter.
 func billedUsage(d *device, a, b time.Time) map[domain.CounterKind]int64 {
 	ub, uc := d.usage(a, b)
@@ -91,6 +111,11 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	estimates := map[string]*errorStats{}
 	estimatesByKind := map[kind]*errorStats{}
 	spread := &errorStats{}
+	// invoicedUsage is the error of the usage an estimated period's invoice
+	// bills (the estimate less the previous invoice's read) against the
+	// period's true usage, by kind of device: the meter's error less the
+	// previous read's.
+	invoicedUsage := map[kind]*errorStats{}
 	byKind := map[kind][2]int{}
 	for _, d := range fleet {
 		rows, err := st.DeviceBillingReads(ctx, d.id)
@@ -107,6 +132,14 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 		}
 		terms := billing.Terms{Period: k.BillingPeriod, Start: k.Start}
 		yearStart := time.Date(measuredYear, 1, 1, 0, 0, 0, 0, time.UTC)
+		// prevErr is the meter error of the previous period's invoiced read
+		// (first written), nil when unknown.
+		var prevErr map[domain.CounterKind]int64
+		if ps := terms.Periods(yearStart, yearStart.AddDate(1, 0, 0)); len(ps) > 0 {
+			if prev, ok := terms.Previous(ps[0]); ok {
+				prevErr = firstReadError(d, rows, prev)
+			}
+		}
 		for _, p := range terms.Periods(yearStart, yearStart.AddDate(1, 0, 0)) {
 			periods++
 			end := p.EndsAt()
@@ -196,8 +229,15 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 						estimatesByKind[d.kind] = &errorStats{}
 					}
 					estimatesByKind[d.kind].add(float64(v-truth[kk]), usage[kk], truth[kk])
+					if before, ok := prevErr[kk]; ok {
+						if invoicedUsage[d.kind] == nil {
+							invoicedUsage[d.kind] = &errorStats{}
+						}
+						invoicedUsage[d.kind].add(float64(v-truth[kk]-before), usage[kk], truth[kk])
+					}
 				}
 			}
+			prevErr = firstReadError(d, rows, p)
 			if current != nil && current.Method == billing.MethodSpread {
 				for _, kk := range billing.Kinds {
 					if v, ok := current.Meters().Get(kk); ok {
@@ -243,6 +283,15 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 			fmt.Fprintf(out, "  devices %-34s n=%-4d median %6.2f %%\n", k.String()+":", len(e.rel), 100*median(e.rel))
 		}
 	}
+	fmt.Fprintf(out, "estimates' invoiced usage (the estimate less the previous invoice's read) against the period's true usage (information; the target is on the meter):\n")
+	var usageAll errorStats
+	for _, k := range []kind{agentSteady, agentFlaky, manualReader, neverReader} {
+		if e := invoicedUsage[k]; e != nil {
+			fmt.Fprintf(out, "  devices %-34s n=%-4d median %6.2f %%\n", k.String()+":", len(e.rel), 100*median(e.rel))
+			usageAll.rel = append(usageAll.rel, e.rel...)
+		}
+	}
+	fmt.Fprintf(out, "  %-42s n=%-4d median %6.2f %%\n", "all:", len(usageAll.rel), 100*median(usageAll.rel))
 	if len(spread.abs) > 0 {
 		fmt.Fprintf(out, "estimates regularised by the next real read (current read, method spread): n=%d, median %.2f %% of the usage, mean %.0f pages, worst %.0f\n",
 			len(spread.rel), 100*median(spread.rel), mean(spread.abs), worst(spread.abs))
