@@ -1,7 +1,6 @@
 package mail
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,17 +10,15 @@ import (
 	"errors"
 	"io"
 	"math/big"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/meterline/meterline/portal/internal/mail/mailparse"
 )
 
 // The test SMTP server: go-smtp on 127.0.0.1, TLS (STARTTLS or implicit)
@@ -34,12 +31,8 @@ const (
 
 // received is one message the server accepted.
 type received struct {
-	From, To  string
-	MessageID string
-	Lang      string
-	Subject   string
-	Text      string
-	HTML      string
+	From, To string
+	mailparse.Message
 }
 
 type testServer struct {
@@ -186,12 +179,12 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m, err := parseMessage(raw)
+	p, err := mailparse.Parse(raw)
 	if err != nil {
 		ss.s.t.Errorf("test SMTP server: unreadable message: %v\n%s", err, raw)
 		return err
 	}
-	m.From, m.To = ss.from, ss.to
+	m := received{From: ss.from, To: ss.to, Message: p}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	hook := ss.s.onData
@@ -200,46 +193,4 @@ func (ss *session) Data(r io.Reader) error {
 		hook(m)
 	}
 	return nil
-}
-
-// parseMessage reads the headers and the text and HTML alternatives.
-func parseMessage(raw []byte) (received, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return received{}, err
-	}
-	var dec mime.WordDecoder
-	subj, err := dec.DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		return received{}, err
-	}
-	m := received{MessageID: msg.Header.Get("Message-Id"), Lang: msg.Header.Get("Content-Language"), Subject: subj}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return received{}, err
-	}
-	if mt != "multipart/alternative" {
-		return received{}, errors.New("not multipart/alternative: " + mt)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return received{}, err
-		}
-		b, err := io.ReadAll(p) // quoted-printable is decoded by the reader
-		if err != nil {
-			return received{}, err
-		}
-		switch {
-		case strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain"):
-			m.Text = string(b)
-		case strings.HasPrefix(p.Header.Get("Content-Type"), "text/html"):
-			m.HTML = string(b)
-		}
-	}
-	return m, nil
 }

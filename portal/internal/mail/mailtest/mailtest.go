@@ -5,15 +5,10 @@
 package mailtest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
-	"errors"
 	"io"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"regexp"
 	"strings"
 	"sync"
@@ -23,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	portalmail "github.com/meterline/meterline/portal/internal/mail"
+	"github.com/meterline/meterline/portal/internal/mail/mailparse"
 	"github.com/meterline/meterline/shared/schema"
 )
 
@@ -140,56 +136,14 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m, err := parse(raw)
+	p, err := mailparse.Parse(raw)
 	if err != nil {
 		ss.s.t.Errorf("mailtest: unreadable message: %v\n%s", err, raw)
 		return err
 	}
-	m.From, m.To, m.Raw = ss.from, ss.to, string(raw)
+	m := Message{From: ss.from, To: ss.to, Subject: p.Subject, Lang: p.Lang, Text: p.Text, HTML: p.HTML, Raw: string(raw)}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
 	ss.s.mu.Unlock()
 	return nil
-}
-
-// parse reads the headers and the text and HTML alternatives.
-func parse(raw []byte) (Message, error) {
-	msg, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return Message{}, err
-	}
-	var dec mime.WordDecoder
-	subj, err := dec.DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		return Message{}, err
-	}
-	m := Message{Subject: subj, Lang: msg.Header.Get("Content-Language")}
-	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	if err != nil {
-		return Message{}, err
-	}
-	if mt != "multipart/alternative" {
-		return Message{}, errors.New("not multipart/alternative: " + mt)
-	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return Message{}, err
-		}
-		b, err := io.ReadAll(p) // quoted-printable is decoded by the reader
-		if err != nil {
-			return Message{}, err
-		}
-		switch {
-		case strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain"):
-			m.Text = string(b)
-		case strings.HasPrefix(p.Header.Get("Content-Type"), "text/html"):
-			m.HTML = string(b)
-		}
-	}
-	return m, nil
 }
