@@ -21,9 +21,9 @@ import (
 	"github.com/meterline/meterline/shared/domain"
 )
 
-// renderer is the echo Renderer of the site: each view is parsed with the
-// common layout into its own template set, and rendered inside the layout
-// with the page data every page shares.
+// renderer renders the site's pages (Server.render): each view is parsed
+// with the common layout into its own template set, and rendered inside
+// the layout with the page data every page shares.
 type renderer struct {
 	views   map[string]*template.Template
 	cssURL  string
@@ -128,9 +128,9 @@ func newRenderer(fsys fs.FS, version string) (*renderer, error) {
 	return r, nil
 }
 
-// Render implements echo.Renderer: it renders the view name with data
-// inside the layout, in the request's language. Handlers call
-// Server.render, which sends the page from a reused buffer.
+// Render writes the view name with data inside the layout, in the
+// request's language. Handlers call Server.render, which sends the page
+// from a reused buffer.
 func (r *renderer) Render(w io.Writer, name string, data any, c echo.Context) error {
 	t, ok := r.views[name]
 	if !ok {

@@ -222,7 +222,7 @@ func New(opts Options) (*Server, error) {
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Renderer, s.renderer = r, r
+	s.renderer = r
 	e.HTTPErrorHandler = s.handleError
 	e.IPExtractor = clientAddress(opts.TrustedProxies)
 	e.SchemeExtractor = clientScheme(opts.TrustedProxies)
