@@ -442,8 +442,13 @@ func (s *Server) equipmentDevice(c echo.Context) (store.ContractedDevice, error)
 	return s.store.AccountEquipmentDevice(c.Request().Context(), currentAccount(c).AccountID, id)
 }
 
-// newRemovalView is the removal page of a device of the account.
-func (s *Server) newRemovalView(c echo.Context, d store.ContractedDevice) (removalView, error) {
+// newRemovalView is the removal page of the device of the route, which
+// must be the account's equipment (404 otherwise).
+func (s *Server) newRemovalView(c echo.Context) (removalView, error) {
+	d, err := s.equipmentDevice(c)
+	if err != nil {
+		return removalView{}, err
+	}
 	v := removalView{ID: d.ID, Serial: d.Serial, Model: d.Model, Pending: d.State == domain.ContractPendingRemoval}
 	if v.Model == "" {
 		v.Model = printer(c).T("equipment.no_model")
@@ -461,11 +466,7 @@ func (s *Server) newRemovalView(c echo.Context, d store.ContractedDevice) (remov
 // removalForm shows a device of the account and a form asking to remove it
 // (a device whose removal is asked already says so, without the form).
 func (s *Server) removalForm(c echo.Context) error {
-	d, err := s.equipmentDevice(c)
-	if err != nil {
-		return err
-	}
-	v, err := s.newRemovalView(c, d)
+	v, err := s.newRemovalView(c)
 	if err != nil {
 		return err
 	}
@@ -490,11 +491,7 @@ func (s *Server) requestRemoval(c echo.Context) error {
 	case domain.EINVALID:
 		// The reason is refused before the device is looked at: look now,
 		// so that another account's device is 404 all the same.
-		d, err := s.equipmentDevice(c)
-		if err != nil {
-			return err
-		}
-		v, err := s.newRemovalView(c, d)
+		v, err := s.newRemovalView(c)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,8 @@ package web
 
 import (
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/mail"
 	"net/url"
@@ -167,7 +169,7 @@ type resetView struct {
 // links too.
 func (s *Server) resetForm(c echo.Context) error {
 	token := c.QueryParam("token")
-	if _, err := s.store.OneTimeToken(c.Request().Context(), store.TokenReset, auth.HashToken(token)); err != nil {
+	if err := s.openLink(c, store.TokenReset, token, nil); err != nil {
 		return s.linkInvalid(c, err, "/password/forgot")
 	}
 	return s.render(c, http.StatusOK, "password_reset", resetView{Action: "/password/reset", Token: token, Rules: passwordRules(printer(c))})
@@ -207,6 +209,20 @@ func (s *Server) reset(c echo.Context) error {
 type linkInvalidView struct {
 	// Again is where to ask for a new link.
 	Again string
+}
+
+// openLink reads the one-time link of kind whose token is token, decoding
+// its payload into payload (nil: none). A link unknown, used or expired
+// is ENOTFOUND: linkInvalid shows it.
+func (s *Server) openLink(c echo.Context, kind, token string, payload any) error {
+	t, err := s.store.OneTimeToken(c.Request().Context(), kind, auth.HashToken(token))
+	if err != nil || payload == nil {
+		return err
+	}
+	if err := json.Unmarshal(t.Payload, payload); err != nil {
+		return fmt.Errorf("web: %s link: %w", kind, err)
+	}
+	return nil
 }
 
 // linkInvalid answers a one-time link that is used, expired or unknown

@@ -182,13 +182,9 @@ type confirmEmailView struct {
 // that confirms it (opening the link changes nothing: scanners open links).
 func (s *Server) confirmEmailForm(c echo.Context) error {
 	token := c.QueryParam("token")
-	t, err := s.store.OneTimeToken(c.Request().Context(), store.TokenEmailChange, auth.HashToken(token))
-	if err != nil {
-		return s.linkInvalid(c, err, "/profile")
-	}
 	var p store.EmailChange
-	if err := json.Unmarshal(t.Payload, &p); err != nil {
-		return err
+	if err := s.openLink(c, store.TokenEmailChange, token, &p); err != nil {
+		return s.linkInvalid(c, err, "/profile")
 	}
 	return s.render(c, http.StatusOK, "email_confirm", confirmEmailView{Token: token, Email: p.Email})
 }

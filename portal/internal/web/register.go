@@ -189,13 +189,9 @@ type registerConfirmView struct {
 // (showing it uses nothing: mail scanners open links).
 func (s *Server) registerConfirmForm(c echo.Context) error {
 	token := c.QueryParam("token")
-	t, err := s.store.OneTimeToken(c.Request().Context(), store.TokenRegister, auth.HashToken(token))
-	if err != nil {
-		return s.linkInvalid(c, err, "/register")
-	}
 	var r store.Registration
-	if err := json.Unmarshal(t.Payload, &r); err != nil {
-		return err
+	if err := s.openLink(c, store.TokenRegister, token, &r); err != nil {
+		return s.linkInvalid(c, err, "/register")
 	}
 	return s.render(c, http.StatusOK, "register_confirm", registerConfirmView{Action: "/register/confirm", Token: token, Email: r.Email, Rules: passwordRules(printer(c))})
 }
@@ -206,13 +202,9 @@ func (s *Server) registerConfirm(c echo.Context) error {
 	ctx := c.Request().Context()
 	token := c.FormValue("token")
 	hash := auth.HashToken(token)
-	t, err := s.store.OneTimeToken(ctx, store.TokenRegister, hash)
-	if err != nil {
-		return s.linkInvalid(c, err, "/register")
-	}
 	var r store.Registration
-	if err := json.Unmarshal(t.Payload, &r); err != nil {
-		return err
+	if err := s.openLink(c, store.TokenRegister, token, &r); err != nil {
+		return s.linkInvalid(c, err, "/register")
 	}
 	p := printer(c)
 	pwHash, problems, err := s.newPassword(p, c.FormValue("password"), c.FormValue("confirm"), r.Email)
