@@ -218,24 +218,7 @@ func TestMigrateOwnership(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := openStore(t, d)
-			ms, err := schema.Migrations(s.Dialect())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms {
-				if m.Version >= 8 {
-					break
-				}
-				if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
-					t.Fatalf("%s: %v", m.Name, err)
-				}
-				if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO schema_migrations VALUES (?, ?, 'test')`), m.Version, m.Name); err != nil {
-					t.Fatal(err)
-				}
-			}
+			migrateBefore(t, s, 8)
 			acct := ownershipFixture(t, s, map[string]string{"a1": "A", "u1": ""})
 			for _, dev := range []struct {
 				key, agent string
@@ -272,5 +255,31 @@ func TestMigrateOwnership(t *testing.T) {
 				t.Errorf("%d devices, want 4", n)
 			}
 		})
+	}
+}
+
+// migrateBefore applies to s's empty database the migrations before
+// version, recording them as applied, so that a test can fill the
+// database as it was then and apply the rest.
+func migrateBefore(t *testing.T, s *Store, version int) {
+	t.Helper()
+	ctx := context.Background()
+	ms, err := schema.Migrations(s.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms {
+		if m.Version >= version {
+			break
+		}
+		if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO schema_migrations VALUES (?, ?, 'test')`), m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -267,24 +267,7 @@ func TestMigrateReviewAndEventOwners(t *testing.T) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
 			s := openStore(t, d)
-			ms, err := schema.Migrations(s.Dialect())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := s.db.ExecContext(ctx, `CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at text NOT NULL)`); err != nil {
-				t.Fatal(err)
-			}
-			for _, m := range ms {
-				if m.Version >= 11 {
-					break
-				}
-				if _, err := s.db.ExecContext(ctx, m.SQL); err != nil {
-					t.Fatalf("%s: %v", m.Name, err)
-				}
-				if _, err := s.db.ExecContext(ctx, s.db.Rebind(`INSERT INTO schema_migrations VALUES (?, ?, 'test')`), m.Version, m.Name); err != nil {
-					t.Fatal(err)
-				}
-			}
+			migrateBefore(t, s, 11)
 			s.now = func() time.Time { return receivedAt }
 			acct := ownershipFixture(t, s, map[string]string{"a1": "A", "u1": ""})
 			saveAll(t, s, agentBatch("a1", 1, readAt("S1", "h", t0, 10), readAt("S1", "h", t0.Add(time.Hour), 5)),
