@@ -192,29 +192,24 @@ func (s *Store) meterReadEntry(ctx context.Context, q sqlx.ExtContext, accountID
 
 // campaignRow is a row of latestCampaignsQuery.
 type campaignRow struct {
-	CampaignID  int64          `db:"campaign_id"`
-	DeviceID    int64          `db:"device_id"`
-	ContractID  int64          `db:"contract_id"`
-	PeriodStart time.Time      `db:"period_start"`
-	PeriodEnd   time.Time      `db:"period_end"`
-	State       string         `db:"state"`
-	Reminders   int            `db:"reminders"`
-	ClosesAt    sql.NullTime   `db:"closes_at"`
-	Serial      string         `db:"serial"`
-	Model       string         `db:"model"`
-	ReportedCol sql.NullInt64  `db:"reported_colour"`
-	Unreported  []byte         `db:"unreported"`
-	BillsBlack  bool           `db:"bills_black"`
-	BillsColour bool           `db:"bills_colour"`
-	BillsTotal  bool           `db:"bills_total"`
-	HasLocation bool           `db:"has_location"`
-	Company     sql.NullString `db:"company"`
-	Street      sql.NullString `db:"street"`
-	City        sql.NullString `db:"city"`
-	Province    sql.NullString `db:"province"`
-	PostalCode  sql.NullString `db:"postal_code"`
-	Country     sql.NullString `db:"country"`
-	Automation  bool           `db:"automation_requested"`
+	CampaignID  int64         `db:"campaign_id"`
+	DeviceID    int64         `db:"device_id"`
+	ContractID  int64         `db:"contract_id"`
+	PeriodStart time.Time     `db:"period_start"`
+	PeriodEnd   time.Time     `db:"period_end"`
+	State       string        `db:"state"`
+	Reminders   int           `db:"reminders"`
+	ClosesAt    sql.NullTime  `db:"closes_at"`
+	Serial      string        `db:"serial"`
+	Model       string        `db:"model"`
+	ReportedCol sql.NullInt64 `db:"reported_colour"`
+	Unreported  []byte        `db:"unreported"`
+	BillsBlack  bool          `db:"bills_black"`
+	BillsColour bool          `db:"bills_colour"`
+	BillsTotal  bool          `db:"bills_total"`
+	HasLocation bool          `db:"has_location"`
+	nullAddress
+	Automation bool `db:"automation_requested"`
 }
 
 // latestCampaignsQuery is the latest read campaign of each device of an
@@ -294,8 +289,8 @@ func (c campaignRow) entry(reads []BillingRead, now time.Time) (MeterReadEntry, 
 		e.ClosesAt = &at
 	}
 	if c.HasLocation {
-		e.Location = &LocationAddress{Company: c.Company.String, Street: c.Street.String, City: c.City.String,
-			Province: c.Province.String, PostalCode: c.PostalCode.String, Country: c.Country.String}
+		a := c.address()
+		e.Location = &a
 	}
 	var unreported []domain.CounterKind
 	if len(c.Unreported) > 0 {

@@ -65,13 +65,8 @@ type equipmentRow struct {
 	Attention     sql.NullString `db:"attention"`
 	Suite         sql.NullString `db:"suite"`
 	Phone         sql.NullString `db:"phone"`
-	Company       sql.NullString `db:"company"`
-	Street        sql.NullString `db:"street"`
-	City          sql.NullString `db:"city"`
-	Province      sql.NullString `db:"province"`
-	PostalCode    sql.NullString `db:"postal_code"`
-	Country       sql.NullString `db:"country"`
-	LocCreatedAt  sql.NullTime   `db:"loc_created_at"`
+	nullAddress
+	LocCreatedAt sql.NullTime `db:"loc_created_at"`
 }
 
 // equipmentOrder is the order of the list: by location (first created
@@ -196,11 +191,8 @@ func (r *equipmentRow) equipment(accountID int64, now time.Time, automaticWithin
 			LocationContact: LocationContact{
 				Attention: r.Attention.String, Suite: r.Suite.String, Phone: r.Phone.String,
 			},
-			LocationAddress: LocationAddress{
-				Company: r.Company.String, Street: r.Street.String, City: r.City.String,
-				Province: r.Province.String, PostalCode: r.PostalCode.String, Country: r.Country.String,
-			},
-			CreatedAt: r.LocCreatedAt.Time.UTC(),
+			LocationAddress: r.address(),
+			CreatedAt:       r.LocCreatedAt.Time.UTC(),
 		}
 	}
 	if len(r.Supplies) > 0 {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"time"
@@ -30,6 +31,22 @@ type LocationAddress struct {
 	Province   string `db:"province"`
 	PostalCode string `db:"postal_code"`
 	Country    string `db:"country"`
+}
+
+// nullAddress is a location's address as a LEFT JOIN reads it: every
+// column NULL when there is no location.
+type nullAddress struct {
+	Company    sql.NullString `db:"company"`
+	Street     sql.NullString `db:"street"`
+	City       sql.NullString `db:"city"`
+	Province   sql.NullString `db:"province"`
+	PostalCode sql.NullString `db:"postal_code"`
+	Country    sql.NullString `db:"country"`
+}
+
+func (a nullAddress) address() LocationAddress {
+	return LocationAddress{Company: a.Company.String, Street: a.Street.String, City: a.City.String,
+		Province: a.Province.String, PostalCode: a.PostalCode.String, Country: a.Country.String}
 }
 
 // Location is a shipping location of an account.
