@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/meterline/meterline/shared/domain"
@@ -35,7 +36,17 @@ const (
 
 // MethodHistory is the method of an estimate from the device's own
 // average daily usage over days of history: "history:182d".
-func MethodHistory(days int) string { return fmt.Sprintf("history:%dd", days) }
+func MethodHistory(days int) string { return fmt.Sprintf("%s:%dd", MethodFamilyHistory, days) }
+
+// MethodFamilyHistory is what every MethodHistory starts with.
+const MethodFamilyHistory = "history"
+
+// MethodFamily is a method without its detail: MethodFamilyHistory for
+// every MethodHistory, the method itself for the others.
+func MethodFamily(method string) string {
+	family, _, _ := strings.Cut(method, ":")
+	return family
+}
 
 // ErrNoBase is Estimate's error when neither a billing read nor a real
 // read of the device is known: there is no meter value to start from.

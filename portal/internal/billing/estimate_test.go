@@ -310,3 +310,18 @@ func TestPagesOver(t *testing.T) {
 		})
 	}
 }
+
+func TestMethodFamily(t *testing.T) {
+	for _, tc := range []struct{ method, want string }{
+		{MethodHistory(182), MethodFamilyHistory},
+		{MethodHistory(90), MethodFamilyHistory},
+		{MethodInterpolated, MethodInterpolated},
+		{MethodContractRemainder, MethodContractRemainder},
+		{MethodSpread, MethodSpread},
+		{"", ""},
+	} {
+		if got := MethodFamily(tc.method); got != tc.want {
+			t.Errorf("MethodFamily(%q) = %q, want %q", tc.method, got, tc.want)
+		}
+	}
+}
