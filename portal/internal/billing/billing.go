@@ -46,6 +46,12 @@ type Config struct {
 	DefaultColourShare float64
 	// Jump says when a period's usage is flagged as a jump.
 	Jump JumpRule
+	// EstimatesInARow is how many periods in a row a device may be
+	// estimated before its estimate waits for the back office (flag
+	// repeated_estimate, review pending): an estimate is a guess, and a
+	// third one running means the customer is not reading and somebody
+	// should call them. 0 never holds one.
+	EstimatesInARow int
 }
 
 // JumpRule flags a read whose usage since the last real read is far
@@ -70,6 +76,7 @@ func DefaultConfig() Config {
 		MinHistory:         90 * Day,
 		DefaultColourShare: 0.25,
 		Jump:               JumpRule{Factor: 3, Floor: 1000, History: 90 * Day, MinSpan: 30 * Day},
+		EstimatesInARow:    3,
 	}
 }
 
@@ -88,6 +95,8 @@ func (c Config) Check() error {
 		return fmt.Errorf("billing: default colour share %v is not between 0 and 1", c.DefaultColourShare)
 	case c.Jump.Factor <= 1 || c.Jump.Floor < 0 || c.Jump.History <= 0 || c.Jump.MinSpan < 0:
 		return fmt.Errorf("billing: jump rule %+v: want a factor above 1 and a positive history", c.Jump)
+	case c.EstimatesInARow < 0:
+		return fmt.Errorf("billing: %d estimates in a row: negative", c.EstimatesInARow)
 	}
 	return nil
 }
@@ -104,6 +113,12 @@ func (c Config) ReminderDue(n int, invitedAt, previousAt, now time.Time) bool {
 		due = later(due, previousAt.Add(c.Reminders[n-1]-c.Reminders[n-2]))
 	}
 	return !now.Before(due)
+}
+
+// RepeatedEstimate reports whether an estimate that follows before
+// estimated periods in a row is one too many (EstimatesInARow).
+func (c Config) RepeatedEstimate(before int) bool {
+	return c.EstimatesInARow > 0 && before+1 >= c.EstimatesInARow
 }
 
 // ClosesAt is when a campaign whose third reminder went at thirdAt closes.

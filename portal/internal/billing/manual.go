@@ -17,6 +17,9 @@ const (
 	FlagPhoto             = "photo"
 	FlagJump              = "jump"
 	FlagRegularises       = "regularises"
+	// FlagRepeatedEstimate: an estimate that makes Config.EstimatesInARow
+	// periods in a row estimated; it waits for review.
+	FlagRepeatedEstimate = "repeated_estimate"
 )
 
 // Bounds of a meter typed in by hand. MaxMeter is nine digits: the

@@ -160,12 +160,30 @@ func TestConfigCheck(t *testing.T) {
 		func(c *Config) { c.MinHistory = 0 },
 		func(c *Config) { c.DefaultColourShare = 1.5 },
 		func(c *Config) { c.Jump.Factor = 1 },
+		func(c *Config) { c.EstimatesInARow = -1 },
 	}
 	for i, f := range bad {
 		c := DefaultConfig()
 		f(&c)
 		if c.Check() == nil {
 			t.Errorf("case %d: Check accepted %+v", i, c)
+		}
+	}
+}
+
+func TestRepeatedEstimate(t *testing.T) {
+	for _, tc := range []struct {
+		inARow, before int
+		want           bool
+	}{
+		{3, 0, false}, {3, 1, false}, {3, 2, true}, {3, 5, true},
+		{1, 0, true},
+		{0, 0, false}, {0, 10, false},
+	} {
+		c := DefaultConfig()
+		c.EstimatesInARow = tc.inARow
+		if got := c.RepeatedEstimate(tc.before); got != tc.want {
+			t.Errorf("EstimatesInARow %d, %d estimated before: RepeatedEstimate = %v, want %v", tc.inARow, tc.before, got, tc.want)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func (f Flags) With(flag string) Flags {
 // String writes the flags as stored: space-separated, in a fixed order
 // (the order of the constants), unknown words last.
 func (f Flags) String() string {
-	order := []string{FlagLowerThanPrevious, FlagPhoto, FlagCounterReset, FlagJump, FlagRegularises}
+	order := []string{FlagLowerThanPrevious, FlagPhoto, FlagCounterReset, FlagJump, FlagRegularises, FlagRepeatedEstimate}
 	out := make([]string, 0, len(f))
 	for _, o := range order {
 		if f.Has(o) {

@@ -55,6 +55,7 @@ const (
 	EnvReadCloseAfter   = "METERLINE_READ_CLOSE_AFTER"
 	EnvReadMinHistory   = "METERLINE_READ_MIN_HISTORY"
 	EnvReadJump         = "METERLINE_READ_JUMP"
+	EnvReadEstimates    = "METERLINE_READ_ESTIMATES_IN_A_ROW"
 
 	EnvUploadDir      = "METERLINE_UPLOAD_DIR"
 	EnvUploadMaxBytes = "METERLINE_UPLOAD_MAX_BYTES"
@@ -345,6 +346,8 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		b.Jump.Factor, b.Jump.Floor, err = parseJump(v)
 		return err
 	})
+	fs.IntVar(&b.EstimatesInARow, "read-estimates-in-a-row", b.EstimatesInARow,
+		"the estimate that makes this many periods in a row estimated for a device is flagged repeated_estimate and waits for the back office's review; 0 never holds one ("+EnvReadEstimates+")")
 	fs.StringVar(&c.Uploads.Dir, "upload-dir", "",
 		"folder the photos sent with meter reads are kept in, never served (default: uploads beside the SQLite database, or ./data/uploads) ("+EnvUploadDir+")")
 	fs.Int64Var(&c.Uploads.MaxBytes, "upload-max-bytes", DefaultUploadMaxBytes, "largest photo taken with a meter read, in bytes ("+EnvUploadMaxBytes+")")
@@ -364,6 +367,7 @@ func Parse(args []string, getenv func(string) string, output io.Writer) (Config,
 		"backoffice-email": EnvBackOfficeEmail, "upload-dir": EnvUploadDir, "upload-max-bytes": EnvUploadMaxBytes,
 		"read-window-before": EnvReadWindowBefore, "read-window-after": EnvReadWindowAfter, "read-reminders": EnvReadReminders,
 		"read-close-after": EnvReadCloseAfter, "read-min-history": EnvReadMinHistory, "read-jump": EnvReadJump,
+		"read-estimates-in-a-row": EnvReadEstimates,
 	}, getenv); err != nil {
 		return Config{}, err
 	}

@@ -202,7 +202,7 @@ func TestParseSignIn(t *testing.T) {
 
 func TestParseBilling(t *testing.T) {
 	got, err := Parse([]string{"-read-window-before", "120h", "-read-reminders", "24h, 48h,72h", "-read-jump", "4,500"}, func(k string) string {
-		return map[string]string{EnvReadWindowAfter: "48h", EnvReadCloseAfter: "24h", EnvReadMinHistory: "720h"}[k]
+		return map[string]string{EnvReadWindowAfter: "48h", EnvReadCloseAfter: "24h", EnvReadMinHistory: "720h", EnvReadEstimates: "4"}[k]
 	}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -212,6 +212,7 @@ func TestParseBilling(t *testing.T) {
 	want.Reminders = [3]time.Duration{24 * time.Hour, 48 * time.Hour, 72 * time.Hour}
 	want.CloseAfter, want.MinHistory = 24*time.Hour, 720*time.Hour
 	want.Jump.Factor, want.Jump.Floor = 4, 500
+	want.EstimatesInARow = 4
 	if got.Billing != want {
 		t.Errorf("Billing = %+v, want %+v", got.Billing, want)
 	}
@@ -221,6 +222,7 @@ func TestParseBilling(t *testing.T) {
 		{"-read-window-after", "-1h"},
 		{"-read-jump", "1,100"},
 		{"-read-jump", "3"},
+		{"-read-estimates-in-a-row", "-1"},
 	} {
 		if _, err := Parse(args, func(string) string { return "" }, io.Discard); err == nil {
 			t.Errorf("Parse(%q) accepted", args)

@@ -123,4 +123,5 @@ var readsEN = map[string]string{
 	"bo.reads.flag.jump":                "usage jump",
 	"bo.reads.flag.regularises":         "regularises an estimate",
 	"bo.reads.flag.counter_reset":       "counter reset",
+	"bo.reads.flag.repeated_estimate":   "estimated again",
 }

@@ -124,4 +124,5 @@ var readsFR = map[string]string{
 	"bo.reads.flag.jump":                "saut d'usage",
 	"bo.reads.flag.regularises":         "régularise une estimation",
 	"bo.reads.flag.counter_reset":       "remise à zéro",
+	"bo.reads.flag.repeated_estimate":   "encore estimé",
 }

@@ -15,7 +15,9 @@ import (
 // read) and never again. Each quarter the unread one is estimated from
 // what the contract expects less what the two others printed, anchored on
 // its one real read: its estimates never become history, however many
-// quarters they cover.
+// quarters they cover. The third estimate in a row is flagged
+// repeated_estimate and waits for the back office; a read typed in again
+// starts the count afresh.
 func TestEstimateFromContractRemainder(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
@@ -25,9 +27,9 @@ func TestEstimateFromContractRemainder(t *testing.T) {
 			big := usage{start: date(2024, 7, 1), black0: 10000, colour0: 4000, blackDay: 40, colourDay: 10}
 			small := usage{start: date(2024, 7, 1), black0: 3000, colour0: 1000, blackDay: 20, colourDay: 0}
 			b.device("BIG", false)
-			b.reads("BIG", big.reads(date(2024, 7, 1), date(2025, 10, 10)))
+			b.reads("BIG", big.reads(date(2024, 7, 1), date(2026, 4, 10)))
 			b.device("SMALL", false)
-			b.reads("SMALL", small.reads(date(2024, 7, 1), date(2025, 10, 10)))
+			b.reads("SMALL", small.reads(date(2024, 7, 1), date(2026, 4, 10)))
 			b.device("UNREAD", false)
 
 			// Q4 2024: a campaign for UNREAD, whose read is typed in on
@@ -47,7 +49,10 @@ func TestEstimateFromContractRemainder(t *testing.T) {
 			// Then nobody reads it: each quarter its campaign closes with
 			// an estimate.
 			perDay := 3000.0*12/365 - 50 - 20
-			for _, end := range []time.Time{date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)} {
+			// unanswered runs the period's close and its campaign through
+			// to the estimate, which it returns.
+			unanswered := func(end time.Time) store.BillingRead {
+				t.Helper()
 				invited := end.Add(7*billing.Day + 9*time.Hour)
 				b.at(invited)
 				if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 {
@@ -57,7 +62,10 @@ func TestEstimateFromContractRemainder(t *testing.T) {
 					b.at(invited.Add(after * billing.Day))
 					b.campaigns()
 				}
-				est := b.current("UNREAD", end.Add(-billing.Day))
+				return b.current("UNREAD", end.Add(-billing.Day))
+			}
+			for i, end := range []time.Time{date(2025, 4, 1), date(2025, 7, 1), date(2025, 10, 1)} {
+				est := unanswered(end)
 				// One real read, so no usage to split by: a quarter
 				// colour (billing.Config.DefaultColourShare).
 				pages := perDay * float64(end.Sub(installed)) / float64(billing.Day)
@@ -67,6 +75,32 @@ func TestEstimateFromContractRemainder(t *testing.T) {
 					t.Errorf("UNREAD estimate for %s: %s, want b=%d c=%d %s (anchored on the read of 12 January)",
 						end.Format(time.DateOnly), show(est), wantBlack, wantColour, billing.MethodContractRemainder)
 				}
+				// The third in a row (billing.Config.EstimatesInARow) waits.
+				third := i == 2
+				if est.Flags.Has(billing.FlagRepeatedEstimate) != third || (est.Review == billing.ReviewPending) != third {
+					t.Errorf("UNREAD estimate %d in a row: flags %q, review %s; want repeated_estimate and pending only for the third", i+1, est.Flags, est.Review)
+				}
+			}
+			queue, err := b.s.BillingReviewQueue(b.ctx, 0)
+			if err != nil || len(queue) != 1 || queue[0].DeviceID != b.devices["UNREAD"].ID || !queue[0].PeriodEnd.Equal(date(2025, 9, 30)) {
+				t.Fatalf("review queue: %+v, %v; want UNREAD's third estimate", queue, err)
+			}
+			if err := b.s.ReviewBillingRead(b.ctx, queue[0].ID, true, store.BySystem("test")); err != nil {
+				t.Fatal(err)
+			}
+
+			// The customer reads Q4 by hand: the next estimate is the
+			// first of a new run.
+			b.at(date(2026, 1, 8).Add(9 * time.Hour))
+			b.close()
+			b.at(date(2026, 1, 12).Add(10 * time.Hour))
+			black, colour = 80000, 12000
+			if _, err := b.s.SubmitManualRead(b.ctx, store.ManualRead{AccountID: b.f.account.ID, DeviceID: b.devices["UNREAD"].ID,
+				UserID: b.f.user.ID, Black: &black, Colour: &colour}, b.clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			if est := unanswered(date(2026, 4, 1)); est.Source != billing.SourceEstimated || len(est.Flags) != 0 || est.Review != billing.ReviewNone {
+				t.Errorf("UNREAD's estimate after a read: %s, review %s; want no flag, not held", show(est), est.Review)
 			}
 		})
 	}

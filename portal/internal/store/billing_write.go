@@ -435,7 +435,9 @@ WHERE b.device_id = ? AND b.period_end = ? AND b.superseded_at IS NULL`, b.Devic
 // when that history is too short, the real reads of the contract's other
 // devices (contractPeers). With nothing to start from, the read has no
 // meters, method no_base, and waits for review. counter_reset flags a
-// reset since the last billing read.
+// reset since the last billing read; repeated_estimate an estimate one
+// too many in a row (billing.Config.RepeatedEstimate), which waits for
+// review too.
 func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p billing.Period, now time.Time) (BillingRead, bool, error) {
 	terms := d.terms()
 	end := p.EndsAt()
@@ -466,10 +468,39 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 		b.Black, b.Colour, b.Total, b.Method = est.Meters.Black, est.Meters.Colour, est.Meters.Total, est.Method
 	}
 	if last != nil && h.AnyResetIn(terms.Billed(), last.At, end) {
-		b.Flags = billing.Flags{billing.FlagCounterReset}
+		b.Flags = b.Flags.With(billing.FlagCounterReset)
+	}
+	before, err := estimatesInARow(ctx, tx, d.ID, p.End, s.billing.EstimatesInARow)
+	if err != nil {
+		return BillingRead{}, false, err
+	}
+	if s.billing.RepeatedEstimate(before) {
+		b.Flags, b.Review = b.Flags.With(billing.FlagRepeatedEstimate), billing.ReviewPending
 	}
 	inserted, err := insertBillingRead(ctx, tx, &b)
 	return b, inserted, err
+}
+
+// estimatesInARow is how many of the device's periods just before the one
+// ending periodEnd were estimated, counting at most limit back: its
+// current billing reads, a rejected one left out as the invoice does not
+// use it.
+func estimatesInARow(ctx context.Context, q sqlx.ExtContext, deviceID int64, periodEnd time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, nil
+	}
+	var sources []string
+	err := sqlx.SelectContext(ctx, q, &sources, q.Rebind(`SELECT b.source FROM billing_reads b
+WHERE b.device_id = ? AND b.period_end < ? AND `+billedNotRejected+`
+ORDER BY b.period_end DESC LIMIT ?`), deviceID, dbDate(periodEnd), limit)
+	if err != nil {
+		return 0, fmt.Errorf("estimates in a row of device %d: %w", deviceID, err)
+	}
+	n := 0
+	for n < len(sources) && sources[n] == billing.SourceEstimated {
+		n++
+	}
+	return n, nil
 }
 
 // contractPeers loads, for billing.Config.Estimate, the real reads of the
