@@ -143,7 +143,7 @@ func trueDaily(d *device) map[domain.CounterKind]float64 {
 // targets are met.
 func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer) (bool, error) {
 	w := st.BillingConfig().Window
-	var periods, real, agent, manual, estimated, missing, noBase int
+	var periods, real, agent, manual, estimated, missing, noBase, held int
 	var agentOutOfWindow, agentWrongMeter, agentMissed int
 	invoiced := map[string]*errorStats{}
 	estimates := map[string]*errorStats{}
@@ -251,6 +251,9 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 				if first.Method == billing.MethodNoBase {
 					noBase++
 				}
+				if first.Flags.Has(billing.FlagRepeatedEstimate) {
+					held++
+				}
 			}
 			if first.Source != billing.SourceEstimated {
 				real++
@@ -320,7 +323,8 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	pct := func(n, of int) string { return fmt.Sprintf("%5.1f %%", 100*float64(n)/float64(max(of, 1))) }
 	fmt.Fprintf(out, "billing reads of the periods ending in %d: %d device-periods, %d devices\n", measuredYear, periods, len(fleet))
 	fmt.Fprintf(out, "  billed on a real read   %s  (agent %d, manual %d)\n", pct(real, periods), agent, manual)
-	fmt.Fprintf(out, "  estimated               %s  (%d; %d with nothing to start from)\n", pct(estimated, periods), estimated, noBase)
+	fmt.Fprintf(out, "  estimated               %s  (%d; %d with nothing to start from; %d held for review as one estimate too many in a row)\n",
+		pct(estimated, periods), estimated, noBase, held)
 	fmt.Fprintf(out, "  not billed              %d\n", missing)
 	for _, k := range []kind{agentSteady, agentFlaky, manualReader, neverReader} {
 		c := byKind[k]
