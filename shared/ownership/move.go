@@ -22,9 +22,9 @@ var DeviceReferences = append([]string{"meter_reads", "counter_resets", "custome
 
 // accountOnlyReferences name only devices under an account's contract
 // (billing reads, read campaigns, automation requests, the back office's
-// extra reads), never a device an agent alone owns: a merge moves them as
+// extra reads, opening reads), never a device an agent alone owns: a merge moves them as
 // they are, should one exist.
-var accountOnlyReferences = []string{"billing_reads", "read_campaigns", "read_automation_requests", "poll_requests"}
+var accountOnlyReferences = []string{"billing_reads", "read_campaigns", "read_automation_requests", "poll_requests", "opening_reads"}
 
 // Change is one field of a device a move changed, for the caller to
 // record (state_changes) with who made it.

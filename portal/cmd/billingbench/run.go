@@ -64,9 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (bool, er
 
 	fleet := newFleet(r, *count)
 	start := time.Now()
+	// The devices are put under contract on the contracts' first day,
+	// with their opening reads, then the year is simulated from the
+	// agents' first reads.
+	clock.Set(contractStart)
 	if err := setUp(ctx, st, r, fleet); err != nil {
 		return false, fmt.Errorf("set up: %w", err)
 	}
+	clock.Set(simStart)
 	fmt.Fprintf(stderr, "billingbench: %d devices on %s; simulating %s to %s\n", len(fleet), st.Dialect(),
 		simStart.Format(time.DateOnly), simEnd.Format(time.DateOnly))
 	if err := simulate(ctx, st, clock, r, fleet, stderr); err != nil {
@@ -127,8 +132,10 @@ func newFleet(r *rand.Rand, n int) []*device {
 // French or English), their contracts (quarterly, one in five monthly,
 // from 1 October 2024; black and colour when a device is colour, else
 // black, or total for a third of those; the expected monthly volume the
-// devices' true one within about 10 %) and the devices under contract;
-// and draws the flaky agents' outages around their period ends.
+// devices' true one within about 10 %) and the devices under contract
+// with their opening reads (the true meters at the contract's start, as
+// the supplier's technician reads them at installation or takeover); and
+// draws the flaky agents' outages around their period ends.
 func setUp(ctx context.Context, st *store.Store, r *rand.Rand, fleet []*device) error {
 	for i, a := 0, 0; i < len(fleet); a++ {
 		size := min(1+r.IntN(4), len(fleet)-i)
@@ -170,7 +177,13 @@ func setUp(ctx context.Context, st *store.Store, r *rand.Rand, fleet []*device) 
 			if d.colour {
 				model = "Xerox VersaLink C405"
 			}
-			cd, err := st.PutDeviceUnderContract(ctx, store.ContractedDevice{Serial: d.serial, Model: model, ProductCode: "SIM", ContractID: c.ID}, store.BySystem("bench"))
+			b, col := d.at(contractStart)
+			opening := &store.OpeningRead{At: contractStart, Black: &b, Total: ptr(b + col)}
+			if d.colour {
+				opening.Colour = &col
+			}
+			cd, err := st.PutDeviceUnderContract(ctx, store.ContractedDevice{Serial: d.serial, Model: model, ProductCode: "SIM", ContractID: c.ID,
+				Opening: opening}, store.BySystem("bench"))
 			if err != nil {
 				return err
 			}
@@ -294,3 +307,5 @@ func answer(ctx context.Context, st *store.Store, clock *simClock, r *rand.Rand,
 	}
 	return nil
 }
+
+func ptr(v int64) *int64 { return &v }

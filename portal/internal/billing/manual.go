@@ -36,6 +36,48 @@ var (
 	ErrNothingToRecord = domain.Errorf(domain.EINVALID, "the device bills no meter that can be entered by hand")
 )
 
+// CheckMeter says what is wrong with a meter value given by a person:
+// negative (ErrMeterNegative) or above MaxMeter (ErrMeterTooLarge).
+func CheckMeter(v int64) error {
+	switch {
+	case v < 0:
+		return ErrMeterNegative
+	case v > MaxMeter:
+		return ErrMeterTooLarge
+	}
+	return nil
+}
+
+// Refusals of an opening read. Test with errors.Is.
+var (
+	ErrOpeningNoMeter = domain.Errorf(domain.EINVALID, "an opening read needs at least one meter")
+	ErrOpeningNoTime  = domain.Errorf(domain.EINVALID, "an opening read needs the time it was taken")
+	ErrOpeningFuture  = domain.Errorf(domain.EINVALID, "an opening read cannot be taken in the future")
+)
+
+// CheckOpening says what is wrong with an opening read (the meters of a
+// device when it was put under contract, given by the supplier) at now:
+// it needs its time, not after now, and at least one meter, each a
+// CheckMeter value.
+func CheckOpening(r Reading, now time.Time) error {
+	switch {
+	case r.At.IsZero():
+		return ErrOpeningNoTime
+	case r.At.After(now):
+		return ErrOpeningFuture
+	case !r.Meters.Any(Kinds):
+		return ErrOpeningNoMeter
+	}
+	for _, k := range Kinds {
+		if v, ok := r.Meters.Get(k); ok {
+			if err := CheckMeter(v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // Meters says which meters a read of a device gives for its invoice.
 type Meters struct {
 	Black, Colour bool
@@ -144,13 +186,11 @@ func CheckManualRead(r ManualRead) (Verdict, error) {
 		if !m.read {
 			continue
 		}
-		switch {
-		case m.value == nil:
+		if m.value == nil {
 			return Verdict{}, ErrMeterMissing
-		case *m.value < 0:
-			return Verdict{}, ErrMeterNegative
-		case *m.value > MaxMeter:
-			return Verdict{}, ErrMeterTooLarge
+		}
+		if err := CheckMeter(*m.value); err != nil {
+			return Verdict{}, err
 		}
 		v.Meters.Set(m.kind, *m.value)
 	}

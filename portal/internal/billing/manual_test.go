@@ -105,3 +105,25 @@ func TestCheckManualRead(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckOpening(t *testing.T) {
+	now := time.Date(2025, 1, 10, 12, 0, 0, 0, time.UTC)
+	at := now.Add(-30 * Day)
+	for _, tc := range []struct {
+		name string
+		r    Reading
+		want error
+	}{
+		{"black and colour", Reading{At: at, Meters: MeterValues{Black: p64(1000), Colour: p64(0)}}, nil},
+		{"total only, now", Reading{At: now, Meters: MeterValues{Total: p64(5)}}, nil},
+		{"no time", Reading{Meters: MeterValues{Black: p64(1)}}, ErrOpeningNoTime},
+		{"future", Reading{At: now.Add(time.Minute), Meters: MeterValues{Black: p64(1)}}, ErrOpeningFuture},
+		{"no meter", Reading{At: at}, ErrOpeningNoMeter},
+		{"negative", Reading{At: at, Meters: MeterValues{Black: p64(1), Colour: p64(-1)}}, ErrMeterNegative},
+		{"too large", Reading{At: at, Meters: MeterValues{Total: p64(MaxMeter + 1)}}, ErrMeterTooLarge},
+	} {
+		if err := CheckOpening(tc.r, now); !errors.Is(err, tc.want) {
+			t.Errorf("%s: CheckOpening = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

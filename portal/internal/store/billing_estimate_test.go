@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/portal/internal/store"
+	"github.com/meterline/meterline/shared/domain"
 )
 
 // TestEstimateFromContractRemainder: a contract of three devices, two read
@@ -224,6 +226,94 @@ func TestClosePeriodsCatchUp(t *testing.T) {
 			}
 			if after := b.snapshot(); after != before {
 				t.Errorf("a re-run changed things:\n%s\n%s", before, after)
+			}
+		})
+	}
+}
+
+// TestOpeningRead: a device put under contract with its opening read (the
+// installation meters). Nobody reads Q4 2024: its estimate starts from the
+// opening read. The customer reads Q1: that read regularises Q4 from the
+// opening read. Q2 is not read: with the opening read and Q1's, the device
+// has 193 days of history, and Q2 is estimated from its own usage, not the
+// contract's. A first read lower than the opening read needs a photo; an
+// opening read in the future or without meters is refused.
+func TestOpeningRead(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			b := newBillingFixture(t, be.url(t))
+			opened := date(2024, 10, 1).Add(9 * time.Hour)
+			truth := usage{start: opened, black0: 40000, colour0: 9000, blackDay: 50, colourDay: 10}
+			put := func(serial string, o *store.OpeningRead) (store.ContractedDevice, error) {
+				d, err := b.s.PutDeviceUnderContract(b.ctx, store.ContractedDevice{Serial: serial, Model: "Xerox VersaLink C405", ContractID: b.contract.ID,
+					Opening: o}, store.BySystem("test"))
+				if err == nil {
+					b.devices[serial] = d
+				}
+				return d, err
+			}
+			b.at(opened)
+			at := truth.at(opened)
+			if _, err := put("OPEN", &store.OpeningRead{At: opened, Black: at.Black, Colour: at.Colour}); err != nil {
+				t.Fatal(err)
+			}
+			fifty := int64(50000)
+			if _, err := put("LOW", &store.OpeningRead{At: opened, Black: &fifty}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := put("FUTURE", &store.OpeningRead{At: opened.Add(time.Hour), Black: &fifty}); domain.ErrorCode(err) != domain.EINVALID {
+				t.Errorf("an opening read in the future: %v, want EINVALID", err)
+			}
+			if _, err := put("EMPTY", &store.OpeningRead{At: opened}); domain.ErrorCode(err) != domain.EINVALID {
+				t.Errorf("an opening read without meters: %v, want EINVALID", err)
+			}
+
+			// unanswered runs a period's close and campaign to its end.
+			unanswered := func(end time.Time) {
+				t.Helper()
+				invited := end.Add(7*billing.Day + 9*time.Hour)
+				b.at(invited)
+				b.close()
+				for _, after := range []time.Duration{7, 14, 21, 23} {
+					b.at(invited.Add(after * billing.Day))
+					b.campaigns()
+				}
+			}
+			q4, q1, q2 := date(2024, 12, 31), date(2025, 3, 31), date(2025, 6, 30)
+			// The meter-read page shows the opening read as the last one.
+			b.at(q4.Add(8*billing.Day + 9*time.Hour))
+			b.close()
+			if l := b.entry("OPEN").LastBilled; l == nil || !l.ReadAt.Equal(opened) || !eq64(l.Black, *at.Black) || !eq64(l.Colour, *at.Colour) || l.Estimated() {
+				t.Errorf("OPEN's last read on the page: %+v, want the opening read", l)
+			}
+			unanswered(q4.Add(billing.Day))
+			est := b.current("OPEN", q4)
+			if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractVolume || est.Black == nil || *est.Black <= *at.Black {
+				t.Errorf("OPEN Q4: %s, want estimated from the contract's volume on the opening read", show(est))
+			}
+
+			// Q1, read by hand. LOW's read below its opening read needs a
+			// photo.
+			b.at(q1.Add(8*billing.Day + 9*time.Hour))
+			b.close()
+			b.at(date(2025, 4, 12).Add(10 * time.Hour))
+			if _, err := b.enter("LOW", 49000, 0, nil); !errors.Is(err, billing.ErrPhotoRequired) {
+				t.Errorf("LOW read below its opening read without a photo: %v, want %v", err, billing.ErrPhotoRequired)
+			}
+			read := truth.at(b.clock.Now())
+			if r, err := b.enter("OPEN", *read.Black, *read.Colour, nil); err != nil || r.Flags.String() != billing.FlagRegularises {
+				t.Fatalf("OPEN Q1 read: %s, %v; want it to regularise Q4", show(r), err)
+			}
+			end4 := truth.at(q4.Add(billing.Day))
+			if r := b.current("OPEN", q4); r.Method != billing.MethodSpread || !near(r.Black, *end4.Black, 2) || !near(r.Colour, *end4.Colour, 2) {
+				t.Errorf("OPEN Q4 after Q1's read: %s, want spread from the opening read: b≈%d c≈%d", show(r), *end4.Black, *end4.Colour)
+			}
+
+			// Q2, not read: 193 days of the device's own history.
+			unanswered(q2.Add(billing.Day))
+			end2 := truth.at(q2.Add(billing.Day))
+			if r := b.current("OPEN", q2); billing.MethodFamily(r.Method) != billing.MethodFamilyHistory || !near(r.Black, *end2.Black, 2) || !near(r.Colour, *end2.Colour, 2) {
+				t.Errorf("OPEN Q2: %s, want estimated from its history (opening read to Q1's): b≈%d c≈%d", show(r), *end2.Black, *end2.Colour)
 			}
 		})
 	}

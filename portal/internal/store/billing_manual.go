@@ -85,8 +85,9 @@ type MeterReadEntry struct {
 	// Meters are those the customer types in (billing.MetersToRead).
 	Meters billing.Meters
 	// LastBilled is the device's last invoiced read (estimated or not,
-	// not rejected), whose values prefill the form; nil for a device
-	// never billed.
+	// not rejected), whose values prefill the form; for a device never
+	// billed, its opening read under the contract (device, time and
+	// meters); nil when it has neither.
 	LastBilled *BillingRead
 	// Entered is the read typed in for this campaign, nil before it.
 	Entered *BillingRead
@@ -210,6 +211,11 @@ type campaignRow struct {
 	HasLocation bool          `db:"has_location"`
 	nullAddress
 	Automation bool `db:"automation_requested"`
+	// The device's opening read under the contract, if any.
+	OpeningAt     sql.NullTime `db:"opening_read_at"`
+	OpeningBlack  *int64       `db:"opening_black"`
+	OpeningColour *int64       `db:"opening_colour"`
+	OpeningTotal  *int64       `db:"opening_total"`
 }
 
 // latestCampaignsQuery is the latest read campaign of each device of an
@@ -223,12 +229,14 @@ SELECT c.id AS campaign_id, c.device_id, c.contract_id, c.period_start, c.period
        l.id IS NOT NULL AS has_location,
        l.company, l.street, l.city, l.province, l.postal_code, l.country,
        EXISTS (SELECT 1 FROM read_automation_requests a
-               WHERE a.device_id = c.device_id AND a.account_id = d.account_id AND a.resolved_at IS NULL) AS automation_requested
+               WHERE a.device_id = c.device_id AND a.account_id = d.account_id AND a.resolved_at IS NULL) AS automation_requested,
+       o.read_at AS opening_read_at, o.black AS opening_black, o.colour AS opening_colour, o.total AS opening_total
 FROM read_campaigns c
 JOIN devices d ON d.id = c.device_id
 JOIN contracts k ON k.id = c.contract_id AND k.account_id = d.account_id
 LEFT JOIN shipping_locations l ON l.id = d.location_id AND l.account_id = d.account_id
 LEFT JOIN meter_reads r ON r.device_id = d.id AND r.read_at = d.last_read_at
+LEFT JOIN opening_reads o ON o.device_id = c.device_id AND o.contract_id = c.contract_id
 WHERE d.account_id = ?
   AND c.period_end = (SELECT max(c2.period_end) FROM read_campaigns c2 WHERE c2.device_id = c.device_id)`
 
@@ -309,6 +317,10 @@ func (c campaignRow) entry(reads []BillingRead, now time.Time) (MeterReadEntry, 
 			e.LastBilled = &r
 			facts.BilledColour = facts.BilledColour || r.Colour != nil
 		}
+	}
+	if e.LastBilled == nil && c.OpeningAt.Valid {
+		e.LastBilled = &BillingRead{DeviceID: c.DeviceID, ContractID: c.ContractID, ReadAt: c.OpeningAt.Time.UTC(),
+			Black: c.OpeningBlack, Colour: c.OpeningColour, Total: c.OpeningTotal}
 	}
 	e.Meters = billing.MetersToRead(facts)
 	return e, nil

@@ -121,9 +121,9 @@ WHERE m.device_id = ? AND NOT m.clock_ahead AND `+hasBilled(kinds)+` AND `+side.
 // between them is the later value minus the earlier (the collector
 // records every fall as a reset), so the points that matter are the first
 // and last agent reads of the range, the reads on either side of each
-// mark, the two reads of every recorded reset, and the device's real
-// billing reads, not rejected (few; an agent's is one of its reads, a
-// person's has no reset recorded between them). Agent reads stamped ahead
+// mark, the two reads of every recorded reset, the device's real billing
+// reads, not rejected (few; an agent's is one of its reads, a person's
+// has no reset recorded between them), and its opening reads. Agent reads stamped ahead
 // are left out, as the collector leaves them out of usage.
 func loadHistory(ctx context.Context, q sqlx.ExtContext, deviceID int64, from, to time.Time, marks ...time.Time) (billing.History, error) {
 	from, to = dbTime(from), dbTime(to)
@@ -182,6 +182,15 @@ WHERE b.device_id = ? AND b.source <> 'estimated' AND `+billedNotRejected+` AND 
 		return billing.History{}, fmt.Errorf("real billing reads of device %d: %w", deviceID, err)
 	}
 	for _, r := range billed {
+		reads = append(reads, r.reading())
+	}
+	var opening []meterRow
+	err = sqlx.SelectContext(ctx, q, &opening, q.Rebind(`SELECT o.read_at, o.black, o.colour, o.total FROM opening_reads o
+WHERE o.device_id = ? AND o.read_at >= ? AND o.read_at <= ?`), deviceID, from, to)
+	if err != nil {
+		return billing.History{}, fmt.Errorf("opening reads of device %d: %w", deviceID, err)
+	}
+	for _, r := range opening {
 		reads = append(reads, r.reading())
 	}
 	return billing.NewHistory(mergeSameTime(reads), resetAt), nil
@@ -309,7 +318,9 @@ func (s *Store) putRealRead(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 // by, an agent's (putRealRead) or one typed in (SubmitManualRead): the
 // device's current billing reads before the period, and its history.
 type priorReads struct {
-	// prev is the latest billing read, anchor the latest real one, and
+	// prev is the latest billing read, anchor the latest real one (with
+	// none, the device's opening read: a read lower than it needs a photo
+	// too, and the estimates after it are regularised from it), and
 	// estimates the estimates in between, oldest first.
 	prev, anchor *BillingRead
 	estimates    []BillingRead
@@ -335,6 +346,11 @@ func (s *Store) loadPriorReads(ctx context.Context, tx *sqlx.Tx, deviceID int64,
 			p.estimates = append([]BillingRead{before[i]}, p.estimates...)
 		} else {
 			p.anchor = &before[i]
+		}
+	}
+	if p.anchor == nil {
+		if p.anchor, err = lastOpeningRead(ctx, tx, deviceID, at); err != nil {
+			return p, err
 		}
 	}
 	var marks []time.Time

@@ -25,6 +25,9 @@ type ContractedDevice struct {
 	ReadContactID *int64                    `db:"read_contact_id"`
 	State         domain.ContractState      `db:"state"`
 	Replenishment domain.ReplenishmentState `db:"replenishment"`
+	// Opening, when set, is the device's opening read under the contract
+	// (stored apart, in opening_reads).
+	Opening *OpeningRead `db:"-"`
 }
 
 const contractedColumns = `id, device_key, serial, model, product_code, account_id, contract_id, location_id, read_contact_id, state, replenishment`
@@ -40,8 +43,8 @@ func serialKey(serial string) string {
 
 // PutDeviceUnderContract puts the device of a serial under a contract, in
 // state active, at an optional location of the contract's account, with an
-// optional meter-read contact and its auto-replenishment state (eligible
-// when unset). The serial is matched as the collector keys it
+// optional meter-read contact, its auto-replenishment state (eligible
+// when unset) and its optional opening read (billing.CheckOpening). The serial is matched as the collector keys it
 // (wire.NormalizeSerial: case and padding do not matter): a device agents
 // already read, not yet attached to an account or attached to this one,
 // is taken as it is, reads and all; otherwise a device is created. A
@@ -49,6 +52,9 @@ func serialKey(serial string) string {
 // state changes are recorded with the actor.
 func (s *Store) PutDeviceUnderContract(ctx context.Context, d ContractedDevice, by Actor) (ContractedDevice, error) {
 	if err := d.prepare(by); err != nil {
+		return ContractedDevice{}, err
+	}
+	if err := checkOpening(&d, s.now()); err != nil {
 		return ContractedDevice{}, err
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.putDevice(ctx, tx, &d, by) })
@@ -69,6 +75,9 @@ func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice,
 	}
 	if len(existing) == 0 {
 		if err := s.insertDevice(ctx, tx, d); err != nil {
+			return err
+		}
+		if _, err := s.putOpeningRead(ctx, tx, d); err != nil {
 			return err
 		}
 		return s.recordDevicePut(ctx, tx, d, deviceBeforePut{}, by)
@@ -92,7 +101,11 @@ func (s *Store) putDevice(ctx context.Context, tx *sqlx.Tx, d *ContractedDevice,
 	case e.ContractID != nil:
 		return domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %d", d.Serial, *e.ContractID)
 	}
-	return s.adoptDevice(ctx, tx, d, e, by)
+	if err := s.adoptDevice(ctx, tx, d, e, by); err != nil {
+		return err
+	}
+	_, err := s.putOpeningRead(ctx, tx, d)
+	return err
 }
 
 // checkPut checks what a device put under contract refers to: its

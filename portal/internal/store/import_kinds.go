@@ -10,6 +10,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"github.com/meterline/meterline/portal/internal/billing"
 	"github.com/meterline/meterline/shared/domain"
 	"github.com/meterline/meterline/shared/wire"
 )
@@ -74,6 +75,10 @@ var importKinds = []ImportKind{
 			{"location_id", false, "the id of a shipping location of that account"},
 			{"location_code", false, "the code of a shipping location of that account, instead of location_id (both: the same location)"},
 			{"replenishment", false, "eligible (default), active or ineligible"},
+			{"opening_read_at", false, "when the opening read (installation or takeover meters, the first invoice bills from them) was taken: YYYY-MM-DD (midnight UTC) or RFC 3339; with at least one opening meter"},
+			{"opening_black", false, "black meter of the opening read, a whole number"},
+			{"opening_colour", false, "colour meter of the opening read"},
+			{"opening_total", false, "total meter of the opening read; an opening read already stored is left alone if the same, an error if different"},
 		},
 		keyColumns: []string{"serial"},
 		parser:     func() lineParser { return parseDeviceLine },
@@ -312,6 +317,7 @@ type deviceLine struct {
 	locationID             *int64
 	locationCode           string
 	replenishment          domain.ReplenishmentState
+	opening                *OpeningRead
 }
 
 func parseDeviceLine(l *csvLine) (string, importStep) {
@@ -333,7 +339,54 @@ func parseDeviceLine(l *csvLine) (string, importStep) {
 	} else if !row.replenishment.Valid() {
 		l.fail("replenishment", "%q is not eligible, active or ineligible", row.replenishment)
 	}
+	row.opening = openingColumns(l)
 	return serialKey(row.serial), row.store
+}
+
+// openingColumns parses a device line's opening read: nil when its
+// columns are all empty; a time and at least one meter otherwise.
+func openingColumns(l *csvLine) *OpeningRead {
+	var o OpeningRead
+	meters := false
+	for _, m := range []struct {
+		column string
+		value  **int64
+	}{{"opening_black", &o.Black}, {"opening_colour", &o.Colour}, {"opening_total", &o.Total}} {
+		v := l.get(m.column)
+		if v == "" {
+			continue
+		}
+		meters = true
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			l.fail(m.column, "%q is not a whole number", v)
+			continue
+		}
+		if err := billing.CheckMeter(n); err != nil {
+			l.fail(m.column, "%s", domain.ErrorMessage(err))
+		}
+		*m.value = &n
+	}
+	at := l.get("opening_read_at")
+	switch {
+	case at == "" && !meters:
+		return nil
+	case at == "":
+		l.fail("opening_read_at", "an opening meter needs the time of its read")
+		return nil
+	case !meters:
+		l.fail("opening_read_at", "an opening read needs at least one meter")
+		return nil
+	}
+	t, err := time.Parse(time.DateOnly, at)
+	if err != nil {
+		if t, err = time.Parse(time.RFC3339, at); err != nil {
+			l.fail("opening_read_at", "%q is not a date YYYY-MM-DD or a time in RFC 3339", at)
+			return nil
+		}
+	}
+	o.At = t
+	return &o
 }
 
 // store puts the device of the line under contract; a device already
@@ -348,7 +401,10 @@ func (row deviceLine) store(ctx context.Context, s *Store, tx *sqlx.Tx, by Actor
 		return unchanged, &rowError{"contract_number", notFound(err, "account %s has no contract %s", row.customer, row.contract)}
 	}
 	d := ContractedDevice{Key: serialKey(row.serial), Serial: wire.NormalizeSerial(row.serial), Model: row.model, ProductCode: row.product,
-		ContractID: contractID, State: domain.ContractActive, Replenishment: row.replenishment, LocationID: row.locationID}
+		ContractID: contractID, State: domain.ContractActive, Replenishment: row.replenishment, LocationID: row.locationID, Opening: row.opening}
+	if err := checkOpening(&d, s.now()); err != nil {
+		return unchanged, &rowError{"opening_read_at", err}
+	}
 	if d.LocationID != nil {
 		var account int64
 		if err := tx.GetContext(ctx, &account, tx.Rebind(`SELECT account_id FROM shipping_locations WHERE id = ?`), *d.LocationID); err != nil || account != accountID {
@@ -375,10 +431,19 @@ func (row deviceLine) store(ctx context.Context, s *Store, tx *sqlx.Tx, by Actor
 	if len(cur) > 0 {
 		c := cur[0]
 		// The model is not compared: the one the device reports wins.
-		if c.ProductCode == d.ProductCode && c.Replenishment == d.Replenishment && eqID(c.LocationID, d.LocationID) {
-			return unchanged, nil
+		if c.ProductCode != d.ProductCode || c.Replenishment != d.Replenishment || !eqID(c.LocationID, d.LocationID) {
+			return unchanged, &rowError{"serial", domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %s with other values", d.Serial, row.contract)}
 		}
-		return unchanged, &rowError{"serial", domain.Errorf(domain.ECONFLICT, "serial %s is already under contract %s with other values", d.Serial, row.contract)}
+		// An opening read not stored yet is added to the device.
+		d.ID = c.ID
+		added, err := s.putOpeningRead(ctx, tx, &d)
+		switch {
+		case err != nil:
+			return unchanged, &rowError{"opening_read_at", err}
+		case added:
+			return updated, nil
+		}
+		return unchanged, nil
 	}
 	if err := s.putDevice(ctx, tx, &d, by); err != nil {
 		return unchanged, &rowError{"serial", constraint(err)}

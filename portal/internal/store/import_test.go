@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meterline/meterline/portal/internal/store"
 	"github.com/meterline/meterline/shared/domain"
@@ -128,6 +129,13 @@ func TestImportEveryKind(t *testing.T) {
 				ds[1].Replenishment != domain.ReplenishmentActive || *ds[1].LocationID != ls[1].ID {
 				t.Errorf("devices of C1 = %+v", ds)
 			}
+			o, err := s.DeviceOpeningRead(ctx, ds[0].ID)
+			if err != nil || o == nil || !o.At.Equal(date(2025, 1, 6)) || o.Black == nil || *o.Black != 15000 || o.Colour == nil || *o.Colour != 4200 || o.Total != nil {
+				t.Errorf("SN-1's opening read = %+v, %v; want 2025-01-06 b=15000 c=4200", o, err)
+			}
+			if o, err := s.DeviceOpeningRead(ctx, ds[1].ID); err != nil || o != nil {
+				t.Errorf("SN-2's opening read = %+v, %v; want none", o, err)
+			}
 			ms, _ := s.Members(ctx, c1.ID)
 			if len(ms) != 2 || ms[0].Email != "jean@abc.example" || ms[0].Role != domain.RolePrimary || ms[0].PasswordHash != nil ||
 				ms[1].Email != "marie@abc.example" || ms[1].Role != domain.RoleDelegate || ms[1].Language != domain.LanguageFrench {
@@ -200,6 +208,15 @@ func TestImportUpdates(t *testing.T) {
 			if last.Old == nil || *last.Old != "delegate" || *last.New != "back_office" || last.BySystem == nil || *last.BySystem != "import:test" {
 				t.Errorf("the role change recorded as %+v", last)
 			}
+			// An opening read given later is added to the device.
+			if res := imp("devices", "serial,product_code,customer_number,contract_number,location_code,replenishment,opening_read_at,opening_total\n"+
+				"SN-2,MX1,C1,K1,WH,active,2025-02-01T10:00:00+01:00,900\n"); res != (store.ImportResult{Updated: 1}) {
+				t.Errorf("devices with an opening read: %+v", res)
+			}
+			ds, _ := s.AccountDevices(ctx, c1.ID)
+			if o, err := s.DeviceOpeningRead(ctx, ds[1].ID); err != nil || o == nil || !o.At.Equal(date(2025, 2, 1).Add(9*time.Hour)) || o.Total == nil || *o.Total != 900 || o.Black != nil {
+				t.Errorf("SN-2's opening read = %+v, %v; want 2025-02-01 09:00 UTC, total 900", o, err)
+			}
 			// A third delegate fits now that marie is back office.
 			if res := imp("users", "email,customer_number,role\nx@abc.example,C1,delegate\ny@abc.example,C1,delegate\n"); res != (store.ImportResult{Created: 2}) {
 				t.Errorf("two delegates: %+v", res)
@@ -255,6 +272,21 @@ func TestImportRefusesBadFiles(t *testing.T) {
 					{Line: 4, Field: "location_code", Message: "location code HQ is location " + hq + ", not location_id " + wh},
 					{Line: 5, Field: "serial", Message: "serial sn-7 is also on line 2"},
 					{Line: 7, Field: "serial", Message: "serial SN-3 is a device of another account"},
+				}},
+				{"opening reads", "devices", "serial,product_code,customer_number,contract_number,location_code,opening_read_at,opening_black,opening_colour\n" +
+					"SN-1,MX1,C1,K1,HQ,2025-01-07,15000,4200\n" +
+					"SN-11,,C1,K1,,,100,\n" +
+					"SN-12,,C1,K1,,2025-01-07,,\n" +
+					"SN-13,,C1,K1,,07/01/2025,5,\n" +
+					"SN-14,,C1,K1,,2025-01-07,-5,x\n" +
+					"SN-15,,C1,K1,,2999-01-01,5,\n", []store.ImportError{
+					{Line: 2, Field: "opening_read_at", Message: "serial SN-1 has another opening read under this contract (2025-01-06T00:00:00Z)"},
+					{Line: 3, Field: "opening_read_at", Message: "an opening meter needs the time of its read"},
+					{Line: 4, Field: "opening_read_at", Message: "an opening read needs at least one meter"},
+					{Line: 5, Field: "opening_read_at", Message: `"07/01/2025" is not a date YYYY-MM-DD or a time in RFC 3339`},
+					{Line: 6, Field: "opening_black", Message: "a meter cannot be negative"},
+					{Line: 6, Field: "opening_colour", Message: `"x" is not a whole number`},
+					{Line: 7, Field: "opening_read_at", Message: "an opening read cannot be taken in the future"},
 				}},
 				{"users", "users", "email,customer_number,role,name\n" +
 					"x@abc.example,C1,delegate,X\n" +
