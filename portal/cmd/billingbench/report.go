@@ -124,6 +124,49 @@ func extrapolationError(d *device, rows []store.BillingRead, end time.Time, k do
 	return estimate - billedTruth(d, end)[k], true
 }
 
+// calendarDays is how many average days of printing the simulation's own
+// calendar (weekday × season, sim.go) counts from a to b.
+func calendarDays(a, b time.Time) float64 {
+	n := 0.0
+	for t := a; t.Before(b); {
+		day := t.Truncate(billing.Day)
+		next := day.Add(billing.Day)
+		if next.After(b) {
+			next = b
+		}
+		n += float64(next.Sub(t)) / float64(billing.Day) * weekday(day) * season(day)
+		t = next
+	}
+	return n
+}
+
+// calendarError is, for meter k of a device at end, the error of an
+// estimate that extrapolated its latest real read (at is the times of its
+// real reads, any order) by its usage from its first read to that one,
+// both spans counted in calendarDays: what an estimator that knew every
+// week and season exactly, and nothing else, would leave. false with
+// fewer than two reads up to end, or a board swap since the first.
+func calendarError(d *device, at []time.Time, end time.Time, k domain.CounterKind) (int64, bool) {
+	var first, last time.Time
+	for _, t := range at {
+		if t.After(end) {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	if !last.After(first) || (!d.swapAt.IsZero() && d.swapAt.After(first) && !d.swapAt.After(end)) {
+		return 0, false
+	}
+	from, to := billedTruth(d, first)[k], billedTruth(d, last)[k]
+	estimate := float64(to) + float64(to-from)/calendarDays(first, last)*calendarDays(last, end)
+	return int64(math.Round(estimate)) - billedTruth(d, end)[k], true
+}
+
 // trueDaily is the device's true pages a day over the measured year,
 // meter by meter.
 func trueDaily(d *device) map[domain.CounterKind]float64 {
@@ -157,6 +200,9 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	// read (history, contract), floor those of extrapolating the same
 	// reads by each device's own true pages a day.
 	extrapolated, floor := &errorStats{}, &errorStats{}
+	// unread are the errors of the estimates of devices without an agent
+	// extrapolated from a read, calendar those of calendarError.
+	unread, calendar := &errorStats{}, &errorStats{}
 	// contractTrue is each contract's true pages a month, contractDevices
 	// how many devices it has.
 	contractTrue, contractDevices := map[int64]float64{}, map[int64]int{}
@@ -178,6 +224,19 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 		rows, err := st.DeviceBillingReads(ctx, d.id)
 		if err != nil {
 			return false, err
+		}
+		// realAt are the times of a device's real reads but an agent's:
+		// its opening read and those typed in, not rejected.
+		var realAt []time.Time
+		if o, err := st.DeviceOpeningRead(ctx, d.id); err != nil {
+			return false, err
+		} else if o != nil {
+			realAt = append(realAt, o.At)
+		}
+		for _, r := range rows {
+			if r.Source == billing.SourceManual && r.Review != billing.ReviewRejected {
+				realAt = append(realAt, r.ReadAt)
+			}
 		}
 		c, err := st.ContractedDevice(ctx, d.id)
 		if err != nil {
@@ -296,6 +355,10 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 					if e, ok := extrapolationError(d, rows, end, kk, own); ok && (fromVolume || method == billing.MethodFamilyHistory) {
 						extrapolated.add(float64(v-truth[kk]), usage[kk], truth[kk])
 						floor.add(float64(e), usage[kk], truth[kk])
+						if ce, ok := calendarError(d, realAt, end, kk); ok && !d.kind.agent() {
+							unread.add(float64(v-truth[kk]), usage[kk], truth[kk])
+							calendar.add(float64(ce), usage[kk], truth[kk])
+						}
 						if fromVolume {
 							fromContract.add(float64(v-truth[kk]), usage[kk], truth[kk])
 							trueRate.add(float64(e), usage[kk], truth[kk])
@@ -363,6 +426,10 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 	if len(extrapolated.rel) > 0 {
 		fmt.Fprintf(out, "estimates extrapolated from a read (history, contract), n=%d: median %.2f %%; by each device's true pages a day over the year instead: %.2f %%\n",
 			len(extrapolated.rel), 100*median(extrapolated.rel), 100*median(floor.rel))
+	}
+	if len(unread.rel) > 0 {
+		fmt.Fprintf(out, "  of devices without an agent, n=%d: median %.2f %%; by their own reads through the simulation's exact calendar of weeks and seasons instead: %.2f %%\n",
+			len(unread.rel), 100*median(unread.rel), 100*median(calendar.rel))
 	}
 	if len(fromContract.rel) > 0 {
 		fmt.Fprintf(out, "estimates from the contract's volume, n=%d: median %.2f %% of the period's usage; extrapolating the same reads instead\n", len(fromContract.rel), 100*median(fromContract.rel))
