@@ -123,8 +123,8 @@ WHERE m.device_id = ? AND NOT m.clock_ahead AND `+hasBilled(kinds)+` AND `+side.
 // and last agent reads of the range, the reads on either side of each
 // mark, the two reads of every recorded reset, the device's real billing
 // reads, not rejected (few; an agent's is one of its reads, a person's
-// has no reset recorded between them), and its opening reads. Agent reads stamped ahead
-// are left out, as the collector leaves them out of usage.
+// has no reset recorded between them), and its opening reads. Agent reads
+// stamped ahead are left out, as the collector leaves them out of usage.
 func loadHistory(ctx context.Context, q sqlx.ExtContext, deviceID int64, from, to time.Time, marks ...time.Time) (billing.History, error) {
 	from, to = dbTime(from), dbTime(to)
 	var reads []billing.Reading

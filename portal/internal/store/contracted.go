@@ -44,7 +44,8 @@ func serialKey(serial string) string {
 // PutDeviceUnderContract puts the device of a serial under a contract, in
 // state active, at an optional location of the contract's account, with an
 // optional meter-read contact, its auto-replenishment state (eligible
-// when unset) and its optional opening read (billing.CheckOpening). The serial is matched as the collector keys it
+// when unset) and its optional opening read (billing.CheckOpening). The
+// serial is matched as the collector keys it
 // (wire.NormalizeSerial: case and padding do not matter): a device agents
 // already read, not yet attached to an account or attached to this one,
 // is taken as it is, reads and all; otherwise a device is created. A
