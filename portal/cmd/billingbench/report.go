@@ -99,28 +99,41 @@ func billedUsage(d *device, a, b time.Time) map[domain.CounterKind]int64 {
 	return map[domain.CounterKind]int64{domain.CounterBlack: ub, domain.CounterColour: uc, domain.CounterTotal: ub + uc}
 }
 
+// realSpan is the first and the latest of a device's real read times at
+// (any order) up to end; false when there is none.
+func realSpan(at []time.Time, end time.Time) (first, last time.Time, ok bool) {
+	for _, t := range at {
+		if t.After(end) {
+			continue
+		}
+		if first.IsZero() || t.Before(first) {
+			first = t
+		}
+		if t.After(last) {
+			last = t
+		}
+	}
+	return first, last, !last.IsZero()
+}
+
+// swappedSince reports whether the device's board was swapped in (t, end].
+func (d *device) swappedSince(t, end time.Time) bool {
+	return !d.swapAt.IsZero() && d.swapAt.After(t) && !d.swapAt.After(end)
+}
+
 // extrapolationError is, for meter k of a device at end, the error of an
-// estimate that extrapolated the device's latest real read (at or before
-// end, not rejected) at perDay pages a day; false when the device has no
+// estimate that extrapolated the device's latest real read (at: the times
+// of its real reads) at perDay pages a day; false when the device has no
 // such read or its board was swapped since. With the device's own true
 // pages a day over the measured year it is what knowing each device's
 // volume exactly, and nothing of its weeks and seasons, would leave.
-func extrapolationError(d *device, rows []store.BillingRead, end time.Time, k domain.CounterKind, perDay float64) (int64, bool) {
-	var base *store.BillingRead
-	for i := range rows {
-		r := &rows[i]
-		if r.Source == billing.SourceEstimated || r.Review == billing.ReviewRejected || r.ReadAt.After(end) {
-			continue
-		}
-		if base == nil || r.ReadAt.After(base.ReadAt) {
-			base = r
-		}
-	}
-	if base == nil || (!d.swapAt.IsZero() && d.swapAt.After(base.ReadAt) && !d.swapAt.After(end)) {
+func extrapolationError(d *device, at []time.Time, end time.Time, k domain.CounterKind, perDay float64) (int64, bool) {
+	_, base, ok := realSpan(at, end)
+	if !ok || d.swappedSince(base, end) {
 		return 0, false
 	}
-	elapsed := end.Sub(base.ReadAt).Hours() / 24
-	estimate := billedTruth(d, base.ReadAt)[k] + int64(math.Round(perDay*elapsed))
+	elapsed := end.Sub(base).Hours() / 24
+	estimate := billedTruth(d, base)[k] + int64(math.Round(perDay*elapsed))
 	return estimate - billedTruth(d, end)[k], true
 }
 
@@ -147,19 +160,8 @@ func calendarDays(a, b time.Time) float64 {
 // week and season exactly, and nothing else, would leave. false with
 // fewer than two reads up to end, or a board swap since the first.
 func calendarError(d *device, at []time.Time, end time.Time, k domain.CounterKind) (int64, bool) {
-	var first, last time.Time
-	for _, t := range at {
-		if t.After(end) {
-			continue
-		}
-		if first.IsZero() || t.Before(first) {
-			first = t
-		}
-		if t.After(last) {
-			last = t
-		}
-	}
-	if !last.After(first) || (!d.swapAt.IsZero() && d.swapAt.After(first) && !d.swapAt.After(end)) {
+	first, last, ok := realSpan(at, end)
+	if !ok || !last.After(first) || d.swappedSince(first, end) {
 		return 0, false
 	}
 	from, to := billedTruth(d, first)[k], billedTruth(d, last)[k]
@@ -225,8 +227,9 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 		if err != nil {
 			return false, err
 		}
-		// realAt are the times of a device's real reads but an agent's:
-		// its opening read and those typed in, not rejected.
+		// realAt are the times of the device's real reads that billing
+		// knows of: its opening read and its real billing reads, not
+		// rejected (an agent's other reads are not among them).
 		var realAt []time.Time
 		if o, err := st.DeviceOpeningRead(ctx, d.id); err != nil {
 			return false, err
@@ -234,10 +237,11 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 			realAt = append(realAt, o.At)
 		}
 		for _, r := range rows {
-			if r.Source == billing.SourceManual && r.Review != billing.ReviewRejected {
+			if r.Source != billing.SourceEstimated && r.Review != billing.ReviewRejected {
 				realAt = append(realAt, r.ReadAt)
 			}
 		}
+		daily := trueDaily(d)
 		c, err := st.ContractedDevice(ctx, d.id)
 		if err != nil {
 			return false, err
@@ -351,8 +355,8 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 					fromVolume := method == billing.MethodContractRemainder || method == billing.MethodContractVolume
 					// The device's own rate of meter kk, and scaled to
 					// another monthly volume.
-					own, volume := trueDaily(d)[kk], float64(k.ExpectedMonthlyVolume)
-					if e, ok := extrapolationError(d, rows, end, kk, own); ok && (fromVolume || method == billing.MethodFamilyHistory) {
+					own, volume := daily[kk], float64(k.ExpectedMonthlyVolume)
+					if e, ok := extrapolationError(d, realAt, end, kk, own); ok && (fromVolume || method == billing.MethodFamilyHistory) {
 						extrapolated.add(float64(v-truth[kk]), usage[kk], truth[kk])
 						floor.add(float64(e), usage[kk], truth[kk])
 						if ce, ok := calendarError(d, realAt, end, kk); ok && !d.kind.agent() {
@@ -362,9 +366,9 @@ func report(ctx context.Context, st *store.Store, fleet []*device, out io.Writer
 						if fromVolume {
 							fromContract.add(float64(v-truth[kk]), usage[kk], truth[kk])
 							trueRate.add(float64(e), usage[kk], truth[kk])
-							e, _ = extrapolationError(d, rows, end, kk, own*volume/contractTrue[k.ID])
+							e, _ = extrapolationError(d, realAt, end, kk, own*volume/contractTrue[k.ID])
 							trueShare.add(float64(e), usage[kk], truth[kk])
-							e, _ = extrapolationError(d, rows, end, kk, own*volume/float64(contractDevices[k.ID])/d.monthlyVolume())
+							e, _ = extrapolationError(d, realAt, end, kk, own*volume/float64(contractDevices[k.ID])/d.monthlyVolume())
 							equalShare.add(float64(e), usage[kk], truth[kk])
 						}
 					}

@@ -178,7 +178,8 @@ func setUp(ctx context.Context, st *store.Store, r *rand.Rand, fleet []*device) 
 				model = "Xerox VersaLink C405"
 			}
 			b, col := d.at(contractStart)
-			opening := &store.OpeningRead{At: contractStart, Black: &b, Total: ptr(b + col)}
+			total := b + col
+			opening := &store.OpeningRead{At: contractStart, Black: &b, Total: &total}
 			if d.colour {
 				opening.Colour = &col
 			}
@@ -307,5 +308,3 @@ func answer(ctx context.Context, st *store.Store, clock *simClock, r *rand.Rand,
 	}
 	return nil
 }
-
-func ptr(v int64) *int64 { return &v }

@@ -55,14 +55,8 @@ func TestEstimateFromContractRemainder(t *testing.T) {
 			// to the estimate, which it returns.
 			unanswered := func(end time.Time) store.BillingRead {
 				t.Helper()
-				invited := end.Add(7*billing.Day + 9*time.Hour)
-				b.at(invited)
-				if rep := b.close(); rep.AgentReads != 2 || rep.Campaigns != 1 {
+				if rep := b.unanswered(end); rep.AgentReads != 2 || rep.Campaigns != 1 {
 					t.Fatalf("close of the period ending %s: %+v", end.Format(time.DateOnly), rep)
-				}
-				for _, after := range []time.Duration{7, 14, 21, 23} {
-					b.at(invited.Add(after * billing.Day))
-					b.campaigns()
 				}
 				return b.current("UNREAD", end.Add(-billing.Day))
 			}
@@ -268,17 +262,6 @@ func TestOpeningRead(t *testing.T) {
 				t.Errorf("an opening read without meters: %v, want EINVALID", err)
 			}
 
-			// unanswered runs a period's close and campaign to its end.
-			unanswered := func(end time.Time) {
-				t.Helper()
-				invited := end.Add(7*billing.Day + 9*time.Hour)
-				b.at(invited)
-				b.close()
-				for _, after := range []time.Duration{7, 14, 21, 23} {
-					b.at(invited.Add(after * billing.Day))
-					b.campaigns()
-				}
-			}
 			q4, q1, q2 := date(2024, 12, 31), date(2025, 3, 31), date(2025, 6, 30)
 			// The meter-read page shows the opening read as the last one.
 			b.at(q4.Add(8*billing.Day + 9*time.Hour))
@@ -286,7 +269,7 @@ func TestOpeningRead(t *testing.T) {
 			if l := b.entry("OPEN").LastBilled; l == nil || !l.ReadAt.Equal(opened) || !eq64(l.Black, *at.Black) || !eq64(l.Colour, *at.Colour) || l.Estimated() {
 				t.Errorf("OPEN's last read on the page: %+v, want the opening read", l)
 			}
-			unanswered(q4.Add(billing.Day))
+			b.unanswered(q4.Add(billing.Day))
 			est := b.current("OPEN", q4)
 			if est.Source != billing.SourceEstimated || est.Method != billing.MethodContractVolume || est.Black == nil || *est.Black <= *at.Black {
 				t.Errorf("OPEN Q4: %s, want estimated from the contract's volume on the opening read", show(est))
@@ -310,7 +293,7 @@ func TestOpeningRead(t *testing.T) {
 			}
 
 			// Q2, not read: 193 days of the device's own history.
-			unanswered(q2.Add(billing.Day))
+			b.unanswered(q2.Add(billing.Day))
 			end2 := truth.at(q2.Add(billing.Day))
 			if r := b.current("OPEN", q2); billing.MethodFamily(r.Method) != billing.MethodFamilyHistory || !near(r.Black, *end2.Black, 2) || !near(r.Colour, *end2.Colour, 2) {
 				t.Errorf("OPEN Q2: %s, want estimated from its history (opening read to Q1's): b≈%d c≈%d", show(r), *end2.Black, *end2.Colour)

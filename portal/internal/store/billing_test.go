@@ -144,6 +144,22 @@ func (b *billingFixture) campaigns() store.CampaignReport {
 	return rep
 }
 
+// unanswered runs the close of the period whose end is end (midnight after
+// its last day) a week later at 09:00, then the campaign job as the
+// reminders and the close fall due, nobody answering; it returns what the
+// close did.
+func (b *billingFixture) unanswered(end time.Time) store.CloseReport {
+	b.t.Helper()
+	invited := end.Add(7*billing.Day + 9*time.Hour)
+	b.at(invited)
+	rep := b.close()
+	for _, after := range []time.Duration{7, 14, 21, 23} {
+		b.at(invited.Add(after * billing.Day))
+		b.campaigns()
+	}
+	return rep
+}
+
 // deliver sends the outbox to the test's SMTP server and returns what
 // arrived.
 func (b *billingFixture) deliver() []mailtest.Message {

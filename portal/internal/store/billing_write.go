@@ -174,23 +174,16 @@ WHERE device_id = ? AND read_at >= ? AND read_at <= ? AND kind IN ('black', 'col
 		after.Set(k, r.Value)
 		reads = append(reads, billing.Reading{At: r.PreviousAt.UTC(), Meters: before}, billing.Reading{At: r.At.UTC(), Meters: after})
 	}
-	var billed []meterRow
-	err = sqlx.SelectContext(ctx, q, &billed, q.Rebind(`SELECT b.read_at, b.black, b.colour, b.total FROM billing_reads b
-WHERE b.device_id = ? AND b.source <> 'estimated' AND `+billedNotRejected+` AND b.read_at >= ? AND b.read_at <= ?`),
-		deviceID, from, to)
+	var realReads []meterRow
+	err = sqlx.SelectContext(ctx, q, &realReads, q.Rebind(`SELECT b.read_at, b.black, b.colour, b.total FROM billing_reads b
+WHERE b.device_id = ? AND b.source <> 'estimated' AND `+billedNotRejected+` AND b.read_at >= ? AND b.read_at <= ?
+UNION ALL
+SELECT o.read_at, o.black, o.colour, o.total FROM opening_reads o
+WHERE o.device_id = ? AND o.read_at >= ? AND o.read_at <= ?`), deviceID, from, to, deviceID, from, to)
 	if err != nil {
-		return billing.History{}, fmt.Errorf("real billing reads of device %d: %w", deviceID, err)
+		return billing.History{}, fmt.Errorf("real billing and opening reads of device %d: %w", deviceID, err)
 	}
-	for _, r := range billed {
-		reads = append(reads, r.reading())
-	}
-	var opening []meterRow
-	err = sqlx.SelectContext(ctx, q, &opening, q.Rebind(`SELECT o.read_at, o.black, o.colour, o.total FROM opening_reads o
-WHERE o.device_id = ? AND o.read_at >= ? AND o.read_at <= ?`), deviceID, from, to)
-	if err != nil {
-		return billing.History{}, fmt.Errorf("opening reads of device %d: %w", deviceID, err)
-	}
-	for _, r := range opening {
+	for _, r := range realReads {
 		reads = append(reads, r.reading())
 	}
 	return billing.NewHistory(mergeSameTime(reads), resetAt), nil
@@ -459,11 +452,14 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	end := p.EndsAt()
 	var last *billing.Reading
 	var marks []time.Time
+	// afterEstimate: the last billing read is an estimate, so this one
+	// may make one too many in a row.
+	afterEstimate := false
 	lb, err := lastBillingRead(ctx, tx, d.ID, p.End)
 	switch {
 	case err == nil:
 		r := lb.Reading()
-		last = &r
+		last, afterEstimate = &r, lb.Estimated()
 		marks = append(marks, lb.ReadAt)
 	case !errors.Is(err, sql.ErrNoRows):
 		return BillingRead{}, false, fmt.Errorf("last billing read of device %d: %w", d.ID, err)
@@ -486,9 +482,11 @@ func (s *Store) putEstimate(ctx context.Context, tx *sqlx.Tx, d billingDevice, p
 	if last != nil && h.AnyResetIn(terms.Billed(), last.At, end) {
 		b.Flags = b.Flags.With(billing.FlagCounterReset)
 	}
-	before, err := estimatesInARow(ctx, tx, d.ID, p.End, s.billing.EstimatesInARow)
-	if err != nil {
-		return BillingRead{}, false, err
+	before := 0
+	if afterEstimate {
+		if before, err = estimatesInARow(ctx, tx, d.ID, p.End, s.billing.EstimatesInARow); err != nil {
+			return BillingRead{}, false, err
+		}
 	}
 	if s.billing.RepeatedEstimate(before) {
 		b.Flags, b.Review = b.Flags.With(billing.FlagRepeatedEstimate), billing.ReviewPending
